@@ -1,0 +1,136 @@
+"""The CLI's one output layer: data to stdout (rich or ``--json``), diagnostics to stderr,
+one error envelope, one set of exit codes. Every command goes through :func:`run`.
+
+Only typer (and the standard library) is imported at module level so ``ndoto --help`` stays fast;
+core, rich and the database are imported when a command actually runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from enum import IntEnum
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+T = TypeVar("T")
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+AccountOpt = Annotated[
+    str | None,
+    typer.Option("--account", "-a", envvar="NDOTO_ACCOUNT", help="Account id or name (default: the only account)."),
+]
+
+
+def dump_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, *, code: str = "error", hint: str | None = None, as_json: bool = False,
+         exit_code: int = ExitCode.ERROR) -> NoReturn:
+    """One clear line on stderr (and the JSON envelope on stdout with ``--json``), then exit."""
+    if as_json:
+        error: dict[str, Any] = {"code": code, "message": message}
+        if hint:
+            error["hint"] = hint
+        dump_json({"error": error})
+    line = f"Error: {message}"
+    if hint:
+        line += f" ({hint})"
+    sys.stderr.write(line + "\n")
+    raise typer.Exit(exit_code)
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def err_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def run(fn: Callable[[Any], Awaitable[T]], *, as_json: bool = False, migrate: bool = True) -> T:
+    """Open the database, run ``fn(db)``, close; map domain errors to the CLI's error output."""
+    from ndoto_cli.core.errors import NdotoError
+
+    async def main() -> T:
+        from ndoto_cli.core.db import Database
+        from ndoto_cli.core.settings import get_settings
+
+        db = Database(get_settings())
+        try:
+            if migrate:
+                await db.open()
+            return await fn(db)
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(main())
+    except NdotoError as exc:
+        fail(exc.message, code=exc.code, hint=exc.hint, as_json=as_json)
+    except OSError as exc:
+        fail(f"{exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), code="os_error", as_json=as_json)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+        from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+        if isinstance(exc, OperationalError):
+            fail(f"database error: {exc.orig}", code="database", as_json=as_json)
+        if isinstance(exc, SQLAlchemyError):
+            fail(f"database error: {exc}", code="database", as_json=as_json)
+        raise
+
+
+async def resolve_account(db: Any, ref: str | None) -> int:
+    """The ``--account`` option: an id or a name; default the only account, else list them."""
+    from ndoto_cli.core.errors import Invalid, NotFound
+    from ndoto_cli.core.services import accounts
+
+    async with db.read() as session:
+        rows = await accounts.list_accounts(session)
+    if ref is not None:
+        for row in rows:
+            if str(row.id) == str(ref).strip() or row.name == ref:
+                return int(row.id)
+        raise NotFound(f"no account {ref!r}", hint="see `ndoto accounts list`")
+    if len(rows) == 1:
+        return int(rows[0].id)
+    if not rows:
+        raise Invalid("no account yet", hint="run `ndoto init` first")
+    listing = ", ".join(f"{r.id} ({r.name})" for r in rows)
+    raise Invalid(f"several accounts exist, choose one with --account: {listing}")
+
+
+def token_notice(token: str, what: str) -> None:
+    """Print a secret exactly once, with the line that says so."""
+    out = console()
+    out.print(f"[bold]{what} access token:[/bold] {token}", highlight=False, soft_wrap=True)
+    out.print("[yellow]Store it now: it is shown only once (reset it to get a new one).[/yellow]")
+
+
+def table(columns: list[str], rows: list[list[Any]], *, title: str | None = None, empty: str = "Nothing yet.") -> None:
+    from rich.table import Table
+
+    out = console()
+    if not rows:
+        out.print(empty)
+        return
+    t = Table(*columns, title=title, header_style="bold")
+    for row in rows:
+        t.add_row(*["" if v is None else str(v) for v in row])
+    out.print(t)

@@ -1,0 +1,56 @@
+"""The ``ndoto`` command: the root Typer app and the registry of its sub-commands.
+
+Each noun or verb lives in its own module that imports only typer at module level; adding one is
+one line in ``_register``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ndoto_cli import __version__
+
+app = typer.Typer(
+    name="ndoto",
+    help="Ndoto: bots that answer customer conversations, run from the terminal.\n\n"
+    "Start with `ndoto init`, then `ndoto serve`. Every command takes --help.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ndoto {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Ndoto: bots that answer customer conversations, run from the terminal.
+
+    Example: ndoto init && ndoto serve
+    """
+
+
+def _register() -> None:
+    from ndoto_cli.commands import db as db_cmd
+    from ndoto_cli.commands import init as init_cmd
+
+    app.command("init")(init_cmd.init)
+    app.add_typer(db_cmd.app, name="db")
+
+
+_register()
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,283 @@
+"""The schema: one SQLModel table per entity (the read side and the migrations' source).
+
+Times are stored as float Unix seconds: every wire format Ndoto speaks (webhooks, REST, CLI
+JSON) uses Unix seconds, and floats keep ordering exact without timezone handling.
+Secrets (token hashes, signing secrets) live only here, never in the public shapes of ``views``.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def now() -> float:
+    return time.time()
+
+
+class Role(StrEnum):
+    administrator = "administrator"
+    agent = "agent"
+
+
+class Channel(StrEnum):
+    web_widget = "Channel::WebWidget"
+    api = "Channel::Api"
+
+
+class Status(StrEnum):
+    open = "open"
+    pending = "pending"
+    resolved = "resolved"
+    snoozed = "snoozed"
+
+
+class MessageType(IntEnum):
+    """Integers in REST JSON (Chatwoot), names in webhooks."""
+
+    incoming = 0
+    outgoing = 1
+    activity = 2
+    template = 3
+
+
+class SenderType(StrEnum):
+    contact = "contact"
+    user = "user"
+    agent_bot = "agent_bot"
+
+
+class BotType(StrEnum):
+    webhook = "webhook"
+    ai_agent = "ai_agent"
+
+
+class TokenOwner(StrEnum):
+    user = "user"
+    agent_bot = "agent_bot"
+    platform_app = "platform_app"
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    delivering = "delivering"
+    delivered = "delivered"
+    failed = "failed"
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    keep_pending_on_bot_failure: bool = False
+    created_at: float = Field(default_factory=now)
+
+
+class User(SQLModel, table=True):
+    """A human agent of one account."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("account_id", "email"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    name: str
+    email: str
+    role: str = Role.agent.value
+    created_at: float = Field(default_factory=now)
+
+
+class PlatformApp(SQLModel, table=True):
+    """Holder of a platform token (manages system bots through the platform API)."""
+
+    __tablename__ = "platform_apps"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    created_at: float = Field(default_factory=now)
+
+
+class AccessToken(SQLModel, table=True):
+    """One token per owner; only the SHA-256 of the token is kept."""
+
+    __tablename__ = "access_tokens"
+    __table_args__ = (UniqueConstraint("owner_type", "owner_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    owner_type: str
+    owner_id: int
+    token_hash: str = Field(unique=True)
+    prefix: str
+    created_at: float = Field(default_factory=now)
+    last_used_at: float | None = None
+
+
+class Inbox(SQLModel, table=True):
+    __tablename__ = "inboxes"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    name: str
+    channel_type: str = Channel.api.value
+    identifier: str = Field(unique=True)
+    created_at: float = Field(default_factory=now)
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contacts"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    name: str = ""
+    email: str | None = None
+    phone_number: str | None = None
+    identifier: str | None = None
+    additional_attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    custom_attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: float = Field(default_factory=now)
+
+
+class ContactInbox(SQLModel, table=True):
+    __tablename__ = "contact_inboxes"
+    __table_args__ = (UniqueConstraint("inbox_id", "source_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contacts.id", index=True, ondelete="CASCADE")
+    inbox_id: int = Field(foreign_key="inboxes.id", index=True, ondelete="CASCADE")
+    source_id: str
+    created_at: float = Field(default_factory=now)
+
+
+class AgentBot(SQLModel, table=True):
+    """A webhook bot or a built-in AI agent; ``account_id`` None makes it a system bot."""
+
+    __tablename__ = "agent_bots"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    platform_app_id: int | None = Field(default=None, foreign_key="platform_apps.id", ondelete="SET NULL")
+    name: str
+    description: str = ""
+    bot_type: str = BotType.webhook.value
+    outgoing_url: str | None = None
+    secret: str
+    timeout: float | None = None
+    keep_pending_on_failure: bool | None = None
+    disabled_reason: str | None = None
+    system_prompt: str = ""
+    model: str | None = None
+    api_base: str | None = None
+    temperature: float = 0.2
+    max_exchanges: int = 10
+    handoff_keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    handoff_message: str = "Transferring you to a human agent who will follow up shortly."
+    created_at: float = Field(default_factory=now)
+    updated_at: float = Field(default_factory=now)
+
+
+class AgentBotInbox(SQLModel, table=True):
+    """The link of an inbox to its bot: at most one per inbox (unique inbox_id)."""
+
+    __tablename__ = "agent_bot_inboxes"
+    id: int | None = Field(default=None, primary_key=True)
+    inbox_id: int = Field(foreign_key="inboxes.id", unique=True, ondelete="CASCADE")
+    agent_bot_id: int = Field(foreign_key="agent_bots.id", index=True, ondelete="CASCADE")
+    account_id: int = Field(foreign_key="accounts.id", ondelete="CASCADE")
+    status: str = "active"
+    created_at: float = Field(default_factory=now)
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("account_id", "display_id"),
+        Index("ix_conversations_account_status_activity", "account_id", "status", "last_activity_at"),
+        Index("ix_conversations_inbox_activity", "inbox_id", "last_activity_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", ondelete="CASCADE")
+    display_id: int
+    uuid: str
+    inbox_id: int = Field(foreign_key="inboxes.id", ondelete="CASCADE")
+    contact_id: int = Field(foreign_key="contacts.id", index=True, ondelete="CASCADE")
+    contact_inbox_id: int = Field(foreign_key="contact_inboxes.id", ondelete="CASCADE")
+    status: str = Status.open.value
+    assignee_id: int | None = Field(default=None, foreign_key="users.id", index=True, ondelete="SET NULL")
+    assignee_agent_bot_id: int | None = Field(default=None, foreign_key="agent_bots.id", ondelete="SET NULL")
+    snoozed_until: float | None = None
+    priority: str | None = None
+    additional_attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    custom_attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: float = Field(default_factory=now)
+    updated_at: float = Field(default_factory=now)
+    last_activity_at: float = Field(default_factory=now)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", ondelete="CASCADE")
+    inbox_id: int = Field(foreign_key="inboxes.id", ondelete="CASCADE")
+    conversation_id: int = Field(foreign_key="conversations.id", ondelete="CASCADE")
+    message_type: int = MessageType.incoming.value
+    content: str | None = None
+    content_type: str = "text"
+    content_attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    additional_attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    private: bool = False
+    status: str = "sent"
+    sender_type: str | None = None
+    sender_id: int | None = None
+    source_id: str | None = None
+    created_at: float = Field(default_factory=now)
+    updated_at: float = Field(default_factory=now)
+
+
+class Event(SQLModel, table=True):
+    """The outbox: one row per change, payload rendered at the time of the change.
+
+    Also the change feed the TUI polls (max id) to refresh within a second.
+    """
+
+    __tablename__ = "events"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int | None = Field(default=None, index=True)
+    conversation_id: int | None = None
+    name: str
+    payload: str
+    created_at: float = Field(default_factory=now)
+
+
+class Delivery(SQLModel, table=True):
+    """One event to one bot: the unit the dispatcher claims, sends, retries and logs."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_bot_conversation", "agent_bot_id", "conversation_id", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="events.id", index=True, ondelete="CASCADE")
+    agent_bot_id: int = Field(foreign_key="agent_bots.id", ondelete="CASCADE")
+    account_id: int | None = None
+    conversation_id: int | None = None
+    webhook_id: str
+    status: str = DeliveryStatus.pending.value
+    attempts: int = 0
+    next_attempt_at: float = Field(default_factory=now)
+    last_status_code: int | None = None
+    last_error: str | None = None
+    last_response: str | None = None
+    handed_off: bool = False
+    created_at: float = Field(default_factory=now)
+    updated_at: float = Field(default_factory=now)
+    delivered_at: float | None = None
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    __tablename__ = "delivery_attempts"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="deliveries.id", index=True, ondelete="CASCADE")
+    started_at: float
+    duration_ms: float
+    status_code: int | None = None
+    error: str | None = None
+    response_excerpt: str | None = None

@@ -1,0 +1,175 @@
+"""Accounts, human agents (users) and platform apps."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ndoto_cli.core.errors import Conflict, Invalid, NotFound
+from ndoto_cli.core.models import Account, PlatformApp, Role, TokenOwner, User
+from ndoto_cli.core.services.tokens import delete_token, issue_token
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+async def create_account(session: AsyncSession, *, name: str) -> Account:
+    name = name.strip()
+    if not name:
+        raise Invalid("account name must not be empty", field="name")
+    account = Account(name=name)
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def list_accounts(session: AsyncSession) -> list[Account]:
+    return list((await session.execute(select(Account).order_by(Account.id))).scalars())
+
+
+async def get_account(session: AsyncSession, *, account_id: int) -> Account:
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"account {account_id} not found")
+    return account
+
+
+async def update_account(
+    session: AsyncSession, *, account_id: int, name: str | None = None, keep_pending_on_bot_failure: bool | None = None
+) -> Account:
+    account = await get_account(session, account_id=account_id)
+    if name is not None:
+        if not name.strip():
+            raise Invalid("account name must not be empty", field="name")
+        account.name = name.strip()
+    if keep_pending_on_bot_failure is not None:
+        account.keep_pending_on_bot_failure = keep_pending_on_bot_failure
+    await session.flush()
+    return account
+
+
+def _check_role(role: str) -> str:
+    if role not in (Role.administrator.value, Role.agent.value):
+        raise Invalid(f"role must be administrator or agent, not {role!r}", field="role")
+    return role
+
+
+async def create_user(
+    session: AsyncSession, *, account_id: int, name: str, email: str, role: str = Role.agent.value
+) -> tuple[User, str]:
+    """Create a human agent and its API token (returned once, stored hashed)."""
+    await get_account(session, account_id=account_id)
+    email = email.strip().lower()
+    if not EMAIL_RE.match(email):
+        raise Invalid(f"{email!r} is not an email address", field="email")
+    if not name.strip():
+        raise Invalid("agent name must not be empty", field="name")
+    _check_role(role)
+    exists = (
+        await session.execute(select(User).where(User.account_id == account_id, User.email == email))
+    ).scalar_one_or_none()
+    if exists is not None:
+        raise Conflict(f"an agent with email {email} already exists in account {account_id}", field="email")
+    user = User(account_id=account_id, name=name.strip(), email=email, role=role)
+    session.add(user)
+    await session.flush()
+    token = await issue_token(session, owner_type=TokenOwner.user, owner_id=user.id)  # type: ignore[arg-type]
+    return user, token
+
+
+async def list_users(session: AsyncSession, *, account_id: int) -> list[User]:
+    return list((await session.execute(select(User).where(User.account_id == account_id).order_by(User.id))).scalars())
+
+
+async def get_user(session: AsyncSession, *, account_id: int, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None or user.account_id != account_id:
+        raise NotFound(f"agent {user_id} not found in account {account_id}")
+    return user
+
+
+async def find_user(session: AsyncSession, *, account_id: int, ref: str) -> User:
+    """An agent by id or email."""
+    ref = ref.strip()
+    if ref.isdigit():
+        return await get_user(session, account_id=account_id, user_id=int(ref))
+    user = (
+        await session.execute(select(User).where(User.account_id == account_id, User.email == ref.lower()))
+    ).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no agent {ref!r} in account {account_id}")
+    return user
+
+
+async def delete_user(session: AsyncSession, *, account_id: int, user_id: int) -> User:
+    user = await get_user(session, account_id=account_id, user_id=user_id)
+    if user.role == Role.administrator.value:
+        admins = (
+            await session.execute(
+                select(func.count()).select_from(User).where(
+                    User.account_id == account_id, User.role == Role.administrator.value
+                )
+            )
+        ).scalar_one()
+        if admins <= 1:
+            raise Conflict("cannot delete the account's last administrator")
+    await delete_token(session, owner_type=TokenOwner.user, owner_id=user.id)  # type: ignore[arg-type]
+    await session.delete(user)
+    await session.flush()
+    return user
+
+
+async def reset_user_token(session: AsyncSession, *, account_id: int, user_id: int) -> tuple[User, str]:
+    user = await get_user(session, account_id=account_id, user_id=user_id)
+    return user, await issue_token(session, owner_type=TokenOwner.user, owner_id=user.id)  # type: ignore[arg-type]
+
+
+async def create_platform_app(session: AsyncSession, *, name: str) -> tuple[PlatformApp, str]:
+    """A platform app holds the token of the platform API (system bots)."""
+    if not name.strip():
+        raise Invalid("platform app name must not be empty", field="name")
+    app = PlatformApp(name=name.strip())
+    session.add(app)
+    await session.flush()
+    return app, await issue_token(session, owner_type=TokenOwner.platform_app, owner_id=app.id)  # type: ignore[arg-type]
+
+
+async def list_platform_apps(session: AsyncSession) -> list[PlatformApp]:
+    return list((await session.execute(select(PlatformApp).order_by(PlatformApp.id))).scalars())
+
+
+@dataclass
+class Bootstrap:
+    created: bool
+    account: Account
+    admin: User
+    token: str | None
+
+
+async def bootstrap(
+    session: AsyncSession, *, account_name: str = "My Company", admin_name: str = "Admin", admin_email: str = "admin@localhost.localdomain"
+) -> Bootstrap:
+    """First run: one account and one administrator (token returned once). Idempotent."""
+    existing = (await session.execute(select(Account).order_by(Account.id).limit(1))).scalar_one_or_none()
+    if existing is not None:
+        admin = (
+            await session.execute(
+                select(User)
+                .where(User.account_id == existing.id, User.role == Role.administrator.value)
+                .order_by(User.id)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if admin is not None:
+            return Bootstrap(False, existing, admin, None)
+        admin, token = await create_user(
+            session, account_id=existing.id, name=admin_name, email=admin_email, role=Role.administrator.value  # type: ignore[arg-type]
+        )
+        return Bootstrap(True, existing, admin, token)
+    account = await create_account(session, name=account_name)
+    admin, token = await create_user(
+        session, account_id=account.id, name=admin_name, email=admin_email, role=Role.administrator.value  # type: ignore[arg-type]
+    )
+    return Bootstrap(True, account, admin, token)

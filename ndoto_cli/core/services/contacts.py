@@ -1,0 +1,99 @@
+"""Contacts (customers) and their link to an inbox (``source_id``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ndoto_cli.core.errors import Conflict, Invalid, NotFound
+from ndoto_cli.core.models import Contact, ContactInbox, Inbox
+from ndoto_cli.core.tokens import new_identifier
+
+
+async def create_contact(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    name: str | None = None,
+    email: str | None = None,
+    phone_number: str | None = None,
+    identifier: str | None = None,
+    custom_attributes: dict[str, Any] | None = None,
+    additional_attributes: dict[str, Any] | None = None,
+) -> Contact:
+    for field, value in (("custom_attributes", custom_attributes), ("additional_attributes", additional_attributes)):
+        if value is not None and not isinstance(value, dict):
+            raise Invalid(f"{field} must be an object", field=field)
+    contact = Contact(
+        account_id=account_id,
+        name=(name or "").strip() or (email or phone_number or identifier or "Anonymous"),
+        email=email,
+        phone_number=phone_number,
+        identifier=identifier,
+        custom_attributes=custom_attributes or {},
+        additional_attributes=additional_attributes or {},
+    )
+    session.add(contact)
+    await session.flush()
+    return contact
+
+
+async def get_contact(session: AsyncSession, *, account_id: int, contact_id: int) -> Contact:
+    contact = await session.get(Contact, contact_id)
+    if contact is None or contact.account_id != account_id:
+        raise NotFound(f"contact {contact_id} not found in account {account_id}")
+    return contact
+
+
+async def find_contact_by_name(session: AsyncSession, *, account_id: int, name: str) -> Contact | None:
+    return (
+        await session.execute(
+            select(Contact).where(Contact.account_id == account_id, Contact.name == name).order_by(Contact.id).limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def link_contact(
+    session: AsyncSession, *, contact: Contact, inbox: Inbox, source_id: str | None = None
+) -> ContactInbox:
+    """The contact's link to an inbox; reused when it exists, created with a random source_id if not."""
+    if contact.account_id != inbox.account_id:
+        raise Invalid("contact and inbox belong to different accounts", field="inbox_id")
+    if source_id:
+        existing = (
+            await session.execute(
+                select(ContactInbox).where(ContactInbox.inbox_id == inbox.id, ContactInbox.source_id == source_id)
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            if existing.contact_id != contact.id:
+                raise Conflict(f"source_id {source_id!r} already belongs to another contact", field="source_id")
+            return existing
+    else:
+        existing = (
+            await session.execute(
+                select(ContactInbox)
+                .where(ContactInbox.inbox_id == inbox.id, ContactInbox.contact_id == contact.id)
+                .order_by(ContactInbox.id)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            return existing
+    link = ContactInbox(contact_id=contact.id, inbox_id=inbox.id, source_id=source_id or new_identifier())  # type: ignore[arg-type]
+    session.add(link)
+    await session.flush()
+    return link
+
+
+async def get_contact_inbox(session: AsyncSession, *, inbox_id: int, source_id: str) -> ContactInbox:
+    link = (
+        await session.execute(
+            select(ContactInbox).where(ContactInbox.inbox_id == inbox_id, ContactInbox.source_id == source_id)
+        )
+    ).scalar_one_or_none()
+    if link is None:
+        raise NotFound(f"contact {source_id!r} not found in this inbox")
+    return link

@@ -1,0 +1,367 @@
+"""Conversations: creation, status, assignment (human or bot), and the events each change fires."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ndoto_cli.core import routing
+from ndoto_cli.core.actors import Actor
+from ndoto_cli.core.bundle import Bundle, get_conversation, load_bundle, refresh_bundle
+from ndoto_cli.core.errors import Forbidden, Invalid, NotFound
+from ndoto_cli.core.events import emit
+from ndoto_cli.core.models import AgentBot, BotType, Conversation, Message, MessageType, Status, User
+from ndoto_cli.core.payloads import conversation_payload
+from ndoto_cli.core.services.contacts import get_contact, link_contact
+from ndoto_cli.core.services.inboxes import get_inbox, inbox_bot
+from ndoto_cli.core.views import last_public_message, load_sender, message_json
+
+STATUSES = tuple(s.value for s in Status)
+
+
+def parse_status(value: str) -> str:
+    value = str(value).strip().lower()
+    if value not in STATUSES:
+        raise Invalid(f"status must be one of {', '.join(STATUSES)}, not {value!r}", field="status")
+    return value
+
+
+async def deliverable(session: AsyncSession, bot_ids: list[int]) -> list[int]:
+    """Drop bots that have nowhere to deliver (a webhook bot without URL), as Chatwoot does."""
+    keep = []
+    for bot_id in bot_ids:
+        bot = await session.get(AgentBot, bot_id)
+        if bot is not None and (bot.bot_type == BotType.ai_agent.value or bot.outgoing_url):
+            keep.append(bot_id)
+    return keep
+
+
+async def last_message_json(session: AsyncSession, bundle: Bundle) -> dict[str, Any] | None:
+    last = await last_public_message(session, bundle.conversation.id)  # type: ignore[arg-type]
+    if last is None:
+        return None
+    return message_json(last, display_id=bundle.conversation.display_id, sender=await load_sender(session, last))
+
+
+async def emit_conversation_event(
+    session: AsyncSession,
+    bundle: Bundle,
+    name: str,
+    *,
+    actor: Actor,
+    owner_before: int | None,
+    changed: list[dict[str, Any]] | None = None,
+) -> None:
+    payload = conversation_payload(
+        name, bundle=bundle, last_message=await last_message_json(session, bundle), actor=actor, changed_attributes=changed
+    )
+    bots = await deliverable(session, routing.recipients(owner_before, routing.owner_bot_id(bundle)))
+    await emit(
+        session,
+        name=name,
+        account_id=bundle.conversation.account_id,
+        conversation_id=bundle.conversation.id,
+        payload=payload,
+        recipients=bots,
+    )
+
+
+async def add_activity(session: AsyncSession, bundle: Bundle, text: str, *, actor: Actor) -> None:
+    """An activity line in the thread ("Conversation was resolved by Ann"). Never sent to bots."""
+    from ndoto_cli.core.payloads import message_payload
+
+    conv = bundle.conversation
+    now = time.time()
+    message = Message(
+        account_id=conv.account_id,
+        inbox_id=conv.inbox_id,
+        conversation_id=conv.id,  # type: ignore[arg-type]
+        message_type=MessageType.activity.value,
+        content=text,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    payload = message_payload(
+        "message_created", message, bundle=bundle, sender=None, last_message=None, actor=actor
+    )
+    await emit(
+        session, name="message_created", account_id=conv.account_id, conversation_id=conv.id, payload=payload, recipients=[]
+    )
+
+
+_STATUS_WORDS = {"open": "reopened", "resolved": "resolved", "pending": "returned to the bot", "snoozed": "snoozed"}
+
+
+async def apply_status(
+    session: AsyncSession,
+    bundle: Bundle,
+    status: str,
+    *,
+    actor: Actor,
+    snoozed_until: float | None = None,
+    activity: str | None = None,
+) -> bool:
+    """Set the status and fire its events; returns False when nothing changed."""
+    conv = bundle.conversation
+    previous = conv.status
+    if status == previous and (status != Status.snoozed.value or snoozed_until == conv.snoozed_until):
+        return False
+    owner_before = routing.owner_bot_id(bundle)
+    conv.status = status
+    conv.snoozed_until = snoozed_until if status == Status.snoozed.value else None
+    conv.updated_at = time.time()
+    await session.flush()
+    if activity is None:
+        if previous == Status.pending.value and status == Status.open.value and actor.is_bot:
+            activity = f"Conversation was handed off to a human by {actor.name}"
+        else:
+            activity = f"Conversation was {_STATUS_WORDS[status]} by {actor.name}"
+    await add_activity(session, bundle, activity, actor=actor)
+    if status == Status.resolved.value:
+        await emit_conversation_event(session, bundle, "conversation_resolved", actor=actor, owner_before=owner_before)
+    elif status == Status.open.value and previous in (Status.resolved.value, Status.snoozed.value, Status.pending.value):
+        await emit_conversation_event(session, bundle, "conversation_opened", actor=actor, owner_before=owner_before)
+    elif status == Status.pending.value and previous in (Status.resolved.value, Status.snoozed.value):
+        # Reopened straight back to the bot: it is "a resolved conversation reopened" all the same.
+        await emit_conversation_event(session, bundle, "conversation_opened", actor=actor, owner_before=owner_before)
+    changed = [{"status": {"previous_value": previous, "current_value": status}}]
+    await emit_conversation_event(
+        session, bundle, "conversation_status_changed", actor=actor, owner_before=owner_before, changed=changed
+    )
+    return True
+
+
+async def check_bot_may_act(bundle: Bundle, actor: Actor) -> None:
+    if actor.is_bot and not routing.bot_may_act(bundle, actor.id):  # type: ignore[arg-type]
+        raise Forbidden(
+            f"bot {actor.name} is not the active bot of conversation {bundle.conversation.display_id}"
+        )
+
+
+async def load(session: AsyncSession, *, account_id: int, display_id: int) -> Bundle:
+    return await load_bundle(session, await get_conversation(session, account_id=account_id, display_id=display_id))
+
+
+async def create_conversation(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    inbox_id: int,
+    contact_id: int,
+    actor: Actor,
+    source_id: str | None = None,
+    status: str | None = None,
+    assignee_id: int | None = None,
+    additional_attributes: dict[str, Any] | None = None,
+    custom_attributes: dict[str, Any] | None = None,
+) -> Bundle:
+    """A new conversation; in an inbox with an active bot it starts pending whatever was asked."""
+    inbox = await get_inbox(session, account_id=account_id, inbox_id=inbox_id)
+    contact = await get_contact(session, account_id=account_id, contact_id=contact_id)
+    contact_inbox = await link_contact(session, contact=contact, inbox=inbox, source_id=source_id)
+    bot = await inbox_bot(session, inbox_id=inbox_id)
+    if actor.is_bot and (bot is None or bot.id != actor.id):
+        raise Forbidden(f"bot {actor.name} is not the active bot of inbox {inbox.name}")
+    if bot is not None:
+        initial = Status.pending.value
+    elif status is not None:
+        initial = parse_status(status)
+    else:
+        initial = Status.open.value
+    if assignee_id is not None:
+        user = await session.get(User, assignee_id)
+        if user is None or user.account_id != account_id:
+            raise NotFound(f"agent {assignee_id} not found in account {account_id}", field="assignee_id")
+        initial = Status.open.value if initial == Status.pending.value else initial
+    for field, value in (("custom_attributes", custom_attributes), ("additional_attributes", additional_attributes)):
+        if value is not None and not isinstance(value, dict):
+            raise Invalid(f"{field} must be an object", field=field)
+    display_id = (
+        await session.execute(
+            select(func.coalesce(func.max(Conversation.display_id), 0)).where(Conversation.account_id == account_id)
+        )
+    ).scalar_one() + 1
+    now = time.time()
+    conv = Conversation(
+        account_id=account_id,
+        display_id=display_id,
+        uuid=str(uuid.uuid4()),
+        inbox_id=inbox_id,
+        contact_id=contact.id,  # type: ignore[arg-type]
+        contact_inbox_id=contact_inbox.id,  # type: ignore[arg-type]
+        status=initial,
+        assignee_id=assignee_id,
+        additional_attributes=additional_attributes or {},
+        custom_attributes=custom_attributes or {},
+        created_at=now,
+        updated_at=now,
+        last_activity_at=now,
+    )
+    session.add(conv)
+    await session.flush()
+    bundle = await load_bundle(session, conv)
+    payload = conversation_payload("conversation_created", bundle=bundle, last_message=None, actor=actor)
+    # Chatwoot sends no conversation_created to bots; the event row still feeds the live views.
+    await emit(session, name="conversation_created", account_id=account_id, conversation_id=conv.id, payload=payload, recipients=[])
+    return bundle
+
+
+async def find_open_conversation(session: AsyncSession, *, inbox_id: int, contact_id: int) -> Conversation | None:
+    """The contact's latest conversation in the inbox (any status: resolved ones reopen on a new message)."""
+    return (
+        await session.execute(
+            select(Conversation)
+            .where(Conversation.inbox_id == inbox_id, Conversation.contact_id == contact_id)
+            .order_by(Conversation.id.desc())  # type: ignore[union-attr]
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def change_status(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    display_id: int,
+    status: str | None,
+    actor: Actor,
+    snoozed_until: float | None = None,
+) -> Bundle:
+    """Set a status, or toggle without one (open -> resolved, anything else -> open), as Chatwoot."""
+    bundle = await load(session, account_id=account_id, display_id=display_id)
+    await check_bot_may_act(bundle, actor)
+    conv = bundle.conversation
+    if status is None or status == "":
+        target = Status.resolved.value if conv.status == Status.open.value else Status.open.value
+    else:
+        target = parse_status(status)
+    if target == Status.snoozed.value and snoozed_until is not None and snoozed_until <= time.time():
+        raise Invalid("snoozed_until must be in the future", field="snoozed_until")
+    if target == Status.pending.value and routing.active_bot_id(bundle) is None:
+        raise Invalid("pending means 'the bot is handling it', but this conversation has no bot", field="status")
+    if target == Status.pending.value and conv.assignee_id is not None:
+        # Giving it back to the bot: the human lets go.
+        await assign_user(session, account_id=account_id, display_id=display_id, user_id=None, actor=actor, bundle=bundle)
+        return bundle
+    await apply_status(session, bundle, target, actor=actor, snoozed_until=snoozed_until)
+    return bundle
+
+
+async def assign_user(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    display_id: int,
+    user_id: int | None,
+    actor: Actor,
+    bundle: Bundle | None = None,
+) -> Bundle:
+    """Assign a human (takes over from the bot: status open, conversation bot cleared) or unassign
+    (``user_id=None``: back to the bot when one is active, pending again)."""
+    bundle = bundle or await load(session, account_id=account_id, display_id=display_id)
+    await check_bot_may_act(bundle, actor)
+    conv = bundle.conversation
+    user: User | None = None
+    if user_id is not None:
+        user = await session.get(User, user_id)
+        if user is None or user.account_id != account_id:
+            raise NotFound(f"agent {user_id} not found in account {account_id}", field="assignee_id")
+    if user_id == conv.assignee_id and conv.assignee_agent_bot_id is None:
+        return bundle
+    owner_before = routing.owner_bot_id(bundle)
+    changed: list[dict[str, Any]] = [{"assignee_id": {"previous_value": conv.assignee_id, "current_value": user_id}}]
+    if conv.assignee_agent_bot_id is not None and user_id is not None:
+        changed.append({"assignee_agent_bot_id": {"previous_value": conv.assignee_agent_bot_id, "current_value": None}})
+        conv.assignee_agent_bot_id = None
+    conv.assignee_id = user_id
+    conv.updated_at = time.time()
+    await session.flush()
+    await refresh_bundle(session, bundle)
+    if user is not None:
+        await add_activity(session, bundle, f"Assigned to {user.name} by {actor.name}", actor=actor)
+        await emit_conversation_event(session, bundle, "conversation_updated", actor=actor, owner_before=owner_before, changed=changed)
+        if conv.status == Status.pending.value:
+            await apply_status(session, bundle, Status.open.value, actor=actor,
+                               activity=f"{user.name} took over the conversation")
+    else:
+        await add_activity(session, bundle, f"Conversation unassigned by {actor.name}", actor=actor)
+        await emit_conversation_event(session, bundle, "conversation_updated", actor=actor, owner_before=owner_before, changed=changed)
+        if routing.active_bot_id(bundle) is not None and conv.status == Status.open.value:
+            await apply_status(session, bundle, Status.pending.value, actor=actor,
+                               activity="Conversation handed back to the bot")
+    return bundle
+
+
+async def assign_bot(
+    session: AsyncSession, *, account_id: int, display_id: int, bot_id: int | None, actor: Actor
+) -> Bundle:
+    """Give a conversation to a bot (overrides the inbox bot; clears the human; pending), or clear
+    the conversation-level bot with ``bot_id=None``."""
+    from ndoto_cli.core.services.bots import get_bot
+
+    bundle = await load(session, account_id=account_id, display_id=display_id)
+    await check_bot_may_act(bundle, actor)
+    conv = bundle.conversation
+    bot = await get_bot(session, account_id=account_id, bot_id=bot_id) if bot_id is not None else None
+    owner_before = routing.owner_bot_id(bundle)
+    changed: list[dict[str, Any]] = [
+        {"assignee_agent_bot_id": {"previous_value": conv.assignee_agent_bot_id, "current_value": bot_id}}
+    ]
+    if bot is not None and conv.assignee_id is not None:
+        changed.append({"assignee_id": {"previous_value": conv.assignee_id, "current_value": None}})
+        conv.assignee_id = None
+    conv.assignee_agent_bot_id = bot_id
+    conv.updated_at = time.time()
+    await session.flush()
+    await refresh_bundle(session, bundle)
+    text = f"Assigned to bot {bot.name} by {actor.name}" if bot else f"Conversation bot removed by {actor.name}"
+    await add_activity(session, bundle, text, actor=actor)
+    await emit_conversation_event(session, bundle, "conversation_updated", actor=actor, owner_before=owner_before, changed=changed)
+    if bot is not None and conv.status != Status.pending.value:
+        await apply_status(session, bundle, Status.pending.value, actor=actor, activity=f"Bot {bot.name} is handling the conversation")
+    return bundle
+
+
+async def update_conversation(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    display_id: int,
+    actor: Actor,
+    priority: str | None = None,
+    custom_attributes: dict[str, Any] | None = None,
+    additional_attributes: dict[str, Any] | None = None,
+    clear_priority: bool = False,
+) -> Bundle:
+    bundle = await load(session, account_id=account_id, display_id=display_id)
+    await check_bot_may_act(bundle, actor)
+    conv = bundle.conversation
+    if priority is not None and priority not in ("low", "medium", "high", "urgent"):
+        raise Invalid("priority must be low, medium, high, urgent or null", field="priority")
+    if priority is not None or clear_priority:
+        conv.priority = priority
+    for field, value in (("custom_attributes", custom_attributes), ("additional_attributes", additional_attributes)):
+        if value is not None:
+            if not isinstance(value, dict):
+                raise Invalid(f"{field} must be an object", field=field)
+            setattr(conv, field, value)
+    conv.updated_at = time.time()
+    await session.flush()
+    return bundle
+
+
+async def add_typing(session: AsyncSession, *, account_id: int, display_id: int, actor: Actor, typing_status: str) -> Bundle:
+    """Typing on/off: validated and authorized like any action; no state is stored (no clients to notify)."""
+    bundle = await load(session, account_id=account_id, display_id=display_id)
+    await check_bot_may_act(bundle, actor)
+    if typing_status not in ("on", "off", "recording"):
+        raise Invalid("typing_status must be on or off", field="typing_status")
+    return bundle
+
+

@@ -1,0 +1,78 @@
+"""The customer side: what a contact does (public API, ``ndoto say``, ``ndoto chat``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ndoto_cli.core.actors import Actor
+from ndoto_cli.core.bundle import load_bundle
+from ndoto_cli.core.events import emit
+from ndoto_cli.core.models import Account, Contact, Inbox
+from ndoto_cli.core.payloads import conversation_data, webwidget_payload
+from ndoto_cli.core.services import contacts as contact_svc
+from ndoto_cli.core.services import conversations as convs
+from ndoto_cli.core.services.conversations import deliverable, last_message_json
+from ndoto_cli.core.services.inboxes import inbox_bot
+from ndoto_cli.core.services.messages import MessageResult, create_message
+
+
+def contact_actor(contact: Contact) -> Actor:
+    return Actor("contact", contact.id, contact.name)
+
+
+async def say(
+    session: AsyncSession,
+    *,
+    inbox: Inbox,
+    contact_name: str,
+    content: str,
+    new_conversation: bool = False,
+) -> MessageResult:
+    """Post an incoming message as a contact, creating the contact and conversation when needed."""
+    contact = await contact_svc.find_contact_by_name(session, account_id=inbox.account_id, name=contact_name)
+    if contact is None:
+        contact = await contact_svc.create_contact(session, account_id=inbox.account_id, name=contact_name)
+    actor = contact_actor(contact)
+    conv = None if new_conversation else await convs.find_open_conversation(session, inbox_id=inbox.id, contact_id=contact.id)  # type: ignore[arg-type]
+    if conv is None:
+        bundle = await convs.create_conversation(
+            session, account_id=inbox.account_id, inbox_id=inbox.id, contact_id=contact.id, actor=actor  # type: ignore[arg-type]
+        )
+    else:
+        bundle = await load_bundle(session, conv)
+    return await create_message(
+        session, account_id=inbox.account_id, display_id=bundle.conversation.display_id, actor=actor,
+        content=content, message_type="incoming", bundle=bundle,
+    )
+
+
+async def trigger_widget(
+    session: AsyncSession, *, inbox: Inbox, source_id: str, event_info: dict[str, Any] | None = None
+) -> int:
+    """``webwidget_triggered``: a widget session started; goes to the inbox's bot only."""
+    link = await contact_svc.get_contact_inbox(session, inbox_id=inbox.id, source_id=source_id)  # type: ignore[arg-type]
+    contact = await session.get(Contact, link.contact_id)
+    account = await session.get(Account, inbox.account_id)
+    assert contact is not None and account is not None
+    conv = await convs.find_open_conversation(session, inbox_id=inbox.id, contact_id=contact.id)  # type: ignore[arg-type]
+    current = None
+    if conv is not None:
+        bundle = await load_bundle(session, conv)
+        current = conversation_data(bundle, last_message=await last_message_json(session, bundle))
+    bot = await inbox_bot(session, inbox_id=inbox.id)  # type: ignore[arg-type]
+    payload = webwidget_payload(
+        bundle_contact=contact,
+        contact_inbox_id=link.id,  # type: ignore[arg-type]
+        source_id=link.source_id,
+        inbox={"id": inbox.id, "name": inbox.name},
+        account={"id": account.id, "name": account.name},
+        current_conversation=current,
+        event_info=event_info or {},
+    )
+    recipients = await deliverable(session, [bot.id]) if bot is not None else []  # type: ignore[list-item]
+    return await emit(
+        session, name="webwidget_triggered", account_id=inbox.account_id,
+        conversation_id=conv.id if conv is not None else None, payload=payload, recipients=recipients,
+    )

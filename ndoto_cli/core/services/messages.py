@@ -1,0 +1,303 @@
+"""Messages: create (the hot path), update, soft delete, submitted values; each fires its event."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ndoto_cli.core import routing
+from ndoto_cli.core.actors import Actor
+from ndoto_cli.core.bundle import Bundle, load_bundle
+from ndoto_cli.core.errors import Forbidden, Invalid, NotFound
+from ndoto_cli.core.events import emit
+from ndoto_cli.core.models import (
+    AgentBot,
+    Channel,
+    Contact,
+    Conversation,
+    Message,
+    MessageType,
+    Status,
+    User,
+)
+from ndoto_cli.core.payloads import message_payload
+from ndoto_cli.core.services import conversations as convs
+from ndoto_cli.core.views import load_sender, message_json
+
+MAX_CONTENT = 150_000
+CONTENT_TYPES = (
+    "text", "input_text", "input_textarea", "input_email", "input_select", "cards", "form", "article",
+    "incoming_email", "input_csat", "integrations", "sticker", "voice_call",
+)
+MESSAGE_STATUSES = ("sent", "delivered", "read", "failed")
+
+
+def parse_message_type(value: Any) -> int:
+    """Accepts names or integers (Chatwoot clients send both)."""
+    if isinstance(value, bool):
+        raise Invalid("message_type must be incoming, outgoing or template", field="message_type")
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        number = int(value)
+        if number in (0, 1, 3):
+            return number
+    elif isinstance(value, str) and value.strip().lower() in ("incoming", "outgoing", "template"):
+        return MessageType[value.strip().lower()].value
+    raise Invalid(f"message_type must be incoming, outgoing or template, not {value!r}", field="message_type")
+
+
+def parse_attributes(value: Any, field: str = "content_attributes") -> dict[str, Any]:
+    """An object, or a JSON string holding one (multipart bodies send strings)."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise Invalid(f"{field} is not valid JSON: {exc.msg}", field=field) from exc
+    if not isinstance(value, dict):
+        raise Invalid(f"{field} must be an object", field=field)
+    return value
+
+
+@dataclass
+class MessageResult:
+    message: Message
+    bundle: Bundle
+    sender: Contact | User | AgentBot | None
+
+    def json(self, echo_id: str | None = None) -> dict[str, Any]:
+        return message_json(self.message, display_id=self.bundle.conversation.display_id, sender=self.sender, echo_id=echo_id)
+
+
+def _sender_for(bundle: Bundle, actor: Actor, message_type: int) -> tuple[str | None, int | None]:
+    if message_type == MessageType.incoming.value:
+        return "contact", bundle.contact.id
+    if actor.kind in ("user", "agent_bot"):
+        return actor.kind, actor.id
+    return None, None
+
+
+async def _sender_obj(session: AsyncSession, bundle: Bundle, kind: str | None, sender_id: int | None) -> Any:
+    if kind == "contact":
+        return bundle.contact
+    if kind == "user":
+        return await session.get(User, sender_id)
+    if kind == "agent_bot":
+        return await session.get(AgentBot, sender_id)
+    return None
+
+
+async def create_message(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    display_id: int,
+    actor: Actor,
+    content: str | None,
+    message_type: Any = "outgoing",
+    private: bool = False,
+    content_type: str = "text",
+    content_attributes: Any = None,
+    additional_attributes: dict[str, Any] | None = None,
+    source_id: str | None = None,
+    bundle: Bundle | None = None,
+) -> MessageResult:
+    """Add a message and fire ``message_created`` to the bot(s) that own the conversation.
+
+    Rules: incoming messages come from the contact (an agent or bot may post one only in an API
+    inbox, as Chatwoot); an incoming message on a resolved/snoozed conversation reopens it (back to
+    the bot when one is active); a human's public reply on a bot-owned conversation takes it over.
+    """
+    if bundle is None:
+        bundle = await convs.load(session, account_id=account_id, display_id=display_id)
+    conv: Conversation = bundle.conversation
+    kind = parse_message_type(message_type)
+    if not isinstance(private, bool):
+        raise Invalid("private must be true or false", field="private")
+    if content is not None and not isinstance(content, str):
+        raise Invalid("content must be a string", field="content")
+    if content is not None and len(content) > MAX_CONTENT:
+        raise Invalid(f"content is longer than {MAX_CONTENT} characters", field="content")
+    if content_type not in CONTENT_TYPES:
+        raise Invalid(f"unknown content_type {content_type!r}", field="content_type")
+    attributes = parse_attributes(content_attributes)
+    if not (content and content.strip()) and not attributes:
+        raise Invalid("content must not be empty", field="content")
+    if kind == MessageType.incoming.value and private:
+        raise Invalid("an incoming message cannot be private", field="private")
+    if kind == MessageType.incoming.value and actor.kind != "contact" and bundle.inbox.channel_type != Channel.api.value:
+        raise Invalid("Incoming messages are only allowed in Api inboxes", field="message_type")
+    await convs.check_bot_may_act(bundle, actor)
+
+    if kind == MessageType.incoming.value and conv.status in (Status.resolved.value, Status.snoozed.value):
+        await convs.apply_status(
+            session, bundle, routing.status_after_reopen(bundle), actor=actor,
+            activity="Conversation was reopened by a new message from the contact",
+        )
+    elif (
+        actor.is_user and kind == MessageType.outgoing.value and not private
+        and routing.owner_bot_id(bundle) is not None
+    ):
+        await convs.assign_user(
+            session, account_id=account_id, display_id=conv.display_id, user_id=actor.id, actor=actor, bundle=bundle
+        )
+
+    owner = routing.owner_bot_id(bundle)
+    sender_type, sender_id = _sender_for(bundle, actor, kind)
+    now = time.time()
+    message = Message(
+        account_id=conv.account_id,
+        inbox_id=conv.inbox_id,
+        conversation_id=conv.id,  # type: ignore[arg-type]
+        message_type=kind,
+        content=content,
+        content_type=content_type,
+        content_attributes=attributes,
+        additional_attributes=additional_attributes or {},
+        private=private,
+        sender_type=sender_type,
+        sender_id=sender_id,
+        source_id=source_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(message)
+    conv.last_activity_at = now
+    conv.updated_at = now
+    await session.flush()
+    sender = await _sender_obj(session, bundle, sender_type, sender_id)
+    await _emit_message(session, "message_created", message, bundle=bundle, sender=sender, actor=actor, owner=owner)
+    return MessageResult(message, bundle, sender)
+
+
+async def _emit_message(
+    session: AsyncSession,
+    name: str,
+    message: Message,
+    *,
+    bundle: Bundle,
+    sender: Any,
+    actor: Actor,
+    owner: int | None,
+    changed: list[dict[str, Any]] | None = None,
+) -> None:
+    if not message.private and message.message_type != MessageType.activity.value:
+        last = message_json(message, display_id=bundle.conversation.display_id, sender=sender)
+    else:
+        last = await convs.last_message_json(session, bundle)
+    payload = message_payload(name, message, bundle=bundle, sender=sender, last_message=last, actor=actor)
+    if changed is not None:
+        payload["changed_attributes"] = changed
+    # Activity messages are never sent to bots (as Chatwoot); the event row still feeds live views.
+    bots = [] if message.message_type == MessageType.activity.value else await convs.deliverable(session, routing.recipients(owner, owner))
+    await emit(
+        session, name=name, account_id=message.account_id, conversation_id=message.conversation_id, payload=payload, recipients=bots
+    )
+
+
+async def get_message(session: AsyncSession, *, bundle: Bundle, message_id: int) -> Message:
+    message = await session.get(Message, message_id)
+    if message is None or message.conversation_id != bundle.conversation.id:
+        raise NotFound(f"message {message_id} not found in conversation {bundle.conversation.display_id}")
+    return message
+
+
+async def update_message(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    display_id: int,
+    message_id: int,
+    actor: Actor,
+    content: str | None = None,
+    status: str | None = None,
+    external_error: str | None = None,
+    content_attributes: Any = None,
+    delete: bool = False,
+) -> MessageResult:
+    """Edit content, delivery status or attributes, or soft-delete; fires ``message_updated``."""
+    bundle = await convs.load(session, account_id=account_id, display_id=display_id)
+    await convs.check_bot_may_act(bundle, actor)
+    message = await get_message(session, bundle=bundle, message_id=message_id)
+    if message.message_type == MessageType.activity.value:
+        raise Forbidden("activity messages cannot be changed")
+    changed: list[dict[str, Any]] = []
+
+    def change(field: str, value: Any) -> None:
+        previous = getattr(message, field)
+        if previous != value:
+            changed.append({field: {"previous_value": previous, "current_value": value}})
+            setattr(message, field, value)
+
+    if delete:
+        change("content", "This message was deleted")
+        change("content_attributes", {**(message.content_attributes or {}), "deleted": True})
+    else:
+        if content is not None:
+            if not isinstance(content, str) or not content.strip():
+                raise Invalid("content must not be empty", field="content")
+            if len(content) > MAX_CONTENT:
+                raise Invalid(f"content is longer than {MAX_CONTENT} characters", field="content")
+            change("content", content)
+        if status is not None:
+            if status not in MESSAGE_STATUSES:
+                raise Invalid(f"status must be one of {', '.join(MESSAGE_STATUSES)}", field="status")
+            change("status", status)
+            if external_error:
+                change("content_attributes", {**(message.content_attributes or {}), "external_error": external_error})
+        if content_attributes is not None:
+            change("content_attributes", {**(message.content_attributes or {}), **parse_attributes(content_attributes)})
+        if not changed and content is None and status is None and content_attributes is None:
+            raise Invalid("nothing to update: give content, status or content_attributes")
+    if changed:
+        message.updated_at = time.time()
+        await session.flush()
+        sender = await load_sender(session, message)
+        await _emit_message(
+            session, "message_updated", message, bundle=bundle, sender=sender, actor=actor,
+            owner=routing.owner_bot_id(bundle), changed=changed,
+        )
+    return MessageResult(message, bundle, await load_sender(session, message))
+
+
+async def submit_values(
+    session: AsyncSession, *, bundle: Bundle, message_id: int, submitted_values: Any, actor: Actor
+) -> MessageResult:
+    """A customer answers an input_select or form: stored in content_attributes.submitted_values."""
+    if not isinstance(submitted_values, (list, dict)):
+        raise Invalid("submitted_values must be a list or an object", field="submitted_values")
+    return await update_message(
+        session,
+        account_id=bundle.conversation.account_id,
+        display_id=bundle.conversation.display_id,
+        message_id=message_id,
+        actor=actor,
+        content_attributes={"submitted_values": submitted_values},
+    )
+
+
+async def list_messages(
+    session: AsyncSession, *, conversation_id: int, before: int | None = None, after: int | None = None, limit: int = 20
+) -> list[Message]:
+    """Chatwoot paging: latest 20; ``before`` -> 20 older; ``after`` -> up to 100 newer; oldest first."""
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if before is not None:
+        query = query.where(Message.id < before)
+    if after is not None:
+        query = query.where(Message.id > after)
+        rows = (await session.execute(query.order_by(Message.id).limit(100 if before is None else 1000))).scalars()
+        return list(rows)
+    rows = (await session.execute(query.order_by(Message.id.desc()).limit(limit))).scalars()  # type: ignore[union-attr]
+    return list(reversed(list(rows)))
+
+
+async def load_result(session: AsyncSession, message: Message) -> MessageResult:
+    conv = await session.get(Conversation, message.conversation_id)
+    assert conv is not None
+    bundle = await load_bundle(session, conv)
+    return MessageResult(message, bundle, await load_sender(session, message))

@@ -1,0 +1,97 @@
+"""Issuing, resetting and resolving access tokens (hash-only storage)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ndoto_cli.core.errors import Unauthorized
+from ndoto_cli.core.models import AccessToken, AgentBot, PlatformApp, TokenOwner, User
+from ndoto_cli.core.tokens import hash_token, new_token
+
+LAST_USED_RESOLUTION = 60.0  # seconds: don't turn every authenticated read into a write
+
+
+async def issue_token(session: AsyncSession, *, owner_type: TokenOwner, owner_id: int) -> str:
+    """Create or replace the owner's token; the old one stops working in this same transaction."""
+    token = new_token(owner_type)
+    row = (
+        await session.execute(
+            select(AccessToken).where(AccessToken.owner_type == owner_type.value, AccessToken.owner_id == owner_id)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        row = AccessToken(owner_type=owner_type.value, owner_id=owner_id, token_hash="", prefix="")
+        session.add(row)
+    row.token_hash = hash_token(token)
+    row.prefix = token[:8]
+    row.created_at = time.time()
+    row.last_used_at = None
+    await session.flush()
+    return token
+
+
+async def delete_token(session: AsyncSession, *, owner_type: TokenOwner, owner_id: int) -> None:
+    row = (
+        await session.execute(
+            select(AccessToken).where(AccessToken.owner_type == owner_type.value, AccessToken.owner_id == owner_id)
+        )
+    ).scalar_one_or_none()
+    if row is not None:
+        await session.delete(row)
+
+
+@dataclass
+class Principal:
+    """The authenticated caller: exactly one of user, bot, platform_app is set."""
+
+    kind: str
+    token_id: int
+    last_used_at: float | None
+    user: User | None = None
+    bot: AgentBot | None = None
+    platform_app: PlatformApp | None = None
+
+    @property
+    def actor(self):  # noqa: ANN201 - avoids an import cycle in the annotation
+        from ndoto_cli.core.actors import Actor
+
+        if self.user is not None:
+            return Actor("user", self.user.id, self.user.name)
+        if self.bot is not None:
+            return Actor("agent_bot", self.bot.id, self.bot.name)
+        assert self.platform_app is not None
+        return Actor("platform_app", self.platform_app.id, self.platform_app.name)
+
+
+async def authenticate(session: AsyncSession, token: str | None) -> Principal:
+    """Resolve a presented token to its owner, or raise Unauthorized."""
+    if not token:
+        raise Unauthorized("missing api_access_token header")
+    row = (
+        await session.execute(select(AccessToken).where(AccessToken.token_hash == hash_token(token.strip())))
+    ).scalar_one_or_none()
+    if row is None:
+        raise Unauthorized("Invalid Access Token")
+    principal = Principal(kind=row.owner_type, token_id=row.id, last_used_at=row.last_used_at)  # type: ignore[arg-type]
+    if row.owner_type == TokenOwner.user.value:
+        principal.user = await session.get(User, row.owner_id)
+    elif row.owner_type == TokenOwner.agent_bot.value:
+        principal.bot = await session.get(AgentBot, row.owner_id)
+    else:
+        principal.platform_app = await session.get(PlatformApp, row.owner_id)
+    if principal.user is None and principal.bot is None and principal.platform_app is None:
+        raise Unauthorized("Invalid Access Token")
+    return principal
+
+
+def needs_touch(principal: Principal) -> bool:
+    return principal.last_used_at is None or time.time() - principal.last_used_at > LAST_USED_RESOLUTION
+
+
+async def touch(session: AsyncSession, *, token_id: int) -> None:
+    """Record the token's last use (at most once a minute per token, see ``needs_touch``)."""
+    await session.execute(update(AccessToken).where(AccessToken.id == token_id).values(last_used_at=time.time()))

@@ -1,0 +1,99 @@
+"""Settings from ``NDOTO_*`` environment variables (pydantic-settings).
+
+Every field's docstring is user documentation: the README's settings table is made from them.
+Nothing is read at import time: call :func:`get_settings` (tests pass their own ``Settings``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("ndoto", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """All of Ndoto's settings; each is read from ``NDOTO_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="NDOTO_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home)
+    """Where Ndoto keeps its data (the SQLite database by default)."""
+
+    database_url: str | None = None
+    """SQLAlchemy async URL. Default ``sqlite+aiosqlite:///<NDOTO_HOME>/ndoto.db``;
+    ``postgresql+asyncpg://...`` for deployments with several servers."""
+
+    host: str = "127.0.0.1"
+    """Address ``ndoto serve`` listens on."""
+
+    port: int = 8787
+    """Port ``ndoto serve`` listens on (not 3000: the example bots listen there)."""
+
+    public_url: str | None = None
+    """Base URL printed for clients; default ``http://<host>:<port>``."""
+
+    dispatcher: bool = True
+    """Run the delivery worker inside ``ndoto serve``."""
+
+    delivery_timeout: float = 10.0
+    """Seconds before one webhook attempt times out (a bot may set its own)."""
+
+    delivery_max_attempts: int = 8
+    """Attempts per delivery before it is marked failed."""
+
+    delivery_retry_base: float = 5.0
+    """First retry delay in seconds; each next one grows exponentially (with jitter)."""
+
+    delivery_retry_max_delay: float = 6 * 3600.0
+    """Cap for a single retry delay in seconds; with the defaults 8 attempts span over 24 hours."""
+
+    handoff_after: float = 60.0
+    """Seconds of failed attempts to a bot before its conversation is handed to humans."""
+
+    keep_pending_on_bot_failure: bool = False
+    """Keep conversations pending when their bot cannot be reached (no failure handoff)."""
+
+    allow_private_addresses: bool = False
+    """Allow webhook deliveries to loopback/private addresses (local development)."""
+
+    private_allowlist: list[str] = Field(default_factory=list)
+    """Hosts or CIDRs allowed even when private addresses are refused (comma separated)."""
+
+    retention_days: int = 30
+    """Days to keep delivered attempts before pruning."""
+
+    ai_model: str = "gpt-4o-mini"
+    """Default litellm model for AI agent bots that name none."""
+
+    ai_api_base: str | None = None
+    """Default API base for AI agent bots (any OpenAI-compatible server)."""
+
+    embedding_model: str | None = None
+    """litellm embedding model; when set, knowledge-base retrieval is hybrid (BM25 + vectors)."""
+
+    @field_validator("private_allowlist", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.home / 'ndoto.db'}"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read settings from the environment now (never cached: tests change NDOTO_HOME)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

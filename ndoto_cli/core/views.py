@@ -1,0 +1,313 @@
+"""Public JSON shapes (Chatwoot's REST shapes): the REST responses, ``--json`` output and TUI data.
+
+One function per shape so the API and the CLI cannot drift. Rules imposed by real client
+libraries: timestamps are integer Unix seconds, ``message_type`` an integer 0-3, empty objects and
+lists are ``{}``/``[]`` (never null). Secrets appear only where a caller asks for them explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ndoto_cli.core.bundle import Bundle
+from ndoto_cli.core.models import (
+    Account,
+    AccessToken,
+    AgentBot,
+    AgentBotInbox,
+    Contact,
+    Conversation,
+    Inbox,
+    Message,
+    MessageType,
+    User,
+)
+
+
+def ts(value: float | None) -> int | None:
+    return int(value) if value is not None else None
+
+
+def ts0(value: float | None) -> int:
+    return int(value) if value else 0
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "name": account.name,
+        "keep_pending_on_bot_failure": account.keep_pending_on_bot_failure,
+        "created_at": ts(account.created_at),
+    }
+
+
+def contact_json(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.id,
+        "name": contact.name,
+        "email": contact.email,
+        "phone_number": contact.phone_number,
+        "identifier": contact.identifier,
+        "thumbnail": "",
+        "availability_status": "offline",
+        "blocked": False,
+        "additional_attributes": contact.additional_attributes or {},
+        "custom_attributes": contact.custom_attributes or {},
+        "created_at": ts(contact.created_at),
+        "last_activity_at": None,
+    }
+
+
+def contact_push(contact: Contact) -> dict[str, Any]:
+    return {**contact_json(contact), "type": "contact"}
+
+
+def user_json(user: User) -> dict[str, Any]:
+    """Chatwoot's agent JSON."""
+    return {
+        "id": user.id,
+        "account_id": user.account_id,
+        "name": user.name,
+        "available_name": user.name,
+        "email": user.email,
+        "role": user.role,
+        "availability_status": "online",
+        "auto_offline": True,
+        "confirmed": True,
+        "provider": "email",
+        "thumbnail": "",
+        "custom_attributes": {},
+        "created_at": ts(user.created_at),
+    }
+
+
+def user_push(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "name": user.name,
+        "available_name": user.name,
+        "email": user.email,
+        "avatar_url": "",
+        "thumbnail": "",
+        "availability_status": "online",
+        "type": "user",
+    }
+
+
+def bot_push(bot: AgentBot) -> dict[str, Any]:
+    return {"id": bot.id, "name": bot.name, "avatar_url": "", "thumbnail": "", "type": "agent_bot"}
+
+
+def bot_json(
+    bot: AgentBot,
+    *,
+    access_token: str | None = None,
+    include_secret: bool = False,
+) -> dict[str, Any]:
+    """Bot JSON. ``access_token`` only right after creation/reset (stored hashed, never readable)."""
+    system = bot.account_id is None
+    data: dict[str, Any] = {
+        "id": bot.id,
+        "name": bot.name,
+        "description": bot.description,
+        "thumbnail": "",
+        "bot_type": bot.bot_type,
+        "bot_config": {},
+        "account_id": bot.account_id,
+        "system_bot": system,
+        "outgoing_url": bot.outgoing_url,
+        "timeout": bot.timeout,
+        "keep_pending_on_failure": bot.keep_pending_on_failure,
+        "disabled_reason": bot.disabled_reason,
+        "created_at": ts(bot.created_at),
+        "updated_at": ts(bot.updated_at),
+    }
+    if bot.bot_type == "ai_agent":
+        data["bot_config"] = {
+            "system_prompt": bot.system_prompt,
+            "model": bot.model,
+            "api_base": bot.api_base,
+            "temperature": bot.temperature,
+            "max_exchanges": bot.max_exchanges,
+            "handoff_keywords": list(bot.handoff_keywords or []),
+            "handoff_message": bot.handoff_message,
+        }
+    if access_token is not None:
+        data["access_token"] = access_token
+    if include_secret:
+        data["secret"] = bot.secret
+    return data
+
+
+def inbox_json(inbox: Inbox, link: AgentBotInbox | None = None, bot: AgentBot | None = None) -> dict[str, Any]:
+    return {
+        "id": inbox.id,
+        "account_id": inbox.account_id,
+        "name": inbox.name,
+        "channel_type": inbox.channel_type,
+        "inbox_identifier": inbox.identifier,
+        "identifier": inbox.identifier,
+        "agent_bot_id": link.agent_bot_id if link is not None and link.status == "active" else None,
+        "agent_bot": bot_push(bot) if bot is not None else None,
+        "created_at": ts(inbox.created_at),
+    }
+
+
+def sender_json(sender: Contact | User | AgentBot | None) -> dict[str, Any] | None:
+    if sender is None:
+        return None
+    if isinstance(sender, Contact):
+        return contact_push(sender)
+    if isinstance(sender, User):
+        return user_push(sender)
+    return bot_push(sender)
+
+
+def message_json(
+    message: Message,
+    *,
+    display_id: int,
+    sender: Contact | User | AgentBot | None,
+    echo_id: str | None = None,
+) -> dict[str, Any]:
+    """REST message JSON (also the 'push' form nested in conversations)."""
+    data: dict[str, Any] = {
+        "id": message.id,
+        "content": message.content,
+        "account_id": message.account_id,
+        "inbox_id": message.inbox_id,
+        "conversation_id": display_id,
+        "message_type": int(message.message_type),
+        "content_type": message.content_type,
+        "content_attributes": message.content_attributes or {},
+        "additional_attributes": message.additional_attributes or {},
+        "status": message.status,
+        "private": bool(message.private),
+        "source_id": message.source_id,
+        "sender_type": _SENDER_CLASS.get(message.sender_type or ""),
+        "sender_id": message.sender_id,
+        "created_at": int(message.created_at),
+        "updated_at": int(message.updated_at),
+        "sender": sender_json(sender),
+    }
+    if echo_id is not None:
+        data["echo_id"] = echo_id
+    return data
+
+
+_SENDER_CLASS = {"contact": "Contact", "user": "User", "agent_bot": "AgentBot"}
+
+
+async def load_sender(session: AsyncSession, message: Message) -> Contact | User | AgentBot | None:
+    model = {"contact": Contact, "user": User, "agent_bot": AgentBot}.get(message.sender_type or "")
+    if model is None or message.sender_id is None:
+        return None
+    return await session.get(model, message.sender_id)
+
+
+async def last_public_message(session: AsyncSession, conversation_id: int) -> Message | None:
+    return (
+        await session.execute(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.private.is_(False),  # type: ignore[attr-defined]
+                Message.message_type != MessageType.activity.value,
+            )
+            .order_by(Message.id.desc())  # type: ignore[union-attr]
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+def assignee_meta(bundle: Bundle) -> tuple[dict[str, Any] | None, str | None]:
+    if bundle.conversation_bot is not None:
+        return bot_push(bundle.conversation_bot), "AgentBot"
+    if bundle.assignee is not None:
+        return user_push(bundle.assignee), "User"
+    return None, None
+
+
+def owner_json(bundle: Bundle) -> dict[str, Any]:
+    """Who answers this conversation now: Ndoto's explicit answer to 'is the bot still on it?'."""
+    from ndoto_cli.core.routing import owner_bot_id
+
+    if bundle.assignee is not None:
+        return {"type": "user", "id": bundle.assignee.id, "name": bundle.assignee.name}
+    bot_id = owner_bot_id(bundle)
+    if bot_id is not None:
+        return {"type": "agent_bot", "id": bot_id}
+    return {"type": None, "id": None}
+
+
+def conversation_json(
+    bundle: Bundle,
+    *,
+    last_message: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """REST conversation JSON; ``last_message`` is the push form of the last public message."""
+    conv: Conversation = bundle.conversation
+    assignee, assignee_type = assignee_meta(bundle)
+    messages = [last_message] if last_message is not None else []
+    return {
+        "id": conv.display_id,
+        "uuid": conv.uuid,
+        "account_id": conv.account_id,
+        "inbox_id": conv.inbox_id,
+        "status": conv.status,
+        "meta": {
+            "sender": contact_push(bundle.contact),
+            "channel": bundle.inbox.channel_type,
+            "assignee": assignee,
+            "assignee_type": assignee_type,
+            "team": None,
+            "hmac_verified": False,
+        },
+        "messages": messages,
+        "last_non_activity_message": last_message,
+        "additional_attributes": conv.additional_attributes or {},
+        "custom_attributes": conv.custom_attributes or {},
+        "labels": [],
+        "muted": False,
+        "can_reply": True,
+        "snoozed_until": ts(conv.snoozed_until),
+        "priority": conv.priority,
+        "unread_count": 0,
+        "agent_last_seen_at": 0,
+        "assignee_last_seen_at": 0,
+        "contact_last_seen_at": 0,
+        "first_reply_created_at": None,
+        "waiting_since": 0,
+        "sla_policy_id": None,
+        "created_at": int(conv.created_at),
+        "updated_at": float(conv.updated_at),
+        "timestamp": int(conv.last_activity_at),
+        "last_activity_at": int(conv.last_activity_at),
+        "assignee_id": conv.assignee_id,
+        "assignee_agent_bot_id": conv.assignee_agent_bot_id,
+        "contact_id": conv.contact_id,
+        "owner": owner_json(bundle),
+    }
+
+
+async def render_conversation(session: AsyncSession, bundle: Bundle) -> dict[str, Any]:
+    """Conversation JSON with its last public message loaded."""
+    last = await last_public_message(session, bundle.conversation.id)  # type: ignore[arg-type]
+    last_json = None
+    if last is not None:
+        last_json = message_json(last, display_id=bundle.conversation.display_id, sender=await load_sender(session, last))
+    return conversation_json(bundle, last_message=last_json)
+
+
+async def token_info(session: AsyncSession, owner_type: str, owner_id: int) -> dict[str, Any] | None:
+    row = (
+        await session.execute(
+            select(AccessToken).where(AccessToken.owner_type == owner_type, AccessToken.owner_id == owner_id)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    return {"prefix": row.prefix, "created_at": ts(row.created_at), "last_used_at": ts(row.last_used_at)}

@@ -1,0 +1,73 @@
+"""Shared fixtures: every test gets its own NDOTO_HOME (a real SQLite file in a temp dir)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ndoto_cli.core.db import Database
+from ndoto_cli.core.settings import Settings
+
+
+@pytest.fixture
+def ndoto_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "ndoto-home"
+    monkeypatch.setenv("NDOTO_HOME", str(home))
+    monkeypatch.delenv("NDOTO_DATABASE_URL", raising=False)
+    monkeypatch.delenv("NDOTO_ACCOUNT", raising=False)
+    return home
+
+
+@pytest.fixture
+def settings(ndoto_home: Path) -> Settings:
+    return Settings(home=ndoto_home)
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = await Database(settings).open()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@dataclass
+class World:
+    """A small account: an admin, an agent, a web inbox with a webhook bot, an API inbox without."""
+
+    db: Database
+    account_id: int
+    admin_id: int
+    admin_token: str
+    agent_id: int
+    agent_token: str
+    web_inbox_id: int
+    api_inbox_id: int
+    bot_id: int
+    bot_token: str
+
+
+async def make_world(db: Database, *, bot_url: str = "https://bot.example.com/webhook") -> World:
+    from ndoto_cli.core.services import accounts, bots, inboxes
+
+    boot = await db.write(lambda s: accounts.bootstrap(s, account_name="Acme Support", admin_email="admin@acme.test"))
+    account_id = boot.account.id
+    agent, agent_token = await db.write(
+        lambda s: accounts.create_user(s, account_id=account_id, name="Ann Agent", email="ann@acme.test")
+    )
+    web = await db.write(lambda s: inboxes.create_inbox(s, account_id=account_id, name="Website Chat", channel="web_widget"))
+    api = await db.write(lambda s: inboxes.create_inbox(s, account_id=account_id, name="API", channel="api"))
+    bot, bot_token = await db.write(
+        lambda s: bots.create_bot(s, account_id=account_id, name="OrderBot", bot_type="webhook", outgoing_url=bot_url)
+    )
+    await db.write(lambda s: inboxes.set_inbox_bot(s, account_id=account_id, inbox_id=web.id, bot_id=bot.id))
+    return World(db, account_id, boot.admin.id, boot.token, agent.id, agent_token, web.id, api.id, bot.id, bot_token)
+
+
+@pytest.fixture
+async def world(db: Database) -> World:
+    return await make_world(db)
