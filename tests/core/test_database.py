@@ -1,0 +1,75 @@
+"""The SQLite file is opened the way several processes can share it, migrated on open."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import text
+
+from ndoto_cli.core.db import Database
+from ndoto_cli.core.migrate import current, head_revision
+from ndoto_cli.core.settings import Settings
+
+
+async def test_pragmas_and_migrations(db: Database, ndoto_home: Path) -> None:
+    assert (ndoto_home / "ndoto.db").exists()
+    async with db.read() as session:
+        mode = (await session.execute(text("PRAGMA journal_mode"))).scalar_one()
+        fks = (await session.execute(text("PRAGMA foreign_keys"))).scalar_one()
+        busy = (await session.execute(text("PRAGMA busy_timeout"))).scalar_one()
+    assert mode == "wal"
+    assert fks == 1
+    assert busy >= 5000
+    assert await current(db.writer) == head_revision()
+
+
+async def test_reopening_is_a_noop(settings: Settings) -> None:
+    for _ in range(2):
+        database = await Database(settings).open()
+        assert await current(database.writer) == head_revision()
+        await database.close()
+
+
+async def test_group_commit_isolates_a_failing_caller(db: Database) -> None:
+    """Concurrent writers share one commit; one failure rolls back only its own change."""
+    from ndoto_cli.core.errors import Invalid
+    from ndoto_cli.core.services import accounts
+
+    async def bad(session):  # noqa: ANN001, ANN202
+        await accounts.create_account(session, name="doomed")
+        raise Invalid("boom")
+
+    results = await asyncio.gather(
+        *[db.write(lambda s, i=i: accounts.create_account(s, name=f"acct {i}")) for i in range(20)],
+        db.write(bad),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, Invalid) for r in results) == 1
+    async with db.read() as session:
+        names = [a.name for a in await accounts.list_accounts(session)]
+    assert len(names) == 20
+    assert "doomed" not in names
+
+
+def test_two_processes_write_the_same_file(tmp_path: Path) -> None:
+    """The CLI, the TUI and the server each have a writer; BEGIN IMMEDIATE + busy_timeout serialize them."""
+    script = (
+        "import asyncio, sys\n"
+        "from ndoto_cli.core.db import Database\n"
+        "from ndoto_cli.core.settings import Settings\n"
+        "from ndoto_cli.core.services import accounts\n"
+        "async def main():\n"
+        f"    db = await Database(Settings(home={str(tmp_path)!r})).open()\n"
+        "    for i in range(60):\n"
+        "        await db.write(lambda s, i=i: accounts.create_account(s, name=f'{sys.argv[1]}-{i}'))\n"
+        "    await db.close()\n"
+        "asyncio.run(main())\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, tag]) for tag in ("a", "b", "c")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    with sqlite3.connect(tmp_path / "ndoto.db") as conn:
+        assert conn.execute("select count(*) from accounts").fetchone()[0] == 180
