@@ -106,13 +106,19 @@ async def apply_status(
     actor: Actor,
     snoozed_until: float | None = None,
     activity: str | None = None,
+    owner_before: int | None | object = ...,
 ) -> bool:
-    """Set the status and fire its events; returns False when nothing changed."""
+    """Set the status and fire its events; returns False when nothing changed.
+
+    ``owner_before`` is passed when the status change is part of a larger change that already
+    altered ownership (a human assigned), so the bot hears the whole change that ended its turn.
+    """
     conv = bundle.conversation
     previous = conv.status
     if status == previous and (status != Status.snoozed.value or snoozed_until == conv.snoozed_until):
         return False
-    owner_before = routing.owner_bot_id(bundle)
+    if owner_before is ...:
+        owner_before = routing.owner_bot_id(bundle)
     conv.status = status
     conv.snoozed_until = snoozed_until if status == Status.snoozed.value else None
     conv.updated_at = time.time()
@@ -287,7 +293,7 @@ async def assign_user(
         await add_activity(session, bundle, f"Assigned to {user.name} by {actor.name}", actor=actor)
         await emit_conversation_event(session, bundle, "conversation_updated", actor=actor, owner_before=owner_before, changed=changed)
         if conv.status == Status.pending.value:
-            await apply_status(session, bundle, Status.open.value, actor=actor,
+            await apply_status(session, bundle, Status.open.value, actor=actor, owner_before=owner_before,
                                activity=f"{user.name} took over the conversation")
     else:
         await add_activity(session, bundle, f"Conversation unassigned by {actor.name}", actor=actor)
