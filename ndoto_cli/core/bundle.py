@@ -6,10 +6,13 @@ assignees); loading them in one place keeps each change to a fixed, small number
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from ndoto_cli.core.errors import NotFound
 from ndoto_cli.core.models import (
@@ -34,6 +37,15 @@ class Bundle:
     inbox_link: AgentBotInbox | None
     assignee: User | None
     conversation_bot: AgentBot | None
+    inbox_bot: AgentBot | None = None
+    attached: bool = True  # False: transient objects read by the fast path, not in the session
+
+    def bot(self, bot_id: int) -> AgentBot | None:
+        """The conversation's or the inbox's bot with this id, if it is one of them."""
+        for candidate in (self.conversation_bot, self.inbox_bot):
+            if candidate is not None and candidate.id == bot_id:
+                return candidate
+        return None
 
     @property
     def inbox_bot_id(self) -> int | None:
@@ -41,22 +53,35 @@ class Bundle:
         return link.agent_bot_id if link is not None and link.status == "active" else None
 
 
-async def load_bundle(session: AsyncSession, conversation: Conversation) -> Bundle:
-    inbox = await session.get(Inbox, conversation.inbox_id)
-    contact = await session.get(Contact, conversation.contact_id)
-    contact_inbox = await session.get(ContactInbox, conversation.contact_inbox_id)
-    account = await session.get(Account, conversation.account_id)
-    assert inbox and contact and contact_inbox and account  # foreign keys guarantee these
-    link = (
-        await session.execute(select(AgentBotInbox).where(AgentBotInbox.inbox_id == inbox.id))
-    ).scalar_one_or_none()
-    assignee = await session.get(User, conversation.assignee_id) if conversation.assignee_id else None
-    bot = (
-        await session.get(AgentBot, conversation.assignee_agent_bot_id)
-        if conversation.assignee_agent_bot_id
-        else None
+@functools.cache
+def _bundle_query() -> Any:
+    """Everything a change needs in ONE statement (the hot path pays per statement, not per row)."""
+    conv_bot = aliased(AgentBot)
+    return (
+        select(Conversation, Inbox, Contact, ContactInbox, Account, AgentBotInbox, User, conv_bot, AgentBot)
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .join(ContactInbox, ContactInbox.id == Conversation.contact_inbox_id)
+        .join(Account, Account.id == Conversation.account_id)
+        .outerjoin(AgentBotInbox, AgentBotInbox.inbox_id == Conversation.inbox_id)
+        .outerjoin(User, User.id == Conversation.assignee_id)
+        .outerjoin(conv_bot, conv_bot.id == Conversation.assignee_agent_bot_id)
+        .outerjoin(AgentBot, AgentBot.id == AgentBotInbox.agent_bot_id)
     )
-    return Bundle(conversation, inbox, contact, contact_inbox, account, link, assignee, bot)
+
+
+async def _fetch(session: AsyncSession, where: Any) -> Bundle | None:
+    row = (await session.execute(_bundle_query().where(where))).first()
+    if row is None:
+        return None
+    conv, inbox, contact, contact_inbox, account, link, assignee, conv_bot, inbox_bot = row
+    return Bundle(conv, inbox, contact, contact_inbox, account, link, assignee, conv_bot, inbox_bot=inbox_bot)
+
+
+async def load_bundle(session: AsyncSession, conversation: Conversation) -> Bundle:
+    bundle = await _fetch(session, Conversation.id == conversation.id)
+    assert bundle is not None  # the caller holds the row
+    return bundle
 
 
 async def refresh_bundle(session: AsyncSession, bundle: Bundle) -> Bundle:
@@ -70,13 +95,11 @@ async def refresh_bundle(session: AsyncSession, bundle: Bundle) -> Bundle:
 
 
 async def get_conversation(session: AsyncSession, *, account_id: int, display_id: int) -> Conversation:
-    conv = (
-        await session.execute(
-            select(Conversation).where(
-                Conversation.account_id == account_id, Conversation.display_id == display_id
-            )
-        )
-    ).scalar_one_or_none()
-    if conv is None:
+    return (await load_by_display_id(session, account_id=account_id, display_id=display_id)).conversation
+
+
+async def load_by_display_id(session: AsyncSession, *, account_id: int, display_id: int) -> Bundle:
+    bundle = await _fetch(session, (Conversation.account_id == account_id) & (Conversation.display_id == display_id))
+    if bundle is None:
         raise NotFound(f"conversation {display_id} not found in account {account_id}")
-    return conv
+    return bundle

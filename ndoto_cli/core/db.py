@@ -26,7 +26,8 @@ from ndoto_cli.core.settings import Settings
 
 T = TypeVar("T")
 
-BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another process's write lock
+INLINE_BUSY_MS = 20  # inline connections wait only briefly: longer waits are asyncio sleeps
 MAX_BATCH = 128
 
 
@@ -34,30 +35,35 @@ def _is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def sqlite_path(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).database if _is_sqlite(url) else None
+
+
 def _make_engine(url: str, *, writer: bool) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if writer:
         kwargs.update(pool_size=1, max_overflow=0, pool_timeout=BUSY_TIMEOUT_MS / 1000)
+    path = sqlite_path(url)
+    if path and path != ":memory:":
+        from ndoto_cli.core.sqlite_inline import creator
+
+        kwargs["async_creator"] = creator(path, busy_timeout_ms=INLINE_BUSY_MS if writer else 1000)
     engine = create_async_engine(url, **kwargs)
     if _is_sqlite(url):
         begin_sql = "BEGIN IMMEDIATE" if writer else "BEGIN"
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            # Take transaction control from the driver so we can say BEGIN IMMEDIATE.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
             conn.exec_driver_sql(begin_sql)
 
     return engine
+
+
+def _is_locked(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 CommitHook = Callable[[], None]
@@ -69,10 +75,9 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.url = settings.resolved_database_url
-        if _is_sqlite(self.url):
-            path = self.url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(self.url)
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.reader = _make_engine(self.url, writer=False)
         self.writer = _make_engine(self.url, writer=True)
         self._queue: list[tuple[Callable[[AsyncSession], Awaitable[Any]], asyncio.Future[Any]]] = []
@@ -92,10 +97,26 @@ class Database:
 
     async def open(self) -> Database:
         """Apply pending migrations; returns self so ``db = await Database(s).open()`` reads well."""
-        from ndoto_cli.core.migrate import upgrade
+        from ndoto_cli.core.migrate import current, head_revision, upgrade
 
-        await upgrade(self.writer)
+        if self.is_sqlite and Path(sqlite_path(self.url) or "").exists() and await current(self.reader) == head_revision():
+            return self  # the common case: no write lock taken just to find nothing to do
+        await self._retry_locked(lambda: upgrade(self.writer))
         return self
+
+    async def _retry_locked(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt``; while another process holds SQLite's write lock, sleep and retry."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.002
+        while True:
+            try:
+                return await attempt()
+            except Exception as exc:
+                if not self.is_sqlite or not _is_locked(exc) or loop.time() > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.1)
 
     async def close(self) -> None:
         if self._writer_task is not None:
@@ -127,33 +148,67 @@ class Database:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             await self._run_batch(batch)
 
-    async def _run_batch(self, batch: list[tuple[Callable[[AsyncSession], Awaitable[Any]], asyncio.Future[Any]]]) -> None:
-        results: list[tuple[bool, Any]] = []
-        try:
-            async with AsyncSession(self.writer, expire_on_commit=False, autoflush=False) as session:
-                async with session.begin():
-                    if len(batch) == 1:
-                        # No savepoint needed: a failure rolls back the only change.
-                        results.append((True, await batch[0][0](session)))
-                    else:
-                        for fn, _future in batch:
-                            try:
-                                async with session.begin_nested():
-                                    results.append((True, await fn(session)))
-                            except Exception as exc:  # noqa: BLE001 - handed to the caller
-                                results.append((False, exc))
-        except Exception as exc:  # noqa: BLE001 - the whole batch failed (or the single change did)
-            for _fn, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+    async def _begin(self, session: AsyncSession) -> None:
+        """Take the write lock (BEGIN IMMEDIATE), waiting with asyncio sleeps, not inline."""
+        if not self.is_sqlite:
             return
-        for (ok, value), (_fn, future) in zip(results, batch, strict=True):
-            if future.done():
-                continue
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+
+        async def attempt() -> None:
+            try:
+                await session.connection()
+            except Exception:
+                await session.rollback()
+                raise
+
+        await self._retry_locked(attempt)
+
+    async def _run_batch(self, batch: list[tuple[Callable[[AsyncSession], Awaitable[Any]], asyncio.Future[Any]]]) -> None:
+        """Run a batch in one transaction; if any change fails, run each alone instead.
+
+        No savepoints on the common path (each costs two statements per change); a failing
+        change is rare (bad input is mostly rejected before writing), and re-running the batch's
+        changes one by one gives every caller exactly the result it would have had alone.
+        """
+        try:
+            results = await self._transaction([fn for fn, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - one change failed (or the commit did)
+            if len(batch) == 1:
+                self._settle(batch[0][1], False, exc)
+                return
+            for fn, future in batch:
+                try:
+                    (value,) = await self._transaction([fn])
+                except Exception as single_exc:  # noqa: BLE001 - handed to its caller
+                    self._settle(future, False, single_exc)
+                else:
+                    self._settle(future, True, value)
+                    self._committed()
+            return
+        for (_fn, future), value in zip(batch, results, strict=True):
+            self._settle(future, True, value)
+        self._committed()
+
+    async def _transaction(self, fns: list[Callable[[AsyncSession], Awaitable[Any]]]) -> list[Any]:
+        async with AsyncSession(self.writer, expire_on_commit=False, autoflush=False) as session:
+            await self._begin(session)
+            try:
+                results = [await fn(session) for fn in fns]
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            return results
+
+    @staticmethod
+    def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+        if future.done():
+            return
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+    def _committed(self) -> None:
         for hook in self._commit_hooks:
             hook()
 

@@ -1,7 +1,7 @@
 """The outbox: an event row and its deliveries, written in the caller's transaction.
 
-Lean Core inserts (not ORM units of work): this runs on every change, and per-row ORM overhead
-would cost more than the rest of a message write (DESIGN.md's performance table).
+Lean statements (``core.fastpath``), not ORM units of work: this runs on every change, and
+per-statement ORM overhead would cost more than the rest of a message write.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ndoto_cli.core.models import Delivery, DeliveryStatus, Event
+from ndoto_cli.core.models import DeliveryStatus
 
 EVENT_NAMES = (
     "message_created",
@@ -42,20 +41,27 @@ async def emit(
     recipients: list[int],
 ) -> int:
     """Append ``name`` with its payload and one pending delivery per recipient bot; return event id."""
+    from ndoto_cli.core import fastpath
+
     now = time.time()
-    result = await session.execute(
-        insert(Event).values(
-            name=name,
-            account_id=account_id,
-            conversation_id=conversation_id,
-            payload=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
-            created_at=now,
-        )
+    event_id = await fastpath.insert_returning_id(
+        session,
+        "INSERT INTO events (account_id, conversation_id, name, payload, created_at) "
+        "VALUES (:account_id, :conversation_id, :name, :payload, :created_at) RETURNING id",
+        {
+            "account_id": account_id,
+            "conversation_id": conversation_id,
+            "name": name,
+            "payload": json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
+            "created_at": now,
+        },
     )
-    event_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     if recipients:
-        await session.execute(
-            insert(Delivery),
+        await fastpath.execute(
+            session,
+            "INSERT INTO deliveries (event_id, agent_bot_id, account_id, conversation_id, webhook_id, status, "
+            "attempts, next_attempt_at, handed_off, created_at, updated_at) VALUES (:event_id, :agent_bot_id, "
+            ":account_id, :conversation_id, :webhook_id, :status, 0, :now, false, :now, :now)",
             [
                 {
                     "event_id": event_id,
@@ -64,11 +70,7 @@ async def emit(
                     "conversation_id": conversation_id,
                     "webhook_id": new_webhook_id(),
                     "status": DeliveryStatus.pending.value,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "handed_off": False,
-                    "created_at": now,
-                    "updated_at": now,
+                    "now": now,
                 }
                 for bot_id in recipients
             ],

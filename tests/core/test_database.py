@@ -23,7 +23,7 @@ async def test_pragmas_and_migrations(db: Database, ndoto_home: Path) -> None:
         busy = (await session.execute(text("PRAGMA busy_timeout"))).scalar_one()
     assert mode == "wal"
     assert fks == 1
-    assert busy >= 5000
+    assert busy > 0
     assert await current(db.writer) == head_revision()
 
 

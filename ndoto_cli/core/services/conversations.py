@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core import routing
 from ndoto_cli.core.actors import Actor
-from ndoto_cli.core.bundle import Bundle, get_conversation, load_bundle, refresh_bundle
+from ndoto_cli.core.bundle import Bundle, load_bundle, load_by_display_id, refresh_bundle
 from ndoto_cli.core.errors import Forbidden, Invalid, NotFound
 from ndoto_cli.core.events import emit
 from ndoto_cli.core.models import AgentBot, BotType, Conversation, Message, MessageType, Status, User
@@ -30,11 +30,11 @@ def parse_status(value: str) -> str:
     return value
 
 
-async def deliverable(session: AsyncSession, bot_ids: list[int]) -> list[int]:
+async def deliverable(session: AsyncSession, bot_ids: list[int], bundle: Bundle | None = None) -> list[int]:
     """Drop bots that have nowhere to deliver (a webhook bot without URL), as Chatwoot does."""
     keep = []
     for bot_id in bot_ids:
-        bot = await session.get(AgentBot, bot_id)
+        bot = (bundle.bot(bot_id) if bundle is not None else None) or await session.get(AgentBot, bot_id)
         if bot is not None and (bot.bot_type == BotType.ai_agent.value or bot.outgoing_url):
             keep.append(bot_id)
     return keep
@@ -59,7 +59,7 @@ async def emit_conversation_event(
     payload = conversation_payload(
         name, bundle=bundle, last_message=await last_message_json(session, bundle), actor=actor, changed_attributes=changed
     )
-    bots = await deliverable(session, routing.recipients(owner_before, routing.owner_bot_id(bundle)))
+    bots = await deliverable(session, routing.recipients(owner_before, routing.owner_bot_id(bundle)), bundle)
     await emit(
         session,
         name=name,
@@ -151,7 +151,7 @@ async def check_bot_may_act(bundle: Bundle, actor: Actor) -> None:
 
 
 async def load(session: AsyncSession, *, account_id: int, display_id: int) -> Bundle:
-    return await load_bundle(session, await get_conversation(session, account_id=account_id, display_id=display_id))
+    return await load_by_display_id(session, account_id=account_id, display_id=display_id)
 
 
 async def create_conversation(

@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
-from ndoto_cli.core import routing
+from ndoto_cli.core import fastpath, routing
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.bundle import Bundle, load_bundle
 from ndoto_cli.core.errors import Forbidden, Invalid, NotFound
@@ -88,7 +89,7 @@ async def _sender_obj(session: AsyncSession, bundle: Bundle, kind: str | None, s
     if kind == "user":
         return await session.get(User, sender_id)
     if kind == "agent_bot":
-        return await session.get(AgentBot, sender_id)
+        return bundle.bot(sender_id) or await session.get(AgentBot, sender_id)  # type: ignore[arg-type]
     return None
 
 
@@ -114,7 +115,10 @@ async def create_message(
     the bot when one is active); a human's public reply on a bot-owned conversation takes it over.
     """
     if bundle is None:
-        bundle = await convs.load(session, account_id=account_id, display_id=display_id)
+        # Hot path: one raw statement for the conversation and its neighbours (SQLite).
+        bundle = await fastpath.fetch_bundle(session, account_id=account_id, display_id=display_id) or await convs.load(
+            session, account_id=account_id, display_id=display_id
+        )
     conv: Conversation = bundle.conversation
     kind = parse_message_type(message_type)
     if not isinstance(private, bool):
@@ -134,15 +138,20 @@ async def create_message(
         raise Invalid("Incoming messages are only allowed in Api inboxes", field="message_type")
     await convs.check_bot_may_act(bundle, actor)
 
-    if kind == MessageType.incoming.value and conv.status in (Status.resolved.value, Status.snoozed.value):
+    reopen = kind == MessageType.incoming.value and conv.status in (Status.resolved.value, Status.snoozed.value)
+    takeover = (
+        actor.is_user and kind == MessageType.outgoing.value and not private and routing.owner_bot_id(bundle) is not None
+    )
+    if (reopen or takeover) and not bundle.attached:
+        # Rare branches change the conversation through the ORM: load it attached.
+        bundle = await convs.load(session, account_id=account_id, display_id=conv.display_id)
+        conv = bundle.conversation
+    if reopen:
         await convs.apply_status(
             session, bundle, routing.status_after_reopen(bundle), actor=actor,
             activity="Conversation was reopened by a new message from the contact",
         )
-    elif (
-        actor.is_user and kind == MessageType.outgoing.value and not private
-        and routing.owner_bot_id(bundle) is not None
-    ):
+    elif takeover:
         await convs.assign_user(
             session, account_id=account_id, display_id=conv.display_id, user_id=actor.id, actor=actor, bundle=bundle
         )
@@ -150,26 +159,47 @@ async def create_message(
     owner = routing.owner_bot_id(bundle)
     sender_type, sender_id = _sender_for(bundle, actor, kind)
     now = time.time()
-    message = Message(
-        account_id=conv.account_id,
-        inbox_id=conv.inbox_id,
-        conversation_id=conv.id,  # type: ignore[arg-type]
-        message_type=kind,
-        content=content,
-        content_type=content_type,
-        content_attributes=attributes,
-        additional_attributes=additional_attributes or {},
-        private=private,
-        sender_type=sender_type,
-        sender_id=sender_id,
-        source_id=source_id,
-        created_at=now,
-        updated_at=now,
+    values: dict[str, Any] = {
+        "account_id": conv.account_id,
+        "inbox_id": conv.inbox_id,
+        "conversation_id": conv.id,
+        "message_type": kind,
+        "content": content,
+        "content_type": content_type,
+        "content_attributes": attributes,
+        "additional_attributes": additional_attributes or {},
+        "private": private,
+        "status": "sent",
+        "sender_type": sender_type,
+        "sender_id": sender_id,
+        "source_id": source_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    values["id"] = await fastpath.insert_returning_id(
+        session,
+        "INSERT INTO messages (account_id, inbox_id, conversation_id, message_type, content, content_type, "
+        "content_attributes, additional_attributes, private, status, sender_type, sender_id, source_id, created_at, "
+        "updated_at) VALUES (:account_id, :inbox_id, :conversation_id, :message_type, :content, :content_type, "
+        ":content_attributes, :additional_attributes, :private, :status, :sender_type, :sender_id, :source_id, "
+        ":created_at, :updated_at) RETURNING id",
+        {
+            **values,
+            "content_attributes": json.dumps(attributes),
+            "additional_attributes": json.dumps(values["additional_attributes"]),
+        },
     )
-    session.add(message)
-    conv.last_activity_at = now
-    conv.updated_at = now
-    await session.flush()
+    await fastpath.execute(
+        session,
+        "UPDATE conversations SET last_activity_at = :now, updated_at = :now WHERE id = :id",
+        {"now": now, "id": conv.id},
+    )
+    for field in ("last_activity_at", "updated_at"):
+        if bundle.attached:
+            set_committed_value(conv, field, now)  # already written: don't let the ORM write it again
+        else:
+            setattr(conv, field, now)
+    message: Message = fastpath.build(Message, values)
     sender = await _sender_obj(session, bundle, sender_type, sender_id)
     await _emit_message(session, "message_created", message, bundle=bundle, sender=sender, actor=actor, owner=owner)
     return MessageResult(message, bundle, sender)
@@ -194,7 +224,7 @@ async def _emit_message(
     if changed is not None:
         payload["changed_attributes"] = changed
     # Activity messages are never sent to bots (as Chatwoot); the event row still feeds live views.
-    bots = [] if message.message_type == MessageType.activity.value else await convs.deliverable(session, routing.recipients(owner, owner))
+    bots = [] if message.message_type == MessageType.activity.value else await convs.deliverable(session, routing.recipients(owner, owner), bundle)
     await emit(
         session, name=name, account_id=message.account_id, conversation_id=message.conversation_id, payload=payload, recipients=bots
     )
