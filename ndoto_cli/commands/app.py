@@ -45,7 +45,11 @@ def _register() -> None:
     from ndoto_cli.commands import db as db_cmd
     from ndoto_cli.commands import init as init_cmd
 
+    from ndoto_cli.commands import serve as serve_cmd
+
     app.command("init")(init_cmd.init)
+    app.command("serve")(serve_cmd.serve)
+    app.command("worker")(serve_cmd.worker)
     app.add_typer(db_cmd.app, name="db")
 
 

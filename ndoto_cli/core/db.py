@@ -67,6 +67,7 @@ def _is_locked(exc: BaseException) -> bool:
 
 
 CommitHook = Callable[[], None]
+NEW_DELIVERIES = "ndoto_new_deliveries"  # session.info flag set by core.events.emit
 
 
 class Database:
@@ -83,6 +84,7 @@ class Database:
         self._queue: list[tuple[Callable[[AsyncSession], Awaitable[Any]], asyncio.Future[Any]]] = []
         self._writer_task: asyncio.Task[None] | None = None
         self._commit_hooks: list[CommitHook] = []
+        self._wake_pending = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -125,7 +127,7 @@ class Database:
         await self.writer.dispose()
 
     def on_commit(self, hook: CommitHook) -> None:
-        """Call ``hook()`` after every commit (the dispatcher uses it to send new deliveries at once)."""
+        """Call ``hook()`` after a commit that added deliveries (the dispatcher sends them at once)."""
         self._commit_hooks.append(hook)
 
     @contextlib.asynccontextmanager
@@ -182,7 +184,7 @@ class Database:
                     self._settle(future, False, single_exc)
                 else:
                     self._settle(future, True, value)
-                    self._committed()
+            self._committed()
             return
         for (_fn, future), value in zip(batch, results, strict=True):
             self._settle(future, True, value)
@@ -197,6 +199,8 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+            if session.info.get(NEW_DELIVERIES):
+                self._wake_pending = True
             return results
 
     @staticmethod
@@ -209,6 +213,11 @@ class Database:
             future.set_exception(value)
 
     def _committed(self) -> None:
+        """Tell listeners (the dispatcher) that new deliveries are due; other commits stay quiet,
+        so the dispatcher's own bookkeeping commits never wake it in a loop."""
+        if not self._wake_pending:
+            return
+        self._wake_pending = False
         for hook in self._commit_hooks:
             hook()
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ndoto_cli.core.db import NEW_DELIVERIES
 from ndoto_cli.core.models import DeliveryStatus
 
 EVENT_NAMES = (
@@ -57,6 +58,7 @@ async def emit(
         },
     )
     if recipients:
+        session.info[NEW_DELIVERIES] = True
         await fastpath.execute(
             session,
             "INSERT INTO deliveries (event_id, agent_bot_id, account_id, conversation_id, webhook_id, status, "

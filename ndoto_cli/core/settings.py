@@ -7,9 +7,10 @@ Nothing is read at import time: call :func:`get_settings` (tests pass their own 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _default_home() -> Path:
@@ -48,11 +49,11 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = 8
     """Attempts per delivery before it is marked failed."""
 
-    delivery_retry_base: float = 5.0
-    """First retry delay in seconds; each next one grows exponentially (with jitter)."""
-
-    delivery_retry_max_delay: float = 6 * 3600.0
-    """Cap for a single retry delay in seconds; with the defaults 8 attempts span over 24 hours."""
+    delivery_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [10, 60, 300, 1800, 7200, 21600, 57600]
+    )
+    """Seconds to wait before each retry (comma separated; the last repeats), plus up to 20%
+    jitter. The default grows about 5x a step: 8 attempts spread over 24.6 hours."""
 
     handoff_after: float = 60.0
     """Seconds of failed attempts to a bot before its conversation is handed to humans."""
@@ -63,7 +64,7 @@ class Settings(BaseSettings):
     allow_private_addresses: bool = False
     """Allow webhook deliveries to loopback/private addresses (local development)."""
 
-    private_allowlist: list[str] = Field(default_factory=list)
+    private_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Hosts or CIDRs allowed even when private addresses are refused (comma separated)."""
 
     retention_days: int = 30
@@ -78,12 +79,17 @@ class Settings(BaseSettings):
     embedding_model: str | None = None
     """litellm embedding model; when set, knowledge-base retrieval is hybrid (BM25 + vectors)."""
 
-    @field_validator("private_allowlist", mode="before")
+    @field_validator("private_allowlist", "delivery_retry_schedule", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    def retry_delay(self, attempts: int) -> float:
+        """Base delay before the retry that follows attempt number ``attempts`` (1-based)."""
+        schedule = self.delivery_retry_schedule or [60.0]
+        return float(schedule[min(attempts - 1, len(schedule) - 1)])
 
     @property
     def resolved_database_url(self) -> str:

@@ -27,6 +27,9 @@ class Job:
     account_id: int | None
     conversation_id: int | None
     attempt: int
+    outgoing_url: str | None = None
+    secret: str = field(default="", repr=False)
+    timeout: float | None = None
     _payload: dict[str, Any] | None = field(default=None, repr=False)
 
     @property

@@ -1,0 +1,119 @@
+"""``ndoto serve`` (the REST API + the dispatcher) and ``ndoto worker`` (the dispatcher alone)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ndoto_cli.commands._common import console, fail, run, token_notice
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}", hint="choose another --port (0 picks a free one)")
+    return sock
+
+
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option("--port", "-p", help="Port (default 8787; 0 picks a free one).")] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option("--ssl-certfile", help="TLS certificate (PEM) to serve https.")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option("--ssl-keyfile", help="TLS private key (PEM).")] = None,
+    no_dispatcher: Annotated[bool, typer.Option("--no-dispatcher", help="Serve the API only (run `ndoto worker` elsewhere).")] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
+) -> None:
+    """Run the REST API and the dispatcher that delivers events to bots, until Ctrl-C.
+
+    Applies migrations first; on an empty database it creates the first account and
+    administrator and prints the administrator's token once.
+
+    Example: ndoto serve --port 8787
+    """
+    from ndoto_cli.core.settings import get_settings
+
+    settings = get_settings()
+    host = host or settings.host
+    port = settings.port if port is None else port
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        fail("--ssl-certfile and --ssl-keyfile go together", exit_code=2)
+    for path in (ssl_certfile, ssl_keyfile):
+        if path is not None and not path.is_file():
+            fail(f"no such file: {path}")
+
+    async def bootstrap(db: Any) -> Any:
+        from ndoto_cli.core.services import accounts
+
+        return await db.write(lambda s: accounts.bootstrap(s)), db.display_url
+
+    boot, database = run(bootstrap)
+    sock = _bind(host, port)
+    real_port = sock.getsockname()[1]
+    scheme = "https" if ssl_certfile else "http"
+    shown_host = f"[{host}]" if ":" in host else host
+    base = f"{scheme}://{shown_host}:{real_port}"
+    settings = settings.model_copy(update={"host": host, "port": real_port})
+    dispatcher = settings.dispatcher and not no_dispatcher
+    out = console()
+    out.print(f"Ndoto API  {base}", highlight=False)
+    out.print(f"Docs       {base}/docs", highlight=False)
+    out.print(f"Database   {database}", highlight=False)
+    out.print(f"Dispatcher {'running in this process' if dispatcher else 'off (run `ndoto worker`)'}", highlight=False)
+    if boot.created:
+        out.print(f"Created account {boot.account.id} ({boot.account.name}) and administrator {boot.admin.email}.")
+        token_notice(boot.token, "Administrator")
+    out.print("Press Ctrl-C to stop.", style="dim")
+
+    import uvicorn
+
+    from ndoto_cli.server.app import create_app
+
+    app = create_app(settings, start_dispatcher=dispatcher)
+    config = uvicorn.Config(
+        app, log_level=log_level, ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None, timeout_graceful_shutdown=10, lifespan="on",
+        proxy_headers=False, server_header=False,
+    )
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    out.print("Stopped.", style="dim")
+
+
+def worker(
+    log_level: Annotated[str, typer.Option("--log-level", help="Python log level.")] = "INFO",
+) -> None:
+    """Run only the dispatcher (for deployments that separate the API and delivery), until Ctrl-C.
+
+    Example: ndoto worker
+    """
+    import logging
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def go(db: Any) -> None:
+        from ndoto_cli.dispatch.worker import Dispatcher
+
+        dispatcher = Dispatcher(db, db.settings)
+        await dispatcher.start()
+        console().print(f"Dispatcher running on {db.display_url}. Press Ctrl-C to stop.", highlight=False)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await dispatcher.stop()
+
+    try:
+        run(go)
+    except KeyboardInterrupt:
+        console().print("Stopped.", style="dim")

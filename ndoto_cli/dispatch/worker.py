@@ -1,0 +1,183 @@
+"""The delivery worker: claim due deliveries, run them through their bot's transport, record.
+
+One loop claims (in batches, under leases) and starts one task per delivery; a recorder writes
+outcomes back in batches. Per-row round trips would cost more than the HTTP itself, so both
+sides batch. Ordering and crash safety come from the claim (see core.services.deliveries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from ndoto_cli.core.db import Database
+from ndoto_cli.core.services import deliveries as store
+from ndoto_cli.core.settings import Settings
+from ndoto_cli.dispatch.base import Job, Outcome
+
+log = logging.getLogger("ndoto.dispatch")
+
+CLAIM_BATCH = 256
+MAX_IN_FLIGHT = 1024
+POLL_INTERVAL = 0.5  # picks up deliveries written by other processes (CLI, TUI) within a second
+PRUNE_EVERY = 3600.0
+
+
+class Dispatcher:
+    """Runs inside ``ndoto serve`` (and alone as ``ndoto worker``)."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self._wake = asyncio.Event()
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._results: list[store.Result] = []
+        self._recorder: asyncio.Task[None] | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._prune_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._webhook: Any = None
+        self._ai: Any = None
+        self.delivered = 0
+        self.failed = 0
+
+    @property
+    def running(self) -> bool:
+        return self._loop_task is not None and not self._loop_task.done()
+
+    async def start(self) -> None:
+        from ndoto_cli.dispatch.webhook import WebhookTransport
+
+        self._stopping = False
+        self._webhook = WebhookTransport(self.settings)
+        self.db.on_commit(self.wake)
+        self._loop_task = asyncio.create_task(self._claim_loop(), name="ndoto-dispatch")
+        self._prune_task = asyncio.create_task(self._prune_loop(), name="ndoto-prune")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming, let attempts in flight finish (up to ``grace`` s), record them.
+        Anything cut short keeps its lease and becomes due again when the lease expires."""
+        self._stopping = True
+        self.wake()
+        for task in (self._loop_task, self._prune_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._in_flight:
+            await asyncio.wait(list(self._in_flight.values()), timeout=grace)
+        for task in list(self._in_flight.values()):
+            task.cancel()
+        await self._drain_results()
+        for transport in (self._webhook, self._ai):
+            if transport is not None:
+                await transport.close()
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            free = MAX_IN_FLIGHT - len(self._in_flight)
+            claimed: list[store.Claimed] = []
+            if free > 0:
+                try:
+                    claimed = await self.db.write(
+                        lambda s: store.claim(s, limit=min(free, CLAIM_BATCH), settings=self.settings, exclude=set(self._in_flight))
+                    )
+                except Exception:  # noqa: BLE001 - a busy database must not kill the worker
+                    log.exception("claiming deliveries failed; retrying")
+                    await asyncio.sleep(POLL_INTERVAL)
+                    continue
+            for item in claimed:
+                self._in_flight[item.delivery_id] = asyncio.create_task(self._attempt(item))
+            if len(claimed) == CLAIM_BATCH:
+                continue
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL)
+
+    async def _attempt(self, item: store.Claimed) -> None:
+        started = time.time()
+        try:
+            outcome = await self._send(item)
+        except Exception as exc:  # noqa: BLE001 - a transport bug is recorded and retried, never lost
+            log.exception("delivery %s crashed", item.delivery_id)
+            outcome = Outcome(ok=False, retryable=True, error=f"internal error: {type(exc).__name__}: {exc}")
+        self._results.append(
+            store.Result(
+                claimed=item, ok=outcome.ok, retryable=outcome.retryable, started_at=started,
+                duration_ms=outcome.duration_ms, status_code=outcome.status_code, error=outcome.error,
+                response_excerpt=outcome.response_excerpt, retry_after=outcome.retry_after,
+                disable_reason=outcome.disable_reason,
+            )
+        )
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._drain_results())
+
+    async def _send(self, item: store.Claimed) -> Outcome:
+        if item.disabled_reason:
+            return Outcome(ok=False, error=f"bot deliveries are disabled: {item.disabled_reason}")
+        job = Job(
+            delivery_id=item.delivery_id, webhook_id=item.webhook_id, event_id=item.event_id,
+            event_name=item.event_name, payload_json=item.payload, bot_id=item.bot_id, bot_type=item.bot_type,
+            account_id=item.account_id, conversation_id=item.conversation_id, attempt=item.attempts,
+            outgoing_url=item.outgoing_url, secret=item.secret, timeout=item.timeout,
+        )
+        if item.bot_type == "ai_agent":
+            transport = self._ai_transport()
+            if transport is None:
+                return Outcome(ok=False, retryable=True, error="the AI agent transport is not available in this build")
+            return await transport.deliver(job)
+        if not item.outgoing_url:
+            return Outcome(ok=False, error="the bot has no outgoing_url")
+        return await self._webhook.deliver(job)
+
+    def _ai_transport(self) -> Any:
+        if self._ai is None:
+            try:
+                from ndoto_cli.dispatch.ai.transport import AITransport  # litellm stays unimported until now
+            except ImportError:
+                return None
+            self._ai = AITransport(self.db, self.settings)
+        return self._ai
+
+    async def _drain_results(self) -> None:
+        while self._results:
+            batch, self._results = self._results, []
+            try:
+                await self.db.write(lambda s: self._record(s, batch))
+            except Exception:  # noqa: BLE001 - keep the outcomes and try again shortly
+                log.exception("recording %d delivery outcomes failed; retrying", len(batch))
+                self._results = batch + self._results
+                await asyncio.sleep(0.2)
+                continue
+            for result in batch:
+                self._in_flight.pop(result.claimed.delivery_id, None)
+                if result.ok:
+                    self.delivered += 1
+                elif not result.retryable:
+                    self.failed += 1
+            self.wake()  # the next delivery of each of these queues is now due
+
+    async def _record(self, session: Any, batch: list[store.Result]) -> None:
+        failed_for_good = set(await store.record(session, batch, settings=self.settings))
+        for result in batch:
+            if not result.ok:
+                await store.handoff_if_stuck(
+                    session, claimed=result.claimed, reason=result.error or "delivery failed",
+                    settings=self.settings, final=result.claimed.delivery_id in failed_for_good,
+                )
+
+    async def _prune_loop(self) -> None:
+        while not self._stopping:
+            try:
+                pruned = await self.db.write(lambda s: store.prune(s, older_than_days=self.settings.retention_days))
+                if pruned:
+                    log.info("pruned %d delivered deliveries older than %s days", pruned, self.settings.retention_days)
+            except Exception:  # noqa: BLE001
+                log.exception("pruning deliveries failed")
+            await asyncio.sleep(PRUNE_EVERY)

@@ -1,0 +1,84 @@
+"""The FastAPI app factory. No app at import time: ``create_app(settings)`` builds one, so tests
+point everything at a temp dir and ``ndoto serve`` builds exactly one."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+
+from ndoto_cli import __version__
+from ndoto_cli.core.db import Database
+from ndoto_cli.core.settings import Settings
+
+log = logging.getLogger("ndoto.server")
+
+
+class TrailingSlash:
+    """Serve ``/path/`` as ``/path`` (clients and proxies add slashes) instead of redirecting."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and len(scope["path"]) > 1 and scope["path"].endswith("/"):
+            scope = {**scope, "path": scope["path"].rstrip("/") or "/"}
+            scope["raw_path"] = scope["path"].encode()
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings, *, db: Database | None = None, start_dispatcher: bool | None = None) -> FastAPI:
+    """Build the API. ``db``: share an open database (tests); ``start_dispatcher``: override the setting."""
+    run_dispatcher = settings.dispatcher if start_dispatcher is None else start_dispatcher
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_db = db is None
+        database = db or await Database(settings).open()
+        app.state.db = database
+        app.state.dispatcher = None
+        if run_dispatcher:
+            from ndoto_cli.dispatch.worker import Dispatcher
+
+            app.state.dispatcher = Dispatcher(database, settings)
+            await app.state.dispatcher.start()
+        try:
+            yield
+        finally:
+            if app.state.dispatcher is not None:
+                await app.state.dispatcher.stop()
+            if own_db:
+                await database.close()
+
+    app = FastAPI(
+        title="Ndoto",
+        version=__version__,
+        description="Agent bots for customer conversations: Chatwoot-compatible account, platform and public APIs. "
+        "Authenticate with the `api_access_token` header.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    from ndoto_cli.server import errors, routes_admin, routes_conversations, routes_platform, routes_public
+
+    errors.install(app)
+    app.include_router(routes_conversations.router)
+    app.include_router(routes_admin.router)
+    app.include_router(routes_platform.router)
+    app.include_router(routes_public.router)
+
+    @app.get("/health", tags=["health"], summary="Liveness, database and dispatcher state")
+    async def health(request: Request) -> dict[str, Any]:
+        dispatcher = request.app.state.dispatcher
+        return {
+            "status": "ok",
+            "version": __version__,
+            "database": request.app.state.db.display_url,
+            "dispatcher": bool(dispatcher is not None and getattr(dispatcher, "running", False)),
+        }
+
+    app.add_middleware(TrailingSlash)
+    return app
