@@ -10,6 +10,7 @@ from ndoto_cli.core.errors import Invalid
 from ndoto_cli.core.services import bots, contacts, inboxes
 from ndoto_cli.core.views import bot_json, contact_json, inbox_json
 from ndoto_cli.server.auth import Caller, account_caller
+from ndoto_cli.server.schemas import Id
 from ndoto_cli.server.schemas import BotCreate, BotUpdate, ContactCreate, InboxCreate, SetAgentBot, bot_settings
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}")
@@ -22,20 +23,20 @@ def render_bot(bot: Any, caller: Caller, token: str | None = None) -> JSON:
     return bot_json(bot, access_token=token, include_secret=caller.is_admin and own)
 
 
-async def _user(request: Request, account_id: int) -> Caller:
+async def _user(request: Request, account_id: Id) -> Caller:
     caller = await account_caller(request, account_id)
     caller.require_user()
     return caller
 
 
-async def _admin(request: Request, account_id: int) -> Caller:
+async def _admin(request: Request, account_id: Id) -> Caller:
     caller = await account_caller(request, account_id)
     caller.require_admin()
     return caller
 
 
 @router.get("/agent_bots", tags=["agent bots"], summary="List the account's bots and the system bots")
-async def list_bots(request: Request, account_id: int) -> list[JSON]:
+async def list_bots(request: Request, account_id: Id) -> list[JSON]:
     caller = await _user(request, account_id)
     async with request.app.state.db.read() as s:
         rows = await bots.list_bots(s, account_id=account_id)
@@ -43,7 +44,7 @@ async def list_bots(request: Request, account_id: int) -> list[JSON]:
 
 
 @router.post("/agent_bots", tags=["agent bots"], summary="Create a bot (its access token is in this answer only)")
-async def create_bot(request: Request, account_id: int, body: BotCreate) -> JSON:
+async def create_bot(request: Request, account_id: Id, body: BotCreate) -> JSON:
     caller = await _admin(request, account_id)
     bot, token = await request.app.state.db.write(
         lambda s: bots.create_bot(
@@ -56,14 +57,14 @@ async def create_bot(request: Request, account_id: int, body: BotCreate) -> JSON
 
 
 @router.get("/agent_bots/{bot_id}", tags=["agent bots"], summary="Show a bot (system bots included)")
-async def show_bot(request: Request, account_id: int, bot_id: int) -> JSON:
+async def show_bot(request: Request, account_id: Id, bot_id: Id) -> JSON:
     caller = await _user(request, account_id)
     async with request.app.state.db.read() as s:
         bot = await bots.get_bot(s, account_id=account_id, bot_id=bot_id)
     return render_bot(bot, caller)
 
 
-async def _update_bot(request: Request, account_id: int, bot_id: int, body: BotUpdate) -> JSON:
+async def _update_bot(request: Request, account_id: Id, bot_id: Id, body: BotUpdate) -> JSON:
     caller = await _admin(request, account_id)
     changes = {
         "name": body.name, "description": body.description, "outgoing_url": body.outgoing_url,
@@ -76,31 +77,31 @@ async def _update_bot(request: Request, account_id: int, bot_id: int, body: BotU
 
 
 @router.patch("/agent_bots/{bot_id}", tags=["agent bots"], summary="Update a bot (the account's own bots only)")
-async def patch_bot(request: Request, account_id: int, bot_id: int, body: BotUpdate) -> JSON:
+async def patch_bot(request: Request, account_id: Id, bot_id: Id, body: BotUpdate) -> JSON:
     return await _update_bot(request, account_id, bot_id, body)
 
 
 @router.put("/agent_bots/{bot_id}", tags=["agent bots"], summary="Update a bot (same as PATCH)")
-async def put_bot(request: Request, account_id: int, bot_id: int, body: BotUpdate) -> JSON:
+async def put_bot(request: Request, account_id: Id, bot_id: Id, body: BotUpdate) -> JSON:
     return await _update_bot(request, account_id, bot_id, body)
 
 
 @router.delete("/agent_bots/{bot_id}", tags=["agent bots"], summary="Delete a bot")
-async def delete_bot(request: Request, account_id: int, bot_id: int) -> JSON:
+async def delete_bot(request: Request, account_id: Id, bot_id: Id) -> JSON:
     await _admin(request, account_id)
     bot = await request.app.state.db.write(lambda s: bots.delete_bot(s, account_id=account_id, bot_id=bot_id))
     return {"id": bot.id, "deleted": True}
 
 
 @router.post("/agent_bots/{bot_id}/reset_access_token", tags=["agent bots"], summary="New access token (old one stops working)")
-async def reset_token(request: Request, account_id: int, bot_id: int) -> JSON:
+async def reset_token(request: Request, account_id: Id, bot_id: Id) -> JSON:
     caller = await _admin(request, account_id)
     bot, token = await request.app.state.db.write(lambda s: bots.reset_bot_token(s, account_id=account_id, bot_id=bot_id))
     return render_bot(bot, caller, token)
 
 
 @router.post("/agent_bots/{bot_id}/reset_secret", tags=["agent bots"], summary="New webhook signing secret")
-async def reset_secret(request: Request, account_id: int, bot_id: int) -> JSON:
+async def reset_secret(request: Request, account_id: Id, bot_id: Id) -> JSON:
     caller = await _admin(request, account_id)
     bot = await request.app.state.db.write(lambda s: bots.reset_bot_secret(s, account_id=account_id, bot_id=bot_id))
     return render_bot(bot, caller)
@@ -113,7 +114,7 @@ async def _inbox_json(s: Any, inbox: Any) -> JSON:
 
 
 @router.get("/inboxes", tags=["inboxes"], summary="List inboxes")
-async def list_inboxes(request: Request, account_id: int) -> JSON:
+async def list_inboxes(request: Request, account_id: Id) -> JSON:
     await _user(request, account_id)
     async with request.app.state.db.read() as s:
         rows = await inboxes.list_inboxes(s, account_id=account_id)
@@ -121,7 +122,7 @@ async def list_inboxes(request: Request, account_id: int) -> JSON:
 
 
 @router.post("/inboxes", tags=["inboxes"], summary="Create an inbox ({name, channel: {type: api|web_widget}})")
-async def create_inbox(request: Request, account_id: int, body: InboxCreate) -> JSON:
+async def create_inbox(request: Request, account_id: Id, body: InboxCreate) -> JSON:
     await _admin(request, account_id)
     channel = body.channel
     if isinstance(channel, dict):
@@ -135,14 +136,14 @@ async def create_inbox(request: Request, account_id: int, body: InboxCreate) -> 
 
 
 @router.get("/inboxes/{inbox_id}", tags=["inboxes"], summary="Show an inbox")
-async def show_inbox(request: Request, account_id: int, inbox_id: int) -> JSON:
+async def show_inbox(request: Request, account_id: Id, inbox_id: Id) -> JSON:
     await account_caller(request, account_id)  # bots may see inboxes (Chatwoot allows it)
     async with request.app.state.db.read() as s:
         return await _inbox_json(s, await inboxes.get_inbox(s, account_id=account_id, inbox_id=inbox_id))
 
 
 @router.get("/inboxes/{inbox_id}/agent_bot", tags=["inboxes"], summary="The inbox's bot ({} when none)")
-async def inbox_agent_bot(request: Request, account_id: int, inbox_id: int) -> JSON:
+async def inbox_agent_bot(request: Request, account_id: Id, inbox_id: Id) -> JSON:
     caller = await _user(request, account_id)
     async with request.app.state.db.read() as s:
         await inboxes.get_inbox(s, account_id=account_id, inbox_id=inbox_id)
@@ -151,7 +152,7 @@ async def inbox_agent_bot(request: Request, account_id: int, inbox_id: int) -> J
 
 
 @router.post("/inboxes/{inbox_id}/set_agent_bot", tags=["inboxes"], summary="Connect a bot ({agent_bot: id}) or disconnect ({agent_bot: null})")
-async def set_agent_bot(request: Request, account_id: int, inbox_id: int, body: SetAgentBot) -> Response:
+async def set_agent_bot(request: Request, account_id: Id, inbox_id: Id, body: SetAgentBot) -> Response:
     await _admin(request, account_id)
     await request.app.state.db.write(
         lambda s: inboxes.set_inbox_bot(s, account_id=account_id, inbox_id=inbox_id, bot_id=body.agent_bot)
@@ -160,7 +161,7 @@ async def set_agent_bot(request: Request, account_id: int, inbox_id: int, body: 
 
 
 @router.post("/contacts", tags=["contacts"], summary="Create a contact (optionally linked to an inbox)")
-async def create_contact(request: Request, account_id: int, body: ContactCreate) -> JSON:
+async def create_contact(request: Request, account_id: Id, body: ContactCreate) -> JSON:
     await _user(request, account_id)
 
     async def go(s: Any) -> JSON:
@@ -182,7 +183,7 @@ async def create_contact(request: Request, account_id: int, body: ContactCreate)
 
 
 @router.get("/contacts/{contact_id}", tags=["contacts"], summary="Show a contact")
-async def show_contact(request: Request, account_id: int, contact_id: int) -> JSON:
+async def show_contact(request: Request, account_id: Id, contact_id: Id) -> JSON:
     await _user(request, account_id)
     async with request.app.state.db.read() as s:
         contact = await contacts.get_contact(s, account_id=account_id, contact_id=contact_id)

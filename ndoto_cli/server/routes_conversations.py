@@ -22,6 +22,7 @@ from ndoto_cli.core.views import (
     user_json,
 )
 from ndoto_cli.server.auth import Caller, account_caller
+from ndoto_cli.server.schemas import Id, OptId
 from ndoto_cli.server.schemas import (
     Assignment,
     ConversationCreate,
@@ -50,9 +51,9 @@ async def _read_conversation(request: Request, caller: Caller, display_id: int) 
 @router.get("/conversations", summary="List conversations (users only)")
 async def list_(
     request: Request,
-    account_id: int,
+    account_id: Id,
     status: str = "open",
-    inbox_id: int | None = None,
+    inbox_id: Id | None = None,
     assignee_type: str = "all",
     page: int = 1,
 ) -> JSON:
@@ -67,7 +68,7 @@ async def list_(
 
 
 @router.get("/conversations/meta", summary="Conversation counts")
-async def meta(request: Request, account_id: int, status: str = "open", inbox_id: int | None = None) -> JSON:
+async def meta(request: Request, account_id: Id, status: str = "open", inbox_id: Id | None = None) -> JSON:
     caller = await account_caller(request, account_id)
     caller.require_user()
     async with request.app.state.db.read() as s:
@@ -78,7 +79,7 @@ async def meta(request: Request, account_id: int, status: str = "open", inbox_id
 
 
 @router.post("/conversations", summary="Create a conversation (API inboxes; pending when a bot is active)")
-async def create(request: Request, account_id: int, body: ConversationCreate) -> JSON:
+async def create(request: Request, account_id: Id, body: ConversationCreate) -> JSON:
     caller = await account_caller(request, account_id)
     db = request.app.state.db
 
@@ -137,14 +138,14 @@ async def _change_status(request: Request, caller: Caller, display_id: int, stat
 
 
 @router.patch("/conversations", summary="Change a conversation's status: the product document's {id, status} form")
-async def patch_status(request: Request, account_id: int, body: ConversationStatusPatch) -> JSON:
+async def patch_status(request: Request, account_id: Id, body: ConversationStatusPatch) -> JSON:
     caller = await account_caller(request, account_id)
     bundle = await _change_status(request, caller, body.id, body.status, body.snoozed_until)
     return await _status_payload(bundle)
 
 
 @router.post("/conversations/{conversation_id}/toggle_status", summary="Set or toggle a conversation's status")
-async def toggle_status(request: Request, account_id: int, conversation_id: int, body: StatusChange | None = None) -> JSON:
+async def toggle_status(request: Request, account_id: Id, conversation_id: Id, body: StatusChange | None = None) -> JSON:
     caller = await account_caller(request, account_id)
     body = body or StatusChange()
     bundle = await _change_status(request, caller, conversation_id, body.status, body.snoozed_until)
@@ -152,14 +153,14 @@ async def toggle_status(request: Request, account_id: int, conversation_id: int,
 
 
 @router.get("/conversations/{conversation_id}", summary="Show a conversation")
-async def show(request: Request, account_id: int, conversation_id: int) -> JSON:
+async def show(request: Request, account_id: Id, conversation_id: Id) -> JSON:
     caller = await account_caller(request, account_id)
     _bundle, data = await _read_conversation(request, caller, conversation_id)
     return data
 
 
 @router.patch("/conversations/{conversation_id}", summary="Update a conversation (status, priority, attributes)")
-async def update(request: Request, account_id: int, conversation_id: int, body: ConversationUpdate) -> JSON:
+async def update(request: Request, account_id: Id, conversation_id: Id, body: ConversationUpdate) -> JSON:
     caller = await account_caller(request, account_id)
 
     async def go(s: Any) -> JSON:
@@ -178,7 +179,7 @@ async def update(request: Request, account_id: int, conversation_id: int, body: 
 
 
 @router.post("/conversations/{conversation_id}/toggle_typing_status", summary="Typing indicator on/off")
-async def toggle_typing(request: Request, account_id: int, conversation_id: int, body: Typing) -> JSON:
+async def toggle_typing(request: Request, account_id: Id, conversation_id: Id, body: Typing) -> JSON:
     caller = await account_caller(request, account_id)
     async with request.app.state.db.read() as s:
         await conversations.add_typing(
@@ -187,7 +188,7 @@ async def toggle_typing(request: Request, account_id: int, conversation_id: int,
     return {}
 
 
-async def _assign(request: Request, account_id: int, conversation_id: int, body: Assignment) -> Any:
+async def _assign(request: Request, account_id: Id, conversation_id: Id, body: Assignment) -> Any:
     caller = await account_caller(request, account_id)
     kind = (body.assignee_type or "User").replace("_", "").lower()
     if kind not in ("user", "agentbot"):
@@ -213,18 +214,18 @@ async def _assign(request: Request, account_id: int, conversation_id: int, body:
 
 
 @router.post("/conversations/{conversation_id}/assignments", summary="Assign a human ({assignee_id}) or a bot ({assignee_id, assignee_type: AgentBot})")
-async def assign_post(request: Request, account_id: int, conversation_id: int, body: Assignment) -> Any:
+async def assign_post(request: Request, account_id: Id, conversation_id: Id, body: Assignment) -> Any:
     return await _assign(request, account_id, conversation_id, body)
 
 
 @router.patch("/conversations/{conversation_id}/assignments", summary="Same as POST (the product document's form)")
-async def assign_patch(request: Request, account_id: int, conversation_id: int, body: Assignment) -> Any:
+async def assign_patch(request: Request, account_id: Id, conversation_id: Id, body: Assignment) -> Any:
     return await _assign(request, account_id, conversation_id, body)
 
 
 @router.get("/conversations/{conversation_id}/messages", summary="List messages (latest 20; before/after paging)")
 async def list_messages(
-    request: Request, account_id: int, conversation_id: int, before: int | None = None, after: int | None = None
+    request: Request, account_id: Id, conversation_id: Id, before: OptId = None, after: OptId = None
 ) -> JSON:
     caller = await account_caller(request, account_id)
     async with request.app.state.db.read() as s:
@@ -281,7 +282,7 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 @router.post("/conversations/{conversation_id}/messages", summary="Create a message", openapi_extra=MESSAGE_BODY_SCHEMA)
-async def create_message(request: Request, account_id: int, conversation_id: int) -> JSON:
+async def create_message(request: Request, account_id: Id, conversation_id: Id) -> JSON:
     caller = await account_caller(request, account_id)
     try:
         body = MessageCreate.model_validate(await _body(request))
@@ -298,7 +299,7 @@ async def create_message(request: Request, account_id: int, conversation_id: int
 
 
 @router.patch("/conversations/{conversation_id}/messages/{message_id}", summary="Edit a message or its delivery status")
-async def update_message(request: Request, account_id: int, conversation_id: int, message_id: int, body: MessageUpdate) -> JSON:
+async def update_message(request: Request, account_id: Id, conversation_id: Id, message_id: Id, body: MessageUpdate) -> JSON:
     caller = await account_caller(request, account_id)
     caller.require_user()
     result = await request.app.state.db.write(
@@ -312,7 +313,7 @@ async def update_message(request: Request, account_id: int, conversation_id: int
 
 
 @router.delete("/conversations/{conversation_id}/messages/{message_id}", summary="Soft-delete a message")
-async def delete_message(request: Request, account_id: int, conversation_id: int, message_id: int) -> JSON:
+async def delete_message(request: Request, account_id: Id, conversation_id: Id, message_id: Id) -> JSON:
     caller = await account_caller(request, account_id)
     caller.require_user()
     result = await request.app.state.db.write(

@@ -14,13 +14,14 @@ from ndoto_cli.core.models import AgentBot
 from ndoto_cli.core.services import bots
 from ndoto_cli.core.views import bot_json
 from ndoto_cli.server.auth import platform_caller
+from ndoto_cli.server.schemas import Id
 from ndoto_cli.server.schemas import BotCreate, BotUpdate, bot_settings
 
 router = APIRouter(prefix="/platform/api/v1", tags=["platform"])
 JSON = dict[str, Any]
 
 
-async def _mine(request: Request, bot_id: int) -> tuple[Any, AgentBot]:
+async def _mine(request: Request, bot_id: Id) -> tuple[Any, AgentBot]:
     who = await platform_caller(request)
     async with request.app.state.db.read() as s:
         bot = await s.get(AgentBot, bot_id)
@@ -51,12 +52,12 @@ async def create(request: Request, body: BotCreate) -> JSON:
 
 
 @router.get("/agent_bots/{bot_id}", summary="Show a system bot")
-async def show(request: Request, bot_id: int) -> JSON:
+async def show(request: Request, bot_id: Id) -> JSON:
     _who, bot = await _mine(request, bot_id)
     return bot_json(bot, include_secret=True)
 
 
-async def _update(request: Request, bot_id: int, body: BotUpdate) -> JSON:
+async def _update(request: Request, bot_id: Id, body: BotUpdate) -> JSON:
     _who, bot = await _mine(request, bot_id)
     changes = {
         "name": body.name, "description": body.description, "outgoing_url": body.outgoing_url,
@@ -70,17 +71,17 @@ async def _update(request: Request, bot_id: int, body: BotUpdate) -> JSON:
 
 
 @router.patch("/agent_bots/{bot_id}", summary="Update a system bot")
-async def patch(request: Request, bot_id: int, body: BotUpdate) -> JSON:
+async def patch(request: Request, bot_id: Id, body: BotUpdate) -> JSON:
     return await _update(request, bot_id, body)
 
 
 @router.put("/agent_bots/{bot_id}", summary="Update a system bot (same as PATCH)")
-async def put(request: Request, bot_id: int, body: BotUpdate) -> JSON:
+async def put(request: Request, bot_id: Id, body: BotUpdate) -> JSON:
     return await _update(request, bot_id, body)
 
 
 @router.delete("/agent_bots/{bot_id}", summary="Delete a system bot")
-async def delete(request: Request, bot_id: int) -> JSON:
+async def delete(request: Request, bot_id: Id) -> JSON:
     _who, bot = await _mine(request, bot_id)
     await request.app.state.db.write(lambda s: bots.delete_bot(s, account_id=bot.account_id, bot_id=bot_id))
     return {"id": bot_id, "deleted": True}

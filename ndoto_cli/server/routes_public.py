@@ -14,6 +14,7 @@ from ndoto_cli.core.errors import NotFound
 from ndoto_cli.core.models import Contact, Conversation
 from ndoto_cli.core.services import contacts, conversations, customers, inboxes, messages
 from ndoto_cli.core.views import contact_json, load_sender, message_json
+from ndoto_cli.server.schemas import Id
 from ndoto_cli.server.schemas import (
     PublicContactCreate,
     PublicConversationCreate,
@@ -39,7 +40,7 @@ async def _contact(s: Any, inbox_identifier: str, source_id: str) -> tuple[Any, 
     return inbox, link, contact
 
 
-async def _conversation(s: Any, inbox: Any, contact: Contact, conversation_id: int) -> Any:
+async def _conversation(s: Any, inbox: Any, contact: Contact, conversation_id: Id) -> Any:
     bundle = await conversations.load(s, account_id=inbox.account_id, display_id=conversation_id)
     if bundle.conversation.contact_id != contact.id or bundle.conversation.inbox_id != inbox.id:
         raise NotFound("conversation not found")
@@ -117,7 +118,7 @@ async def create_conversation(
 
 
 @router.get("/contacts/{source_id}/conversations/{conversation_id}/messages", summary="Messages (private notes hidden)")
-async def list_messages(request: Request, inbox_identifier: str, source_id: str, conversation_id: int) -> list[JSON]:
+async def list_messages(request: Request, inbox_identifier: str, source_id: str, conversation_id: Id) -> list[JSON]:
     async with request.app.state.db.read() as s:
         inbox, _link, contact = await _contact(s, inbox_identifier, source_id)
         bundle = await _conversation(s, inbox, contact, conversation_id)
@@ -127,7 +128,7 @@ async def list_messages(request: Request, inbox_identifier: str, source_id: str,
 
 @router.post("/contacts/{source_id}/conversations/{conversation_id}/messages", summary="Send a message as the contact")
 async def create_message(
-    request: Request, inbox_identifier: str, source_id: str, conversation_id: int, body: PublicMessageCreate
+    request: Request, inbox_identifier: str, source_id: str, conversation_id: Id, body: PublicMessageCreate
 ) -> JSON:
     async def go(s: Any) -> JSON:
         inbox, _link, contact = await _contact(s, inbox_identifier, source_id)
@@ -143,7 +144,7 @@ async def create_message(
 
 @router.patch("/contacts/{source_id}/conversations/{conversation_id}/messages/{message_id}", summary="Answer an input_select or form")
 async def submit(
-    request: Request, inbox_identifier: str, source_id: str, conversation_id: int, message_id: int, body: SubmittedValues
+    request: Request, inbox_identifier: str, source_id: str, conversation_id: Id, message_id: Id, body: SubmittedValues
 ) -> JSON:
     async def go(s: Any) -> JSON:
         inbox, _link, contact = await _contact(s, inbox_identifier, source_id)

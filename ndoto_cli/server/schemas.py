@@ -3,9 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from fastapi import Path, Query
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+MAX_ID = 2**62  # larger ids cannot exist (SQLite integers); answered as not found, not as a crash
+Id = Annotated[int, Path(ge=0, le=MAX_ID)]
+OptId = Annotated[int | None, Query(ge=0, le=MAX_ID)]
+DbId = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
 class Body(BaseModel):
@@ -37,7 +45,7 @@ class StatusChange(Body):
 class ConversationStatusPatch(Body):
     """The product document's form: ``PATCH /conversations {id, status}``."""
 
-    id: int
+    id: DbId
     status: str | None = None
     snoozed_until: int | None = None
 
@@ -51,18 +59,18 @@ class ConversationUpdate(Body):
 
 
 class ConversationCreate(Body):
-    inbox_id: int | None = None
-    contact_id: int | None = None
+    inbox_id: DbId | None = None
+    contact_id: DbId | None = None
     source_id: str | None = None
     status: str | None = None
-    assignee_id: int | None = None
+    assignee_id: DbId | None = None
     additional_attributes: dict[str, Any] | None = None
     custom_attributes: dict[str, Any] | None = None
     message: dict[str, Any] | None = None
 
 
 class Assignment(Body):
-    assignee_id: int | None = None
+    assignee_id: DbId | None = None
     assignee_type: str | None = None
 
 
@@ -79,7 +87,7 @@ class BotCreate(Body):
     bot_config: dict[str, Any] | None = None
     timeout: float | None = Field(default=None, gt=0, le=300)
     keep_pending_on_failure: bool | None = None
-    account_id: int | None = None  # platform API only
+    account_id: DbId | None = None  # platform API only
 
 
 class BotUpdate(Body):
@@ -98,7 +106,7 @@ class InboxCreate(Body):
 
 
 class SetAgentBot(Body):
-    agent_bot: int | None
+    agent_bot: DbId | None
 
 
 class ContactCreate(Body):
@@ -108,7 +116,7 @@ class ContactCreate(Body):
     identifier: str | None = None
     custom_attributes: dict[str, Any] | None = None
     additional_attributes: dict[str, Any] | None = None
-    inbox_id: int | None = None
+    inbox_id: DbId | None = None
     source_id: str | None = None
 
 

@@ -11,7 +11,7 @@ from standardwebhooks import Webhook
 
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.models import AgentBot, Conversation, Delivery, DeliveryAttempt
-from ndoto_cli.core.services import accounts, bots, conversations, deliveries, inboxes
+from ndoto_cli.core.services import accounts, bots, deliveries, inboxes
 from ndoto_cli.dispatch.worker import Dispatcher
 from tests.conftest import World
 from tests.core.test_payloads import MESSAGE_CREATED, assert_shape
