@@ -45,11 +45,21 @@ def _register() -> None:
     from ndoto_cli.commands import db as db_cmd
     from ndoto_cli.commands import init as init_cmd
 
+    from ndoto_cli.commands import accounts, agents, bots, conversations, deliveries, inboxes, platform, say
     from ndoto_cli.commands import serve as serve_cmd
 
     app.command("init")(init_cmd.init)
     app.command("serve")(serve_cmd.serve)
     app.command("worker")(serve_cmd.worker)
+    app.command("say")(say.say)
+    app.add_typer(accounts.app, name="accounts")
+    app.add_typer(agents.app, name="agents")
+    app.add_typer(inboxes.app, name="inboxes")
+    app.add_typer(inboxes.bind_app, name="inbox")
+    app.add_typer(bots.app, name="bots")
+    app.add_typer(conversations.app, name="conversations")
+    app.add_typer(deliveries.app, name="deliveries")
+    app.add_typer(platform.app, name="platform")
     app.add_typer(db_cmd.app, name="db")
 
 

@@ -1,0 +1,340 @@
+"""``ndoto bots``: webhook bots and AI agents, their tokens, secrets and a signed test ping."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ndoto_cli.commands._common import AccountOpt, JsonOpt, console, dump_json, fail, resolve_account, run, table, token_notice
+
+app = typer.Typer(help="Agent bots: webhook bots (your server) and AI agents (built in).", no_args_is_help=True)
+token_app = typer.Typer(help="A bot's access token (how it calls the API).", no_args_is_help=True)
+secret_app = typer.Typer(help="A bot's webhook signing secret (how it verifies our calls).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(secret_app, name="secret")
+
+
+class BotKind(str, Enum):
+    webhook = "webhook"
+    ai = "ai"
+
+
+SystemOpt = Annotated[bool, typer.Option("--system", help="A system bot: no account, usable by every account.")]
+BotArg = Annotated[str, typer.Argument(help="Bot id or name.")]
+
+
+async def _scope(db: Any, account: str | None, system: bool) -> int | None:
+    return None if system else await resolve_account(db, account)
+
+
+async def _find(db: Any, ref: str, account: str | None, system: bool) -> tuple[int | None, Any]:
+    from ndoto_cli.core.services import bots
+
+    scope = await _scope(db, account, system)
+    async with db.read() as s:
+        return scope, await bots.find_bot(s, account_id=scope, ref=ref)
+
+
+def _prompt(system_prompt: str | None, system_prompt_file: Path | None) -> str | None:
+    if system_prompt is not None and system_prompt_file is not None:
+        fail("give --system-prompt or --system-prompt-file, not both", exit_code=2)
+    if system_prompt_file is not None:
+        try:
+            return system_prompt_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot read {system_prompt_file}: {exc.strerror}")
+    return system_prompt
+
+
+def _settings(
+    system_prompt: str | None, temperature: float | None, max_exchanges: int | None, keywords: list[str] | None,
+    model: str | None, api_base: str | None, handoff_message: str | None, timeout: float | None,
+    keep_pending: bool | None,
+) -> dict[str, Any]:
+    values = {
+        "system_prompt": system_prompt, "temperature": temperature, "max_exchanges": max_exchanges,
+        "handoff_keywords": keywords or None, "model": model, "api_base": api_base,
+        "handoff_message": handoff_message, "timeout": timeout, "keep_pending_on_failure": keep_pending,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _render(bot: Any, token: str | None = None, *, inboxes: list[Any] | None = None, health: dict[str, int] | None = None) -> dict[str, Any]:
+    from ndoto_cli.core.views import bot_json
+
+    data = bot_json(bot, access_token=token)
+    if inboxes is not None:
+        data["inboxes"] = [{"id": i.id, "name": i.name, "account_id": i.account_id} for i in inboxes]
+    if health is not None:
+        data["recent_deliveries"] = health
+    return data
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Option("--name", help="Bot name (unique in the account).")],
+    kind: Annotated[BotKind, typer.Option("--type", help="webhook or ai.")] = BotKind.webhook,
+    url: Annotated[str | None, typer.Option("--url", help="Webhook URL (https; http only for localhost).")] = None,
+    description: Annotated[str, typer.Option("--description", help="What the bot does.")] = "",
+    system_prompt: Annotated[str | None, typer.Option("--system-prompt", help="AI: instructions for tone and scope.")] = None,
+    system_prompt_file: Annotated[Path | None, typer.Option("--system-prompt-file", help="AI: read the system prompt from a file.")] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature", help="AI: 0 (precise) to 1 (varied).")] = None,
+    max_exchanges: Annotated[int | None, typer.Option("--max-exchanges", help="AI: answers before handing off to a human.")] = None,
+    handoff_keyword: Annotated[list[str] | None, typer.Option("--handoff-keyword", help="AI: phrase that hands off at once (repeatable).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="AI: litellm model, e.g. gpt-4o-mini or openai/<name>.")] = None,
+    api_base: Annotated[str | None, typer.Option("--api-base", help="AI: base URL of an OpenAI-compatible server.")] = None,
+    handoff_message: Annotated[str | None, typer.Option("--handoff-message", help="AI: what the customer reads at handoff.")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Webhook: seconds per attempt (default: server setting).")] = None,
+    keep_pending: Annotated[bool | None, typer.Option("--keep-pending-on-failure/--handoff-on-failure", help="When unreachable: keep conversations pending, or hand them to humans.")] = None,
+    system: SystemOpt = False,
+    account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a bot and print its access token once.
+
+    Example: ndoto bots create --type webhook --name OrderBot --url https://bots.example.com/webhook
+
+    Example: ndoto bots create --type ai --name Helper --system-prompt "You help Acme customers." --handoff-keyword "speak to agent"
+    """
+    prompt = _prompt(system_prompt, system_prompt_file)
+    values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending)
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import bots
+
+        scope = await _scope(db, account, system)
+        return await db.write(
+            lambda s: bots.create_bot(s, account_id=scope, name=name, bot_type=kind.value, outgoing_url=url, description=description, **values)
+        )
+
+    bot, token = run(go, as_json=as_json)
+    if as_json:
+        dump_json(_render(bot, token))
+        return
+    out = console()
+    where = "system bot" if bot.account_id is None else f"bot in account {bot.account_id}"
+    out.print(f"Created {bot.bot_type} {where} {bot.name} (id {bot.id}).")
+    token_notice(token, "Bot")
+    out.print(f"Assign it: ndoto inbox assign {bot.id} <inbox>", highlight=False)
+
+
+@app.command("list")
+def list_(system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+    """List the account's bots and the system bots, with their inboxes and recent delivery health.
+
+    Example: ndoto bots list
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import bots, deliveries, inboxes
+
+        scope = await _scope(db, account, system)
+        async with db.read() as s:
+            rows = await bots.list_bots(s, account_id=scope)
+            return [
+                _render(b, inboxes=await inboxes.inboxes_of_bot(s, bot_id=b.id, account_id=scope), health=await deliveries.health(s, bot_id=b.id))
+                for b in rows
+            ]
+
+    items = run(go, as_json=as_json)
+    if as_json:
+        dump_json(items)
+        return
+
+    def health(h: dict[str, int]) -> str:
+        return ", ".join(f"{n} {status}" for status, n in sorted(h.items())) or "-"
+
+    table(
+        ["id", "name", "type", "system", "target", "inboxes", "last 20 deliveries"],
+        [
+            [b["id"], b["name"], b["bot_type"], "yes" if b["system_bot"] else "", b["outgoing_url"] or (b["bot_config"].get("model") or "(default model)"),
+             ", ".join(i["name"] for i in b["inboxes"]) or "-", health(b["recent_deliveries"])]
+            for b in items
+        ],
+        empty="No bots yet: `ndoto bots create --type webhook --name MyBot --url https://...`.",
+    )
+
+
+@app.command("show")
+def show(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+    """Show a bot's settings (never its token).
+
+    Example: ndoto bots show OrderBot --json
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import deliveries, inboxes
+
+        scope, found = await _find(db, bot, account, system)
+        async with db.read() as s:
+            return _render(found, inboxes=await inboxes.inboxes_of_bot(s, bot_id=found.id, account_id=scope), health=await deliveries.health(s, bot_id=found.id))
+
+    data = run(go, as_json=as_json)
+    if as_json:
+        dump_json(data)
+    else:
+        flat = {k: v for k, v in data.items() if k not in ("bot_config", "inboxes")}
+        flat.update({f"ai.{k}": v for k, v in data["bot_config"].items()})
+        flat["inboxes"] = ", ".join(i["name"] for i in data["inboxes"]) or "-"
+        table(["field", "value"], [[k, v] for k, v in flat.items()])
+
+
+@app.command("update")
+def update(
+    bot: BotArg,
+    name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="New webhook URL (re-enables a bot disabled by 410).")] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+    system_prompt: Annotated[str | None, typer.Option("--system-prompt")] = None,
+    system_prompt_file: Annotated[Path | None, typer.Option("--system-prompt-file")] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature")] = None,
+    max_exchanges: Annotated[int | None, typer.Option("--max-exchanges")] = None,
+    handoff_keyword: Annotated[list[str] | None, typer.Option("--handoff-keyword", help="Replaces the keywords (repeatable).")] = None,
+    model: Annotated[str | None, typer.Option("--model")] = None,
+    api_base: Annotated[str | None, typer.Option("--api-base")] = None,
+    handoff_message: Annotated[str | None, typer.Option("--handoff-message")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout")] = None,
+    keep_pending: Annotated[bool | None, typer.Option("--keep-pending-on-failure/--handoff-on-failure")] = None,
+    system: SystemOpt = False,
+    account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a bot's settings (a system bot only with --system).
+
+    Example: ndoto bots update OrderBot --url https://bots.example.com/v2/webhook
+    """
+    prompt = _prompt(system_prompt, system_prompt_file)
+    values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending)
+    values.update({k: v for k, v in {"name": name, "outgoing_url": url, "description": description}.items() if v is not None})
+    if not values:
+        fail("nothing to change: give at least one option (see --help)", exit_code=2, as_json=as_json)
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import bots
+
+        scope, found = await _find(db, bot, account, system)
+        return await db.write(lambda s: bots.update_bot(s, account_id=scope, bot_id=found.id, **values))
+
+    updated = run(go, as_json=as_json)
+    if as_json:
+        dump_json(_render(updated))
+    else:
+        console().print(f"Updated bot {updated.name} (id {updated.id}).")
+
+
+@app.command("delete")
+def delete(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+    """Delete a bot (its inboxes lose their bot; its token stops working).
+
+    Example: ndoto bots delete OrderBot
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import bots
+
+        scope, found = await _find(db, bot, account, system)
+        return await db.write(lambda s: bots.delete_bot(s, account_id=scope, bot_id=found.id))
+
+    deleted = run(go, as_json=as_json)
+    if as_json:
+        dump_json({"id": deleted.id, "deleted": True})
+    else:
+        console().print(f"Deleted bot {deleted.name} (id {deleted.id}).")
+
+
+@token_app.command("reset")
+def token_reset(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+    """Issue a new access token; the old one stops working at once.
+
+    Example: ndoto bots token reset OrderBot
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import bots
+
+        scope, found = await _find(db, bot, account, system)
+        return await db.write(lambda s: bots.reset_bot_token(s, account_id=scope, bot_id=found.id))
+
+    found, token = run(go, as_json=as_json)
+    if as_json:
+        dump_json(_render(found, token))
+        return
+    console().print(f"New access token for bot {found.name}; the old one no longer works.")
+    token_notice(token, "Bot")
+
+
+@secret_app.command("reset")
+def secret_reset(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+    """Issue a new webhook signing secret and print it (give it to your bot's verifier).
+
+    Example: ndoto bots secret reset OrderBot
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import bots
+
+        scope, found = await _find(db, bot, account, system)
+        return await db.write(lambda s: bots.reset_bot_secret(s, account_id=scope, bot_id=found.id))
+
+    found = run(go, as_json=as_json)
+    if as_json:
+        dump_json({**_render(found), "secret": found.secret})
+        return
+    out = console()
+    out.print(f"New signing secret for bot {found.name}: {found.secret}", highlight=False, soft_wrap=True)
+    out.print("[yellow]Update your bot's verifier now: webhooks are signed with this secret from now on.[/yellow]")
+
+
+@app.command("ping")
+def ping(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+    """Send a signed test event (``ping``) to a webhook bot now and print what happened.
+
+    Example: ndoto bots ping OrderBot
+    """
+
+    async def go(db: Any) -> Any:
+        import json
+        import time
+
+        from ndoto_cli.core.events import new_webhook_id
+        from ndoto_cli.dispatch.base import Job
+        from ndoto_cli.dispatch.webhook import WebhookTransport
+
+        _scope_id, found = await _find(db, bot, account, system)
+        if found.bot_type != "webhook" or not found.outgoing_url:
+            from ndoto_cli.core.errors import Invalid
+
+            raise Invalid(f"bot {found.name} is not a webhook bot: try `ndoto bots try {found.name} \"hello\"` for AI agents")
+        payload = {"event": "ping", "id": 0, "bot": {"id": found.id, "name": found.name}, "created_at": int(time.time())}
+        job = Job(
+            delivery_id=0, webhook_id=new_webhook_id(), event_id=0, event_name="ping", payload_json=json.dumps(payload),
+            bot_id=found.id, bot_type="webhook", account_id=found.account_id, conversation_id=None, attempt=1,
+            outgoing_url=found.outgoing_url, secret=found.secret, timeout=found.timeout,
+        )
+        transport = WebhookTransport(db.settings)
+        try:
+            outcome = await transport.deliver(job)
+        finally:
+            await transport.close()
+        return found, outcome
+
+    found, outcome = run(go, as_json=as_json)
+    result = {
+        "bot_id": found.id, "url": found.outgoing_url, "ok": outcome.ok, "status_code": outcome.status_code,
+        "duration_ms": round(outcome.duration_ms, 1), "error": outcome.error, "response_excerpt": outcome.response_excerpt,
+    }
+    if as_json:
+        dump_json(result)
+    else:
+        out = console()
+        verdict = "[green]OK[/green]" if outcome.ok else "[red]FAILED[/red]"
+        out.print(f"{verdict} {found.outgoing_url} -> {outcome.status_code or '-'} in {outcome.duration_ms:.0f} ms", highlight=False)
+        if outcome.error:
+            out.print(f"error: {outcome.error}", highlight=False)
+        if outcome.response_excerpt:
+            out.print(f"response: {outcome.response_excerpt[:300]}", highlight=False)
+    if not outcome.ok:
+        raise typer.Exit(1)

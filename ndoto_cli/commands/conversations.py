@@ -1,0 +1,275 @@
+"""``ndoto conversations``: list, read, reply, resolve, reopen, assign — as an agent would."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+from ndoto_cli.commands._common import AccountOpt, JsonOpt, console, dump_json, fail, resolve_account, run, table
+
+app = typer.Typer(help="Conversations: read threads, reply, write private notes, resolve, assign.", no_args_is_help=True)
+
+AsOpt = Annotated[str | None, typer.Option("--as", help="Act as this agent (email; default: the first administrator).")]
+ConvArg = Annotated[int, typer.Argument(help="Conversation id (the per-account number shown by `list`).")]
+
+
+class StatusChoice(str, Enum):
+    open = "open"
+    pending = "pending"
+    resolved = "resolved"
+    snoozed = "snoozed"
+    all = "all"
+
+
+async def acting_user(s: Any, account_id: int, ref: str | None) -> Any:
+    """The human on whose behalf the CLI acts: ``--as EMAIL``, else the account's first administrator."""
+    from sqlalchemy import select
+
+    from ndoto_cli.core.errors import Invalid
+    from ndoto_cli.core.models import Role, User
+    from ndoto_cli.core.services import accounts
+
+    if ref:
+        return await accounts.find_user(s, account_id=account_id, ref=ref)
+    user = (
+        await s.execute(
+            select(User).where(User.account_id == account_id, User.role == Role.administrator.value).order_by(User.id).limit(1)
+        )
+    ).scalar_one_or_none()
+    if user is None:
+        raise Invalid("the account has no administrator", hint="`ndoto agents create --role administrator ...`")
+    return user
+
+
+def _actor(user: Any) -> Any:
+    from ndoto_cli.core.actors import Actor
+
+    return Actor("user", user.id, user.name)
+
+
+@app.command("list")
+def list_(
+    status: Annotated[StatusChoice, typer.Option("--status", help="open, pending (bot), resolved, snoozed or all.")] = StatusChoice.all,
+    inbox: Annotated[str | None, typer.Option("--inbox", help="Inbox id or name.")] = None,
+    assignee: Annotated[str | None, typer.Option("--assignee", help="Agent email or id, or 'none' for unassigned.")] = None,
+    page: Annotated[int, typer.Option("--page", min=1, help="Page of 25.")] = 1,
+    account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List conversations, most recent activity first.
+
+    Example: ndoto conversations list --status pending --inbox "Website Chat"
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.queries import list_conversations
+        from ndoto_cli.core.services import accounts, inboxes
+
+        account_id = await resolve_account(db, account)
+        async with db.read() as s:
+            inbox_id = (await inboxes.find_inbox(s, account_id=account_id, ref=inbox)).id if inbox else None
+            assignee_type, assignee_id = "all", None
+            if assignee and assignee.lower() == "none":
+                assignee_type = "unassigned"
+            elif assignee:
+                assignee_id = (await accounts.find_user(s, account_id=account_id, ref=assignee)).id
+            return await list_conversations(
+                s, account_id=account_id, status=status.value, inbox_id=inbox_id, assignee_type=assignee_type,
+                assignee_id=assignee_id, page=page,
+            )
+
+    result = run(go, as_json=as_json)
+    if as_json:
+        dump_json({"meta": result.meta(), "payload": result.items})
+        return
+
+    def owner(c: dict[str, Any]) -> str:
+        o = c["owner"]
+        if o["type"] == "user":
+            return o["name"]
+        if o["type"] == "agent_bot":
+            return f"bot #{o['id']}"
+        return "-"
+
+    def last(c: dict[str, Any]) -> str:
+        text = (c["last_non_activity_message"] or {}).get("content") or ""
+        return text if len(text) <= 50 else text[:47] + "..."
+
+    table(
+        ["id", "contact", "status", "owner", "last message"],
+        [[c["id"], c["meta"]["sender"]["name"], c["status"], owner(c), last(c)] for c in result.items],
+        empty="No conversations match. Try a bot: ndoto say --inbox <inbox> --contact Jane \"Hello\"",
+    )
+    if result.all_count > page * 25:
+        console().print(f"Page {page} of {(result.all_count + 24) // 25}: --page {page + 1} for more.", style="dim")
+
+
+@app.command("show")
+def show(conversation: ConvArg, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+    """Show a conversation's thread: who wrote what, private notes and activity marked.
+
+    Example: ndoto conversations show 1
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import conversations, messages
+        from ndoto_cli.core.views import load_sender, message_json, render_conversation
+
+        account_id = await resolve_account(db, account)
+        async with db.read() as s:
+            bundle = await conversations.load(s, account_id=account_id, display_id=conversation)
+            rows = await messages.list_messages(s, conversation_id=bundle.conversation.id, limit=200)
+            return await render_conversation(s, bundle), [
+                message_json(m, display_id=conversation, sender=await load_sender(s, m)) for m in rows
+            ]
+
+    conv, thread = run(go, as_json=as_json)
+    if as_json:
+        dump_json({**conv, "messages": thread})
+        return
+    from datetime import datetime
+
+    out = console()
+    owner = conv["owner"]
+    who = owner.get("name") or (f"bot #{owner['id']}" if owner["type"] == "agent_bot" else "nobody")
+    out.print(f"[bold]#{conv['id']}[/bold] {conv['meta']['sender']['name']} - {conv['status']} - answered by {who}", highlight=False)
+    for m in thread:
+        when = datetime.fromtimestamp(m["created_at"]).strftime("%H:%M")
+        kind = {0: "customer", 1: "reply", 2: "activity", 3: "template"}[m["message_type"]]
+        sender = (m["sender"] or {}).get("name", "")
+        stype = (m["sender"] or {}).get("type", "")
+        if m["message_type"] == 2:
+            out.print(f"[dim]{when}   -- {m['content']}[/dim]", highlight=False)
+        elif m["private"]:
+            out.print(f"{when} [yellow][private note] {sender}:[/yellow] {m['content']}", highlight=False)
+        else:
+            tag = "bot" if stype == "agent_bot" else kind
+            out.print(f"{when} [bold]{sender}[/bold] ({tag}): {m['content']}", highlight=False)
+
+
+def _message(conversation: int, text: str, private: bool, as_user: str | None, account: str | None, as_json: bool) -> Any:
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import messages
+
+        account_id = await resolve_account(db, account)
+        async with db.read() as s:
+            user = await acting_user(s, account_id, as_user)
+        return await db.write(
+            lambda s: messages.create_message(
+                s, account_id=account_id, display_id=conversation, actor=_actor(user), content=text, private=private
+            )
+        )
+
+    return run(go, as_json=as_json)
+
+
+@app.command("reply")
+def reply(
+    conversation: ConvArg,
+    text: Annotated[str, typer.Argument(help="The message.")],
+    private: Annotated[bool, typer.Option("--private", help="A private note: only agents see it.")] = False,
+    as_user: AsOpt = None,
+    account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reply to the customer (taking over from the bot) or write a private note.
+
+    Example: ndoto conversations reply 1 "Hi Jane, Ann here." --as ann@acme.test
+    """
+    result = _message(conversation, text, private, as_user, account, as_json)
+    if as_json:
+        dump_json(result.json())
+    else:
+        console().print(f"{'Private note' if private else 'Reply'} {result.message.id} added to conversation {conversation}.")
+
+
+def _status(conversation: int, status: str, as_user: str | None, account: str | None, as_json: bool) -> None:
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import conversations
+        from ndoto_cli.core.views import render_conversation
+
+        account_id = await resolve_account(db, account)
+        async with db.read() as s:
+            user = await acting_user(s, account_id, as_user)
+
+        async def change(s: Any) -> Any:
+            bundle = await conversations.change_status(s, account_id=account_id, display_id=conversation, status=status, actor=_actor(user))
+            return await render_conversation(s, bundle)
+
+        return await db.write(change)
+
+    data = run(go, as_json=as_json)
+    if as_json:
+        dump_json(data)
+    else:
+        console().print(f"Conversation {conversation} is {data['status']}.")
+
+
+@app.command("resolve")
+def resolve(conversation: ConvArg, as_user: AsOpt = None, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+    """Mark a conversation resolved.
+
+    Example: ndoto conversations resolve 1
+    """
+    _status(conversation, "resolved", as_user, account, as_json)
+
+
+@app.command("reopen")
+def reopen(conversation: ConvArg, as_user: AsOpt = None, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+    """Reopen a resolved or snoozed conversation (for humans: status open).
+
+    Example: ndoto conversations reopen 1
+    """
+    _status(conversation, "open", as_user, account, as_json)
+
+
+@app.command("assign")
+def assign(
+    conversation: ConvArg,
+    agent: Annotated[str | None, typer.Option("--agent", help="Give it to this human (email or id): takes over from the bot.")] = None,
+    bot: Annotated[str | None, typer.Option("--bot", help="Give it to this bot (id or name): overrides the inbox bot.")] = None,
+    none: Annotated[bool, typer.Option("--none", help="Unassign: back to the inbox's bot if it has one.")] = False,
+    as_user: AsOpt = None,
+    account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Assign a conversation to a human, to a bot, or to nobody.
+
+    Example: ndoto conversations assign 1 --agent ann@acme.test
+    """
+    if sum([agent is not None, bot is not None, none]) != 1:
+        fail("give exactly one of --agent, --bot or --none", exit_code=2, as_json=as_json)
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import accounts, bots, conversations
+        from ndoto_cli.core.views import render_conversation
+
+        account_id = await resolve_account(db, account)
+        async with db.read() as s:
+            actor_user = await acting_user(s, account_id, as_user)
+            target_user = await accounts.find_user(s, account_id=account_id, ref=agent) if agent else None
+            target_bot = await bots.find_bot(s, account_id=account_id, ref=bot) if bot else None
+
+        async def change(s: Any) -> Any:
+            actor = _actor(actor_user)
+            if target_bot is not None:
+                bundle = await conversations.assign_bot(s, account_id=account_id, display_id=conversation, bot_id=target_bot.id, actor=actor)
+            else:
+                bundle = await conversations.assign_user(
+                    s, account_id=account_id, display_id=conversation, user_id=target_user.id if target_user else None, actor=actor
+                )
+                if none and bundle.conversation.assignee_agent_bot_id is not None:
+                    bundle = await conversations.assign_bot(s, account_id=account_id, display_id=conversation, bot_id=None, actor=actor)
+            return await render_conversation(s, bundle)
+
+        return await db.write(change)
+
+    data = run(go, as_json=as_json)
+    if as_json:
+        dump_json(data)
+        return
+    owner = data["owner"]
+    who = owner.get("name") or (f"bot #{owner['id']}" if owner["type"] == "agent_bot" else "nobody")
+    console().print(f"Conversation {conversation} is {data['status']}, answered by {who}.")
