@@ -9,7 +9,7 @@ import typer
 
 from ndoto_cli.commands._common import AccountOpt, JsonOpt, console, dump_json, fail, resolve_account, run, table
 
-app = typer.Typer(help="Conversations: read threads, reply, write private notes, resolve, assign.", no_args_is_help=True)
+app = typer.Typer(help="Conversations: read threads, reply, write private notes, resolve, assign.\n\nExample: ndoto conversations list --status pending", no_args_is_help=True)
 
 AsOpt = Annotated[str | None, typer.Option("--as", help="Act as this agent (email; default: the first administrator).")]
 ConvArg = Annotated[int, typer.Argument(help="Conversation id (the per-account number shown by `list`).")]
@@ -131,22 +131,25 @@ def show(conversation: ConvArg, account: AccountOpt = None, as_json: JsonOpt = F
         return
     from datetime import datetime
 
+    from rich.markup import escape
+
     out = console()
     owner = conv["owner"]
     who = owner.get("name") or (f"bot #{owner['id']}" if owner["type"] == "agent_bot" else "nobody")
-    out.print(f"[bold]#{conv['id']}[/bold] {conv['meta']['sender']['name']} - {conv['status']} - answered by {who}", highlight=False)
+    out.print(f"[bold]#{conv['id']}[/bold] {escape(conv['meta']['sender']['name'])} - {conv['status']} - answered by {escape(who)}", highlight=False)
     for m in thread:
         when = datetime.fromtimestamp(m["created_at"]).strftime("%H:%M")
         kind = {0: "customer", 1: "reply", 2: "activity", 3: "template"}[m["message_type"]]
-        sender = (m["sender"] or {}).get("name", "")
+        sender = escape((m["sender"] or {}).get("name", ""))
+        text = escape(m["content"] or "")
         stype = (m["sender"] or {}).get("type", "")
         if m["message_type"] == 2:
-            out.print(f"[dim]{when}   -- {m['content']}[/dim]", highlight=False)
+            out.print(f"[dim]{when}   -- {text}[/dim]", highlight=False)
         elif m["private"]:
-            out.print(f"{when} [yellow][private note] {sender}:[/yellow] {m['content']}", highlight=False)
+            out.print(f"{when} [yellow]\\[private note] {sender}:[/yellow] {text}", highlight=False)
         else:
             tag = "bot" if stype == "agent_bot" else kind
-            out.print(f"{when} [bold]{sender}[/bold] ({tag}): {m['content']}", highlight=False)
+            out.print(f"{when} [bold]{sender}[/bold] ({tag}): {text}", highlight=False)
 
 
 def _message(conversation: int, text: str, private: bool, as_user: str | None, account: str | None, as_json: bool) -> Any:

@@ -1,0 +1,89 @@
+"""Bad input: one clear line on stderr, a non-zero exit, never a traceback; --json envelopes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.commands.conftest import Cli
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("bots", "create", "--name", "X", "--url", "http://example.com/h"), "must use https"),
+        (("bots", "create", "--name", "X", "--url", "https://"), "malformed URL"),
+        (("bots", "create", "--name", "X", "--url", "notaurl"), "malformed URL"),
+        (("bots", "create", "--type", "ai", "--name", "X", "--temperature", "1.5"), "temperature must be between 0 and 1"),
+        (("bots", "create", "--type", "ai", "--name", "X", "--max-exchanges", "0"), "max exchanges must be at least 1"),
+        (("bots", "show", "Nobody"), "no bot named 'Nobody'"),
+        (("inboxes", "show", "Nowhere"), "no inbox named 'Nowhere'"),
+        (("conversations", "show", "42"), "conversation 42 not found"),
+        (("bots", "create", "--name", "Dup", "--url", "https://d.example.com/h"), "already exists"),
+    ],
+)
+def test_bad_input_is_one_clear_line(cli: Cli, args: tuple[str, ...], message: str) -> None:
+    cli("init")
+    cli("bots", "create", "--name", "Dup", "--url", "https://d.example.com/h")
+    result = cli(*args, code=1)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.stderr
+    envelope = json.loads(cli(*args, "--json", code=1).stdout)
+    assert message in envelope["error"]["message"] and envelope["error"]["code"]
+
+
+def test_ambiguous_names_list_the_matches(cli: Cli) -> None:
+    cli("init")
+    cli("inboxes", "create", "--name", "Web")
+    cli("inboxes", "create", "--name", "Web")
+    err = cli("inboxes", "show", "Web", code=1).stderr
+    assert "ambiguous" in err and "1, 2" in err
+
+
+def test_usage_errors_exit_2(cli: Cli) -> None:
+    cli("bots", "create", code=2)  # missing --name
+    cli("inboxes", "create", "--name", "X", "--channel", "fax", code=2)
+
+
+def test_commands_need_init_first(cli: Cli) -> None:
+    err = cli("inboxes", "list", code=1).stderr
+    assert "ndoto init" in err
+
+
+def _run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NDOTO_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "ndoto_cli", *args], capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+
+
+def test_real_process_round_trip(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    boot = json.loads(_run(["init", "--json"], home).stdout)
+    assert boot["access_token"].startswith("ndu_")
+    bad = _run(["bots", "create", "--name", "X", "--url", "ftp://x"], home)
+    assert bad.returncode == 1 and bad.stderr.startswith("Error: ") and "Traceback" not in bad.stderr
+    assert _run(["nonsense"], home).returncode == 2
+    assert _run(["--version"], home).stdout.startswith("ndoto ")
+
+
+def test_help_is_fast_and_light(tmp_path: Path) -> None:
+    """Help never imports the heavy libraries (measured as modules loaded, not as time)."""
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from ndoto_cli.commands.app import app\n"
+        "r = CliRunner()\n"
+        "for args in ([], ['bots'], ['bots', 'create'], ['serve'], ['conversations', 'list'], ['deliveries', 'retry']):\n"
+        "    res = r.invoke(app, args + ['--help'])\n"
+        "    assert res.exit_code == 0, (args, res.stdout)\n"
+        "    assert 'Example' in res.stdout or not args, args\n"
+        "heavy = [m for m in ('litellm', 'textual', 'uvicorn', 'fastapi', 'sqlmodel', 'sqlalchemy') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "NDOTO_HOME": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert "HEAVY []" in out.stdout
