@@ -1,0 +1,188 @@
+"""Webhook delivery throughput and latency, beside the ceiling of a bare client, in one run.
+
+* sustained: N message events queued, then the dispatcher delivers them (signed, each outcome and
+  attempt durably recorded) to a minimal aiohttp receiver on 127.0.0.1: deliveries/s.
+* latency: events committed at ~200/s while the dispatcher runs; commit-to-receipt p50/p99.
+* ceiling: the same receiver driven by a bare aiohttp client loop (no database, no signing).
+Run: ``.venv/bin/python benchmarks/dispatch.py [--events N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.count = 0
+        self.arrivals: dict[str, float] = {}
+        self.done = asyncio.Event()
+        self.target = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.arrivals[request.headers.get("webhook-id", str(self.count))] = time.perf_counter()
+        self.count += 1
+        if self.target and self.count >= self.target:
+            self.done.set()
+        return web.Response(text="ok")
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/hook", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"http://127.0.0.1:{port}/hook"
+
+
+async def ceiling(url: str, n: int, concurrency: int = 50) -> float:
+    body = b'{"event":"message_created","content":"' + b"x" * 600 + b'"}'
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        left = n
+
+        async def worker() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as resp:
+                    await resp.read()
+
+        start = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        return n / (time.perf_counter() - start)
+
+
+async def world(home: Path, url: str) -> tuple[Any, Any, int, list[int]]:
+    from ndoto_cli.core.db import Database
+    from ndoto_cli.core.models import Inbox
+    from ndoto_cli.core.services import accounts, bots, customers, inboxes
+    from ndoto_cli.core.settings import Settings
+
+    settings = Settings(home=home, allow_private_addresses=True)
+    db = await Database(settings).open()
+    boot = await db.write(lambda s: accounts.bootstrap(s))
+    acc = boot.account.id
+    inbox = await db.write(lambda s: inboxes.create_inbox(s, account_id=acc, name="Web", channel="web_widget"))
+    bot, _ = await db.write(lambda s: bots.create_bot(s, account_id=acc, name="B", outgoing_url=url))
+    await db.write(lambda s: inboxes.set_inbox_bot(s, account_id=acc, inbox_id=inbox.id, bot_id=bot.id))
+    ids = []
+    for i in range(200):
+        async def go(s: Any, i: int = i) -> Any:
+            return await customers.say(s, inbox=await s.get(Inbox, inbox.id), contact_name=f"c{i}", content="hi")
+        ids.append((await db.write(go)).bundle.conversation.display_id)
+    return db, settings, acc, ids
+
+
+async def sustained(n: int) -> tuple[float, float]:
+    from ndoto_cli.core.actors import Actor
+    from ndoto_cli.core.services import messages
+    from ndoto_cli.dispatch.worker import Dispatcher
+
+    sink = Sink()
+    url = await sink.start()
+    ceil = await ceiling(url, n)
+    with tempfile.TemporaryDirectory() as tmp:
+        db, settings, acc, ids = await world(Path(tmp), url)
+        bot = Actor("agent_bot", 1, "B")
+
+        async def writer(w: int) -> None:
+            for i in range(n // 50):
+                display_id = ids[(w * 7 + i) % len(ids)]
+                await db.write(lambda s, d=display_id: messages.create_message(s, account_id=acc, display_id=d, actor=bot, content="x" * 600))
+
+        await asyncio.gather(*[writer(w) for w in range(50)])
+        sink.count = 0
+        sink.target = (n // 50) * 50
+        dispatcher = Dispatcher(db, settings)
+        start = time.perf_counter()
+        await dispatcher.start()
+        await asyncio.wait_for(sink.done.wait(), 300)
+        # Durably logged: wait for the outcomes to be recorded.
+        from sqlalchemy import text
+
+        while True:
+            async with db.read() as s:
+                left = (await s.execute(text("select count(*) from deliveries where status != 'delivered'"))).scalar_one()
+            if left == 0:
+                break
+            await asyncio.sleep(0.01)
+        rate = sink.target / (time.perf_counter() - start)
+        await dispatcher.stop()
+        await db.close()
+    await sink.runner.cleanup()
+    return rate, ceil
+
+
+async def latency(rate: float = 200.0, seconds: float = 5.0) -> tuple[float, float]:
+    from sqlalchemy import text
+
+    from ndoto_cli.core.actors import Actor
+    from ndoto_cli.core.services import messages
+    from ndoto_cli.dispatch.worker import Dispatcher
+
+    sink = Sink()
+    url = await sink.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        db, settings, acc, ids = await world(Path(tmp), url)
+        dispatcher = Dispatcher(db, settings)
+        await dispatcher.start()
+        await asyncio.sleep(0.5)
+        sink.arrivals.clear()
+        bot = Actor("agent_bot", 1, "B")
+        committed: dict[int, float] = {}
+        interval = 1.0 / rate
+        start = time.perf_counter()
+        i = 0
+        while time.perf_counter() - start < seconds:
+            display_id = ids[i % len(ids)]
+            result = await db.write(lambda s, d=display_id: messages.create_message(s, account_id=acc, display_id=d, actor=bot, content="ping"))
+            committed[result.message.id] = time.perf_counter()
+            i += 1
+            await asyncio.sleep(max(0.0, start + i * interval - time.perf_counter()))
+        await asyncio.sleep(1.0)
+        async with db.read() as s:
+            rows = (await s.execute(text(
+                "select d.webhook_id, e.payload from deliveries d join events e on e.id = d.event_id where e.name = 'message_created'"
+            ))).all()
+        import json
+
+        samples = []
+        for webhook_id, payload in rows:
+            mid = json.loads(payload)["id"]
+            if mid in committed and webhook_id in sink.arrivals:
+                samples.append((sink.arrivals[webhook_id] - committed[mid]) * 1000)
+        await dispatcher.stop()
+        await db.close()
+    await sink.runner.cleanup()
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=5000)
+    args = parser.parse_args()
+    rate, ceil = asyncio.run(sustained(args.events))
+    print(f"ceiling: bare aiohttp client loop, no database:   {ceil:8.0f} POSTs/s")
+    print(f"dispatcher: signed, durably logged deliveries:    {rate:8.0f} deliveries/s ({rate / ceil:.0%} of the ceiling)")
+    p50, p99 = asyncio.run(latency())
+    print(f"commit-to-receipt latency at 200 events/s:        p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
