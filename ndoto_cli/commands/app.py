@@ -60,6 +60,12 @@ def _register() -> None:
     app.add_typer(conversations.app, name="conversations")
     app.add_typer(deliveries.app, name="deliveries")
     app.add_typer(platform.app, name="platform")
+    from ndoto_cli.commands import bots_ai, kb
+
+    app.add_typer(kb.app, name="kb")
+    bots.app.command("try")(bots_ai.try_)
+    bots.app.command("eval")(bots_ai.eval_)
+    bots.app.command("stats")(bots_ai.stats)
     app.add_typer(db_cmd.app, name="db")
 
 

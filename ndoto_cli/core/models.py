@@ -281,3 +281,47 @@ class DeliveryAttempt(SQLModel, table=True):
     status_code: int | None = None
     error: str | None = None
     response_excerpt: str | None = None
+
+
+class KbDocument(SQLModel, table=True):
+    """A knowledge-base document of an AI agent bot (re-adding the same source replaces it)."""
+
+    __tablename__ = "kb_documents"
+    __table_args__ = (UniqueConstraint("agent_bot_id", "source"),)
+    id: int | None = Field(default=None, primary_key=True)
+    agent_bot_id: int = Field(foreign_key="agent_bots.id", index=True, ondelete="CASCADE")
+    source: str
+    title: str
+    sha256: str
+    passages: int = 0
+    created_at: float = Field(default_factory=now)
+
+
+class KbPassage(SQLModel, table=True):
+    """A passage: one section of a document, with the headings above it as its title."""
+
+    __tablename__ = "kb_passages"
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="kb_documents.id", index=True, ondelete="CASCADE")
+    agent_bot_id: int = Field(foreign_key="agent_bots.id", index=True, ondelete="CASCADE")
+    ordinal: int
+    title: str
+    content: str
+    embedding: list[float] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class AiReply(SQLModel, table=True):
+    """One turn of an AI agent: a reply or a handoff, with its model, latency and token usage."""
+
+    __tablename__ = "ai_replies"
+    id: int | None = Field(default=None, primary_key=True)
+    agent_bot_id: int = Field(foreign_key="agent_bots.id", index=True, ondelete="CASCADE")
+    conversation_id: int | None = None
+    message_id: int | None = None
+    kind: str  # reply | handoff
+    reason: str | None = None
+    model: str | None = None
+    latency_ms: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    created_at: float = Field(default_factory=now)

@@ -1,0 +1,150 @@
+"""The AI agent's decisions that are rules, not model output: when it speaks, when it hands off,
+and what it records. Kept in core so the CLI (`bots try`, `bots stats`) and the transport agree."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ndoto_cli.core.models import AiReply, Message, MessageType
+
+GROUNDING = (
+    "Answer the customer using ONLY the knowledge base passages below and the conversation. "
+    "Be brief and friendly, and answer in the customer's language. If the passages do not cover the "
+    "question, say you are not sure and offer to bring in a human colleague; never invent policies, "
+    "prices, dates or order details. When the customer asks for a human, is upset, or you cannot help, "
+    "call the handoff_to_human tool with a short reason. If you cannot call tools, reply with a single "
+    "line 'HANDOFF: <reason>' instead."
+)
+HANDOFF_PREFIX = "HANDOFF:"
+HANDOFF_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "handoff_to_human",
+        "description": "Hand the conversation to a human agent.",
+        "parameters": {
+            "type": "object",
+            "properties": {"reason": {"type": "string", "description": "Why a human should take over."}},
+            "required": ["reason"],
+        },
+    },
+}
+
+
+def normalize(text: str) -> str:
+    """Lower case, punctuation to spaces, single spaces: 'Speak to an AGENT!' ~ 'speak to an agent'."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def matched_keyword(text: str, keywords: list[str]) -> str | None:
+    haystack = f" {normalize(text)} "
+    for keyword in keywords:
+        needle = normalize(keyword)
+        if needle and f" {needle} " in haystack:
+            return keyword
+    return None
+
+
+def should_answer(payload: dict[str, Any]) -> bool:
+    """Only incoming, non-private customer messages; never its own or a human's."""
+    return (
+        payload.get("event") == "message_created"
+        and payload.get("message_type") == "incoming"
+        and not payload.get("private")
+    )
+
+
+async def bot_replies(session: AsyncSession, *, conversation_id: int, bot_id: int) -> int:
+    """How many public answers this bot gave in the conversation (its exchanges)."""
+    return int(
+        (
+            await session.execute(
+                select(func.count()).select_from(Message).where(
+                    Message.conversation_id == conversation_id, Message.sender_type == "agent_bot",
+                    Message.sender_id == bot_id, Message.private.is_(False),  # type: ignore[attr-defined]
+                    Message.message_type == MessageType.outgoing.value,
+                )
+            )
+        ).scalar_one()
+    )
+
+
+async def history(session: AsyncSession, *, conversation_id: int, limit: int = 12) -> list[dict[str, str]]:
+    """Recent public messages as chat roles (customer -> user, anyone answering -> assistant)."""
+    rows = (
+        await session.execute(
+            select(Message).where(
+                Message.conversation_id == conversation_id, Message.private.is_(False),  # type: ignore[attr-defined]
+                Message.message_type.in_([MessageType.incoming.value, MessageType.outgoing.value]),  # type: ignore[attr-defined]
+            ).order_by(Message.id.desc()).limit(limit)  # type: ignore[union-attr]
+        )
+    ).scalars().all()
+    return [
+        {"role": "user" if m.message_type == MessageType.incoming.value else "assistant", "content": m.content or ""}
+        for m in reversed(rows)
+    ]
+
+
+def summary(turns: list[dict[str, str]]) -> str:
+    """Two lines for the human who takes over: what the customer asked first and last."""
+    asked = [t["content"] for t in turns if t["role"] == "user"]
+
+    def cut(text: str) -> str:
+        text = " ".join(text.split())
+        return text if len(text) <= 140 else text[:137] + "..."
+
+    if not asked:
+        return "No customer message yet."
+    first, last = cut(asked[0]), cut(asked[-1])
+    return f"Customer first asked: {first}\nLast message: {last}"
+
+
+async def record(session: AsyncSession, **values: Any) -> None:
+    session.add(AiReply(created_at=time.time(), **values))
+    await session.flush()
+
+
+@dataclass
+class Stats:
+    replies: int
+    handoffs: dict[str, int]
+    p50_ms: float | None
+    p95_ms: float | None
+    prompt_tokens: int
+    completion_tokens: int
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "replies": self.replies, "handoffs": self.handoffs, "latency_ms": {"p50": self.p50_ms, "p95": self.p95_ms},
+            "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens},
+        }
+
+
+async def stats(session: AsyncSession, *, bot_id: int, since: float | None = None) -> Stats:
+    query = select(AiReply).where(AiReply.agent_bot_id == bot_id)
+    if since is not None:
+        query = query.where(AiReply.created_at >= since)
+    rows = (await session.execute(query)).scalars().all()
+    latencies = sorted(r.latency_ms for r in rows if r.model)
+    handoffs: dict[str, int] = {}
+    for r in rows:
+        if r.kind == "handoff":
+            key = (r.reason or "other").split(":")[0]
+            handoffs[key] = handoffs.get(key, 0) + 1
+
+    def pct(p: float) -> float | None:
+        if not latencies:
+            return None
+        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1)
+
+    return Stats(
+        replies=sum(1 for r in rows if r.kind == "reply"), handoffs=handoffs,
+        p50_ms=round(statistics.median(latencies), 1) if latencies else None, p95_ms=pct(0.95),
+        prompt_tokens=sum(r.prompt_tokens for r in rows), completion_tokens=sum(r.completion_tokens for r in rows),
+    )

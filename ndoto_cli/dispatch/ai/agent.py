@@ -1,0 +1,64 @@
+"""One turn of the AI agent, shared by the transport (real conversations) and `ndoto bots try`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ndoto_cli.core import kb
+from ndoto_cli.core.ai_rules import GROUNDING, matched_keyword
+from ndoto_cli.core.models import AgentBot
+from ndoto_cli.core.settings import Settings
+from ndoto_cli.dispatch.ai import llm
+
+
+@dataclass
+class Turn:
+    action: str  # "reply" or "handoff"
+    text: str | None = None
+    reason: str | None = None
+    passages: list[kb.Hit] = field(default_factory=list)
+    answer: llm.Answer | None = None
+
+
+def model_of(bot: AgentBot, settings: Settings) -> tuple[str, str | None]:
+    return bot.model or settings.ai_model, bot.api_base or settings.ai_api_base
+
+
+async def retrieve(db: Any, settings: Settings, bot: AgentBot, question: str, limit: int = 4) -> list[kb.Hit]:
+    query_embedding = None
+    if settings.embedding_model:
+        (query_embedding,) = await llm.embed(model=settings.embedding_model, api_base=bot.api_base or settings.ai_api_base, texts=[question])
+    async with db.read() as s:
+        return await kb.search(s, bot_id=bot.id, question=question, limit=limit, query_embedding=query_embedding)  # type: ignore[arg-type]
+
+
+def prompt(bot: AgentBot, passages: list[kb.Hit], turns: list[dict[str, str]]) -> list[dict[str, Any]]:
+    context = "\n\n".join(f"[{i + 1}] {p.title}\n{p.content}" for i, p in enumerate(passages)) or "(no passage matched the question)"
+    system = f"{bot.system_prompt.strip()}\n\n{GROUNDING}\n\nKnowledge base passages:\n{context}".strip()
+    return [{"role": "system", "content": system}, *turns]
+
+
+async def think(
+    db: Any, settings: Settings, bot: AgentBot, *, question: str, turns: list[dict[str, str]], replies_so_far: int
+) -> Turn:
+    """Decide: hand off by rule (keyword, exchange limit), else ask the model (which may hand off)."""
+    keyword = matched_keyword(question, list(bot.handoff_keywords or []))
+    if keyword is not None:
+        return Turn("handoff", reason=f"keyword: the customer wrote {keyword!r}")
+    if replies_so_far >= bot.max_exchanges:
+        return Turn("handoff", reason=f"max_exchanges: {bot.max_exchanges} answers given")
+    passages = await retrieve(db, settings, bot, question)
+    model, api_base = model_of(bot, settings)
+    try:
+        answer = await llm.complete(
+            model=model, api_base=api_base, messages=prompt(bot, passages, turns), temperature=bot.temperature,
+            timeout=min(60.0, (bot.timeout or 60.0)),
+        )
+    except Exception as exc:  # noqa: BLE001 - any provider failure after retries means: a human answers
+        return Turn("handoff", reason=f"model_error: {type(exc).__name__}: {str(exc)[:200]}", passages=passages)
+    if answer.handoff_reason is not None:
+        return Turn("handoff", reason=f"model: {answer.handoff_reason}", passages=passages, answer=answer)
+    if not answer.text:
+        return Turn("handoff", reason="model_error: empty answer", passages=passages, answer=answer)
+    return Turn("reply", text=answer.text, passages=passages, answer=answer)

@@ -1,0 +1,74 @@
+"""AI fixtures: a local OpenAI-compatible model server, an AI bot with the example knowledge base,
+and a running dispatcher, all on a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ndoto_cli.core.db import Database
+from ndoto_cli.core.models import Inbox
+from ndoto_cli.core.services import accounts, bots, customers, inboxes
+from ndoto_cli.core.settings import Settings
+from ndoto_cli.dispatch.worker import Dispatcher
+from tests.ai.fake_llm import FakeLLM
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture
+async def llm_server() -> AsyncIterator[FakeLLM]:
+    server = await FakeLLM().start()
+    yield server
+    await server.stop()
+
+
+@dataclass
+class AiWorld:
+    db: Database
+    settings: Settings
+    account_id: int
+    inbox_id: int
+    bot_id: int
+    agent_id: int
+    llm: FakeLLM
+
+
+@pytest.fixture
+async def ai(ndoto_home: Path, llm_server: FakeLLM) -> AsyncIterator[AiWorld]:
+    from ndoto_cli.core import kb
+
+    settings = Settings(home=ndoto_home, ai_model="openai/test-model", ai_api_base=llm_server.base, delivery_retry_schedule=[0.2])
+    db = await Database(settings).open()
+    boot = await db.write(lambda s: accounts.bootstrap(s, account_name="Acme Shop"))
+    acc = boot.account.id
+    agent, _ = await db.write(lambda s: accounts.create_user(s, account_id=acc, name="Ann", email="ann@acme.test"))
+    inbox = await db.write(lambda s: inboxes.create_inbox(s, account_id=acc, name="Web", channel="web_widget"))
+    bot, _ = await db.write(
+        lambda s: bots.create_bot(
+            s, account_id=acc, name="Helper", bot_type="ai", system_prompt="You are Acme Shop's helpful assistant.",
+            temperature=0.3, max_exchanges=3, handoff_keywords=["speak to agent", "human please"],
+            handoff_message="Let me bring in a colleague.",
+        )
+    )
+    await db.write(lambda s: inboxes.set_inbox_bot(s, account_id=acc, inbox_id=inbox.id, bot_id=bot.id))
+    for path in sorted((EXAMPLES / "shop-help").iterdir()):
+        await db.write(lambda s, p=path: kb.add_document(s, bot_id=bot.id, path=p))
+    dispatcher = Dispatcher(db, settings)
+    await dispatcher.start()
+    try:
+        yield AiWorld(db, settings, acc, inbox.id, bot.id, agent.id, llm_server)
+    finally:
+        await dispatcher.stop()
+        await db.close()
+
+
+async def customer_says(world: AiWorld, text: str, name: str = "Jane") -> Any:
+    async def go(s: Any) -> Any:
+        return await customers.say(s, inbox=await s.get(Inbox, world.inbox_id), contact_name=name, content=text)
+
+    return await world.db.write(go)
