@@ -61,7 +61,10 @@ def _register() -> None:
     app.add_typer(deliveries.app, name="deliveries")
     app.add_typer(platform.app, name="platform")
     from ndoto_cli.commands import bots_ai, kb
+    from ndoto_cli.commands import tui as tui_cmd
 
+    app.command("tui")(tui_cmd.tui)
+    app.command("chat")(tui_cmd.chat)
     app.add_typer(kb.app, name="kb")
     bots.app.command("try")(bots_ai.try_)
     bots.app.command("eval")(bots_ai.eval_)

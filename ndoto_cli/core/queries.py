@@ -90,3 +90,86 @@ async def list_conversations(
 
 async def conversation_bundles(session: AsyncSession, conversations: list[Conversation]) -> list[Bundle]:
     return [await load_bundle(session, conv) for conv in conversations]
+
+
+# --- The console's views: counts per tab and light rows, without loading whole tables. ---
+
+TABS = ("mine", "bot", "open", "resolved", "all")
+
+
+def _tab_filter(tab: str, user_id: int | None) -> tuple[str, dict[str, Any]]:
+    if tab == "mine":
+        return "c.assignee_id = :user_id AND c.status != 'resolved'", {"user_id": user_id}
+    if tab == "bot":
+        return "c.status = 'pending' AND c.assignee_id IS NULL", {}
+    if tab == "open":
+        return "c.status IN ('open', 'snoozed')", {}
+    if tab == "resolved":
+        return "c.status = 'resolved'", {}
+    if tab == "all":
+        return "1 = 1", {}
+    raise Invalid(f"unknown tab {tab!r}")
+
+
+async def tab_counts(session: AsyncSession, *, account_id: int, user_id: int | None, inbox_id: int | None = None) -> dict[str, int]:
+    from sqlalchemy import text
+
+    inbox = " AND c.inbox_id = :inbox_id" if inbox_id is not None else ""
+    sql = (
+        "SELECT "
+        "SUM(CASE WHEN c.assignee_id = :user_id AND c.status != 'resolved' THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN c.status = 'pending' AND c.assignee_id IS NULL THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN c.status IN ('open', 'snoozed') THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN c.status = 'resolved' THEN 1 ELSE 0 END), COUNT(*) "
+        f"FROM conversations c WHERE c.account_id = :account_id{inbox}"
+    )
+    row = (await session.execute(text(sql), {"account_id": account_id, "user_id": user_id, "inbox_id": inbox_id})).one()
+    return {tab: int(value or 0) for tab, value in zip(TABS, row, strict=True)}
+
+
+@dataclass
+class Row:
+    display_id: int
+    contact: str
+    status: str
+    last_activity_at: float
+    excerpt: str
+    owner: str
+    inbox: str
+
+
+async def conversation_rows(
+    session: AsyncSession, *, account_id: int, tab: str, user_id: int | None, inbox_id: int | None = None,
+    limit: int = 100, offset: int = 0,
+) -> list[Row]:
+    """One page of a tab, newest activity first, with each row's last public message excerpt."""
+    from sqlalchemy import text
+
+    where, params = _tab_filter(tab, user_id)
+    inbox = " AND c.inbox_id = :inbox_id" if inbox_id is not None else ""
+    sql = (
+        "SELECT c.display_id, ct.name, c.status, c.last_activity_at, "
+        "(SELECT m.content FROM messages m WHERE m.conversation_id = c.id AND m.private = 0 AND m.message_type != 2 "
+        " ORDER BY m.id DESC LIMIT 1), u.name, cb.name, ib.name, c.assignee_id, i.name "
+        "FROM conversations c JOIN contacts ct ON ct.id = c.contact_id JOIN inboxes i ON i.id = c.inbox_id "
+        "LEFT JOIN users u ON u.id = c.assignee_id LEFT JOIN agent_bots cb ON cb.id = c.assignee_agent_bot_id "
+        "LEFT JOIN agent_bot_inboxes l ON l.inbox_id = c.inbox_id LEFT JOIN agent_bots ib ON ib.id = l.agent_bot_id "
+        f"WHERE c.account_id = :account_id{inbox} AND {where} "
+        "ORDER BY c.last_activity_at DESC, c.id DESC LIMIT :limit OFFSET :offset"
+    )
+    rows = (
+        await session.execute(
+            text(sql), {"account_id": account_id, "inbox_id": inbox_id, "limit": limit, "offset": offset, **params}
+        )
+    ).all()
+    out = []
+    for display_id, contact, status, last, content, user, conv_bot, inbox_bot, assignee_id, inbox_name in rows:
+        if assignee_id is not None:
+            owner = user or "agent"
+        elif status == "pending" and (conv_bot or inbox_bot):
+            owner = f"bot: {conv_bot or inbox_bot}"
+        else:
+            owner = "-"
+        excerpt = " ".join((content or "").split())
+        out.append(Row(display_id, contact, status, last, excerpt[:60], owner, inbox_name))
+    return out

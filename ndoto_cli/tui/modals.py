@@ -1,0 +1,120 @@
+"""Small dialogs: a picker, a form to create a bot, a one-time token display, the help."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+
+class Picker(ModalScreen[str | None]):
+    """Choose one of ``options`` (label, value); Escape cancels."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+
+    def __init__(self, title: str, options: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.options = options
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text)
+            yield OptionList(*[Option(label, id=value) for label, value in self.options], id="picker")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+class TokenShown(ModalScreen[None]):
+    """A token, shown once."""
+
+    BINDINGS = [Binding("escape,enter", "close", "Close")]
+
+    def __init__(self, what: str, token: str) -> None:
+        super().__init__()
+        self.what = what
+        self.token = token
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"New access token for {self.what}")
+            yield Input(self.token, id="token")
+            yield Static("Store it now: it is shown only once. The old token no longer works.")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Done", id="done", variant="primary")
+
+    def on_button_pressed(self, _event: Button.Pressed) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class NewBot(ModalScreen[dict[str, Any] | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Create a bot")
+            yield Input(placeholder="Name", id="name")
+            yield Select([("Webhook bot", "webhook"), ("AI agent", "ai")], value="webhook", allow_blank=False, id="type")
+            yield Input(placeholder="Webhook URL (https://...) or, for an AI agent, its system prompt", id="detail")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Create", id="create", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+            return
+        kind = self.query_one("#type", Select).value
+        detail = self.query_one("#detail", Input).value.strip()
+        values: dict[str, Any] = {"name": self.query_one("#name", Input).value.strip(), "bot_type": kind}
+        if kind == "webhook":
+            values["outgoing_url"] = detail
+        else:
+            values["system_prompt"] = detail
+        self.dismiss(values)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+HELP = """\
+[b]Conversations[/b]
+  Tab / Shift+Tab    move between inboxes, list, thread and composer
+  1-5                tabs: Mine, Bot, Open, Resolved, All
+  Enter              open the highlighted conversation
+  i                  write in the composer (Enter sends)
+  Ctrl+N             toggle reply / private note
+  t                  take over from the bot (assign to me)
+  b                  hand back to the bot
+  a                  assign to an agent or a bot
+  r / o              resolve / reopen
+[b]Screens[/b]
+  B                  bots: create, reset token, assign to an inbox
+  D                  deliveries: failures and retries
+  Ctrl+P             command palette (every action)
+  ?                  this help        q  quit
+Changes made anywhere (API, CLI, bots, another console) appear within a second.
+"""
+
+
+class Help(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(HELP, id="help-text")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
