@@ -1,0 +1,51 @@
+"""The README speaks for the project: its quickstart runs, and it names every command and setting."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from ndoto_cli.commands.app import app
+from ndoto_cli.core.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_quickstart_runs(tmp_path: Path) -> None:
+    block = README.split("## Quickstart", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "TMPDIR": str(tmp_path)}
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Hi Jane, Ann here" in result.stdout
+
+
+def _paths(command: object, prefix: str) -> list[str]:
+    sub = getattr(command, "commands", None)
+    if not sub:
+        return [prefix]
+    out = []
+    for name, child in sub.items():
+        out.extend(_paths(child, f"{prefix} {name}"))
+    return out
+
+
+def test_every_command_is_documented() -> None:
+    missing = []
+    for path in _paths(typer.main.get_command(app), "ndoto"):
+        *group, leaf = path.split(" ")
+        documented = path in README or re.search(re.escape(" ".join(group)) + r"[^`\n]*\b" + re.escape(leaf) + r"\b", README)
+        if not documented:
+            missing.append(path)
+    assert not missing, f"README does not document: {missing}"
+
+
+def test_every_setting_is_documented() -> None:
+    missing = [f"NDOTO_{name.upper()}" for name in Settings.model_fields if f"NDOTO_{name.upper()}" not in README]
+    assert not missing, f"README does not document: {missing}"
