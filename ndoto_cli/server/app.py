@@ -62,11 +62,12 @@ def create_app(settings: Settings, *, db: Database | None = None, start_dispatch
     )
     app.state.settings = settings
 
-    from ndoto_cli.server import errors, routes_admin, routes_conversations, routes_platform, routes_public
+    from ndoto_cli.server import errors, routes_admin, routes_conversations, routes_deliveries, routes_platform, routes_public
 
     errors.install(app)
     app.include_router(routes_conversations.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_deliveries.router)
     app.include_router(routes_platform.router)
     app.include_router(routes_public.router)
 

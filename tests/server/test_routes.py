@@ -211,3 +211,17 @@ def test_health_and_openapi(client: TestClient) -> None:
         assert path in paths
     body = paths["/api/v1/accounts/{account_id}/conversations/{conversation_id}/messages"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in body and "application/json" in body
+
+
+def test_deliveries_admin_api(client: TestClient, seed: Seed) -> None:
+    h = admin(seed)
+    rows = client.get(f"{A}/deliveries", headers=h).json()
+    assert rows and rows[0]["status"] == "pending" and rows[0]["webhook_id"].startswith("msg_")
+    one = client.get(f"{A}/deliveries/{rows[0]['id']}", headers=h).json()
+    assert one["attempt_log"] == []
+    assert client.post(f"{A}/deliveries/{rows[0]['id']}/retry", headers=h).json() == {"retried": 1}
+    assert client.post(f"{A}/deliveries/retry", headers=h, json={"failed": True}).json() == {"retried": 0, "considered": 0}
+    assert client.get(f"{A}/deliveries?status=bogus", headers=h).status_code == 422
+    assert client.get(f"{A}/deliveries/99999", headers=h).status_code == 404
+    assert client.get(f"{A}/deliveries", headers=seed.h(seed.world.agent_token)).status_code == 403
+    assert client.get(f"{A}/deliveries", headers=seed.h(seed.world.bot_token)).status_code == 401
