@@ -1,7 +1,8 @@
 """Webhook delivery throughput and latency, beside the ceiling of a bare client, in one run.
 
 * sustained: N message events queued, then the dispatcher delivers them (signed, each outcome and
-  attempt durably recorded) to a minimal aiohttp receiver on 127.0.0.1: deliveries/s.
+  attempt durably recorded) to a minimal aiohttp receiver on 127.0.0.1, in its own process as a
+  bot would be: deliveries/s.
 * latency: events committed at ~200/s while the dispatcher runs; commit-to-receipt p50/p99.
 * ceiling: the same receiver driven by a bare aiohttp client loop (no database, no signing).
 Run: ``.venv/bin/python benchmarks/dispatch.py [--events N]``.
@@ -24,30 +25,63 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.count = 0
-        self.arrivals: dict[str, float] = {}
-        self.done = asyncio.Event()
-        self.target = 0
+RECEIVER = r"""
+import json, sys, time
+from aiohttp import web
+arrivals = {}
+async def hook(request):
+    await request.read()
+    arrivals[request.headers.get("webhook-id", str(len(arrivals)))] = time.time()
+    return web.Response(text="ok")
+async def stats(request):
+    return web.json_response({"count": len(arrivals), "arrivals": arrivals if request.query.get("all") else {}})
+async def reset(request):
+    arrivals.clear()
+    return web.Response(text="ok")
+app = web.Application()
+app.router.add_post("/hook", hook)
+app.router.add_get("/stats", stats)
+app.router.add_post("/reset", reset)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
 
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        self.arrivals[request.headers.get("webhook-id", str(self.count))] = time.perf_counter()
-        self.count += 1
-        if self.target and self.count >= self.target:
-            self.done.set()
-        return web.Response(text="ok")
+
+class Sink:
+    """A minimal receiver in its own process (as a bot would be), so it does not share our CPU."""
+
+    def __init__(self) -> None:
+        import socket
+        import subprocess
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.proc = subprocess.Popen([sys.executable, "-c", RECEIVER, str(self.port)])
+        self.url = f"http://127.0.0.1:{self.port}/hook"
 
     async def start(self) -> str:
-        app = web.Application()
-        app.router.add_post("/hook", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return f"http://127.0.0.1:{port}/hook"
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):
+                try:
+                    async with session.get(f"http://127.0.0.1:{self.port}/stats"):
+                        return self.url
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.05)
+        raise RuntimeError("receiver did not start")
+
+    async def stats(self, *, full: bool = False) -> dict[str, Any]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{self.port}/stats", params={"all": "1"} if full else {}) as resp:
+                return await resp.json()
+
+    async def reset(self) -> None:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"http://127.0.0.1:{self.port}/reset"):
+                pass
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
 
 
 async def ceiling(url: str, n: int, concurrency: int = 50) -> float:
@@ -106,13 +140,12 @@ async def sustained(n: int) -> tuple[float, float]:
                 await db.write(lambda s, d=display_id: messages.create_message(s, account_id=acc, display_id=d, actor=bot, content="x" * 600))
 
         await asyncio.gather(*[writer(w) for w in range(50)])
-        sink.count = 0
-        sink.target = (n // 50) * 50
+        await sink.reset()
+        target = (n // 50) * 50
         dispatcher = Dispatcher(db, settings)
         start = time.perf_counter()
         await dispatcher.start()
-        await asyncio.wait_for(sink.done.wait(), 300)
-        # Durably logged: wait for the outcomes to be recorded.
+        # Durably logged: done when every outcome is recorded.
         from sqlalchemy import text
 
         while True:
@@ -121,10 +154,10 @@ async def sustained(n: int) -> tuple[float, float]:
             if left == 0:
                 break
             await asyncio.sleep(0.01)
-        rate = sink.target / (time.perf_counter() - start)
+        rate = target / (time.perf_counter() - start)
         await dispatcher.stop()
         await db.close()
-    await sink.runner.cleanup()
+    sink.stop()
     return rate, ceil
 
 
@@ -142,7 +175,7 @@ async def latency(rate: float = 200.0, seconds: float = 5.0) -> tuple[float, flo
         dispatcher = Dispatcher(db, settings)
         await dispatcher.start()
         await asyncio.sleep(0.5)
-        sink.arrivals.clear()
+        await sink.reset()
         bot = Actor("agent_bot", 1, "B")
         committed: dict[int, float] = {}
         interval = 1.0 / rate
@@ -151,7 +184,7 @@ async def latency(rate: float = 200.0, seconds: float = 5.0) -> tuple[float, flo
         while time.perf_counter() - start < seconds:
             display_id = ids[i % len(ids)]
             result = await db.write(lambda s, d=display_id: messages.create_message(s, account_id=acc, display_id=d, actor=bot, content="ping"))
-            committed[result.message.id] = time.perf_counter()
+            committed[result.message.id] = time.time()
             i += 1
             await asyncio.sleep(max(0.0, start + i * interval - time.perf_counter()))
         await asyncio.sleep(1.0)
@@ -161,14 +194,15 @@ async def latency(rate: float = 200.0, seconds: float = 5.0) -> tuple[float, flo
             ))).all()
         import json
 
+        arrivals = (await sink.stats(full=True))["arrivals"]
         samples = []
         for webhook_id, payload in rows:
             mid = json.loads(payload)["id"]
-            if mid in committed and webhook_id in sink.arrivals:
-                samples.append((sink.arrivals[webhook_id] - committed[mid]) * 1000)
+            if mid in committed and webhook_id in arrivals:
+                samples.append((arrivals[webhook_id] - committed[mid]) * 1000)
         await dispatcher.stop()
         await db.close()
-    await sink.runner.cleanup()
+    sink.stop()
     samples.sort()
     return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
 
