@@ -9,8 +9,8 @@ import typer
 
 from ndoto_cli.commands._common import AccountOpt, JsonOpt, console, dump_json, resolve_account, run, table, token_notice
 
-app = typer.Typer(help="Human agents: administrators manage bots and inboxes, agents work conversations.\n\nExample: ndoto agents create --email ann@acme.test --name Ann", no_args_is_help=True)
-token_app = typer.Typer(help="An agent's API token.\n\nExample: ndoto agents token reset ann@acme.test", no_args_is_help=True)
+app = typer.Typer(help="Human agents: administrators manage bots and inboxes, agents work conversations.\n\nExample: ndoto agents create --email ann@acme.test --name Ann", no_args_is_help=True, rich_markup_mode=None)
+token_app = typer.Typer(help="An agent's API token.\n\nExample: ndoto agents token reset ann@acme.test", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(token_app, name="token")
 
 

@@ -10,9 +10,9 @@ import typer
 
 from ndoto_cli.commands._common import AccountOpt, JsonOpt, console, dump_json, fail, resolve_account, run, table, token_notice
 
-app = typer.Typer(help="Agent bots: webhook bots (your server) and AI agents (built in).\n\nExample: ndoto bots create --type webhook --name OrderBot --url https://bots.example.com/webhook", no_args_is_help=True)
-token_app = typer.Typer(help="A bot's access token (how it calls the API).\n\nExample: ndoto bots token reset OrderBot", no_args_is_help=True)
-secret_app = typer.Typer(help="A bot's webhook signing secret (how it verifies our calls).\n\nExample: ndoto bots secret reset OrderBot", no_args_is_help=True)
+app = typer.Typer(help="Agent bots: webhook bots (your server) and AI agents (built in).\n\nExample: ndoto bots create --type webhook --name OrderBot --url https://bots.example.com/webhook", no_args_is_help=True, rich_markup_mode=None)
+token_app = typer.Typer(help="A bot's access token (how it calls the API).\n\nExample: ndoto bots token reset OrderBot", no_args_is_help=True, rich_markup_mode=None)
+secret_app = typer.Typer(help="A bot's webhook signing secret (how it verifies our calls).\n\nExample: ndoto bots secret reset OrderBot", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(token_app, name="token")
 app.add_typer(secret_app, name="secret")
 

@@ -9,7 +9,7 @@ import typer
 
 from ndoto_cli.commands._common import AccountOpt, JsonOpt, console, dump_json, fail, resolve_account, run, table
 
-app = typer.Typer(help="Conversations: read threads, reply, write private notes, resolve, assign.\n\nExample: ndoto conversations list --status pending", no_args_is_help=True)
+app = typer.Typer(help="Conversations: read threads, reply, write private notes, resolve, assign.\n\nExample: ndoto conversations list --status pending", no_args_is_help=True, rich_markup_mode=None)
 
 AsOpt = Annotated[str | None, typer.Option("--as", help="Act as this agent (email; default: the first administrator).")]
 ConvArg = Annotated[int, typer.Argument(help="Conversation id (the per-account number shown by `list`).")]

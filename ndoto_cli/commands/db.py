@@ -8,7 +8,7 @@ import typer
 
 from ndoto_cli.commands._common import JsonOpt, console, dump_json, run
 
-app = typer.Typer(help="Database schema and location.\n\nExample: ndoto db info", no_args_is_help=True)
+app = typer.Typer(help="Database schema and location.\n\nExample: ndoto db info", no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.command("upgrade")

@@ -10,7 +10,7 @@ import typer
 
 from ndoto_cli.commands._common import AccountOpt, JsonOpt, console, dump_json, fail, resolve_account, run, table
 
-app = typer.Typer(help="Deliveries of events to bots: state, attempts, retries.\n\nExample: ndoto deliveries list --status failed", no_args_is_help=True)
+app = typer.Typer(help="Deliveries of events to bots: state, attempts, retries.\n\nExample: ndoto deliveries list --status failed", no_args_is_help=True, rich_markup_mode=None)
 
 
 class DeliveryStatusChoice(str, Enum):
