@@ -79,17 +79,7 @@ async def take_over(db: Database, who: Who, display_id: int) -> Any:
 
 
 async def hand_back(db: Database, who: Who, display_id: int) -> Any:
-    async def go(s: Any) -> Any:
-        bundle = await conversations.assign_user(s, account_id=who.account_id, display_id=display_id, user_id=None, actor=who.actor)
-        from ndoto_cli.core import routing
-
-        if routing.active_bot_id(bundle) is None:
-            raise Invalid("this conversation's inbox has no bot to hand it back to", hint="assign one from the Bots screen (B)")
-        if bundle.conversation.status != "pending":
-            await conversations.change_status(s, account_id=who.account_id, display_id=display_id, status="pending", actor=who.actor)
-        return bundle
-
-    return await db.write(go)
+    return await db.write(lambda s: conversations.hand_back(s, account_id=who.account_id, display_id=display_id, actor=who.actor))
 
 
 async def set_status(db: Database, who: Who, display_id: int, status: str) -> Any:

@@ -290,3 +290,14 @@ async def test_contact_source_ids_are_unique_per_inbox(world: World) -> None:
 
     with pytest.raises(Exception, match="source_id"):
         await world.db.write(go)
+
+
+async def test_hand_back_gives_the_conversation_to_the_bot(world: World) -> None:
+    display_id = (await say(world, "hello")).bundle.conversation.display_id
+    agent = Actor("user", world.agent_id, "Ann Agent")
+    await world.db.write(lambda s: conversations.change_status(s, account_id=world.account_id, display_id=display_id, status="open", actor=agent))
+    bundle = await world.db.write(lambda s: conversations.hand_back(s, account_id=world.account_id, display_id=display_id, actor=agent))
+    assert bundle.conversation.status == "pending" and bundle.conversation.assignee_id is None
+    no_bot = (await say(world, "hi", inbox_id=world.api_inbox_id, name="Joe")).bundle.conversation.display_id
+    with pytest.raises(Invalid, match="no bot"):
+        await world.db.write(lambda s: conversations.hand_back(s, account_id=world.account_id, display_id=no_bot, actor=agent))

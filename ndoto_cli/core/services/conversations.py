@@ -304,6 +304,20 @@ async def assign_user(
     return bundle
 
 
+async def hand_back(session: AsyncSession, *, account_id: int, display_id: int, actor: Actor) -> Bundle:
+    """Give a conversation back to its bot: no human assigned, status pending."""
+    bundle = await load(session, account_id=account_id, display_id=display_id)
+    if routing.active_bot_id(bundle) is None:
+        raise Invalid(
+            "this conversation's inbox has no bot to hand it back to",
+            hint="assign one: ndoto inbox assign BOT INBOX (or the console's Bots screen)",
+        )
+    if bundle.conversation.assignee_id is not None:
+        return await assign_user(session, account_id=account_id, display_id=display_id, user_id=None, actor=actor, bundle=bundle)
+    await apply_status(session, bundle, Status.pending.value, actor=actor, activity=f"Conversation handed back to the bot by {actor.name}")
+    return bundle
+
+
 async def assign_bot(
     session: AsyncSession, *, account_id: int, display_id: int, bot_id: int | None, actor: Actor
 ) -> Bundle:
