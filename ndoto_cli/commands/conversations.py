@@ -135,7 +135,7 @@ def show(conversation: ConvArg, account: AccountOpt = None, as_json: JsonOpt = F
 
     out = console()
     owner = conv["owner"]
-    who = owner.get("name") or (f"bot #{owner['id']}" if owner["type"] == "agent_bot" else "nobody")
+    who = owner.get("name") or (f"bot #{owner['id']}" if owner["type"] == "agent_bot" else "nobody yet (waiting for a human)")
     out.print(f"[bold]#{conv['id']}[/bold] {escape(conv['meta']['sender']['name'])} - {conv['status']} - answered by {escape(who)}", highlight=False)
     for m in thread:
         when = datetime.fromtimestamp(m["created_at"]).strftime("%H:%M")
@@ -274,5 +274,5 @@ def assign(
         dump_json(data)
         return
     owner = data["owner"]
-    who = owner.get("name") or (f"bot #{owner['id']}" if owner["type"] == "agent_bot" else "nobody")
+    who = owner.get("name") or (f"bot #{owner['id']}" if owner["type"] == "agent_bot" else "nobody yet (waiting for a human)")
     console().print(f"Conversation {conversation} is {data['status']}, answered by {who}.")
