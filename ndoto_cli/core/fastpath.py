@@ -102,6 +102,24 @@ def _decode(model: type, row: tuple[Any, ...], offset: int) -> dict[str, Any] | 
     return values
 
 
+async def fetch_one(session: AsyncSession, model: type, where: str, params: dict[str, Any]) -> Any | None:
+    """One row of ``model`` as a transient instance, by a raw WHERE clause (SQLite only; callers
+    fall back to the ORM when ``raw_sqlite`` is None)."""
+    raw = await raw_sqlite(session)
+    assert raw is not None
+    return fetch_one_raw(raw, model, where, params)
+
+
+def fetch_one_raw(raw: Any, model: type, where: str, params: dict[str, Any]) -> Any | None:
+    cols = _columns(model)
+    sql = f"SELECT {', '.join(name for name, _ in cols)} FROM {model.__tablename__} WHERE {where}"  # type: ignore[attr-defined]
+    row = raw.execute(sql, params).fetchone()
+    if row is None:
+        return None
+    values = _decode(model, row, 0)
+    return build(model, values) if values is not None else None
+
+
 _BUNDLE_MODELS: tuple[tuple[type, str], ...] = (
     (Conversation, "c"),
     (Inbox, "i"),

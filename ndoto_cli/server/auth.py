@@ -14,7 +14,7 @@ from fastapi import Request
 
 from ndoto_cli.core.errors import Forbidden, Unauthorized
 from ndoto_cli.core.models import AgentBotInbox, Role
-from ndoto_cli.core.services.tokens import Principal, authenticate, needs_touch, touch
+from ndoto_cli.core.services.tokens import Principal, authenticate_db, needs_touch, touch
 
 
 def token_from(request: Request) -> str | None:
@@ -26,8 +26,7 @@ def token_from(request: Request) -> str | None:
 
 async def principal(request: Request) -> Principal:
     db = request.app.state.db
-    async with db.read() as session:
-        who = await authenticate(session, token_from(request))
+    who = await authenticate_db(db, token_from(request))
     if needs_touch(who):
         await db.write(lambda s: touch(s, token_id=who.token_id))
     return who
