@@ -46,6 +46,9 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print
 """
 
 
+CONVERSATIONS = 1000  # deliveries of one conversation go one at a time: throughput needs many
+
+
 class Sink:
     """A minimal receiver in its own process (as a bot would be), so it does not share our CPU."""
 
@@ -115,7 +118,7 @@ async def world(home: Path, url: str) -> tuple[Any, Any, int, list[int]]:
     bot, _ = await db.write(lambda s: bots.create_bot(s, account_id=acc, name="B", outgoing_url=url))
     await db.write(lambda s: inboxes.set_inbox_bot(s, account_id=acc, inbox_id=inbox.id, bot_id=bot.id))
     ids = []
-    for i in range(200):
+    for i in range(CONVERSATIONS):
         async def go(s: Any, i: int = i) -> Any:
             return await customers.say(s, inbox=await s.get(Inbox, inbox.id), contact_name=f"c{i}", content="hi")
         ids.append((await db.write(go)).bundle.conversation.display_id)
@@ -213,7 +216,8 @@ def main() -> None:
     args = parser.parse_args()
     rate, ceil = asyncio.run(sustained(args.events))
     print(f"ceiling: bare aiohttp client loop, no database:   {ceil:8.0f} POSTs/s")
-    print(f"dispatcher: signed, durably logged deliveries:    {rate:8.0f} deliveries/s ({rate / ceil:.0%} of the ceiling)")
+    print(f"dispatcher: signed, durably logged deliveries:    {rate:8.0f} deliveries/s ({rate / ceil:.0%} of the ceiling; "
+          f"{args.events} events over {CONVERSATIONS} conversations)")
     p50, p99 = asyncio.run(latency())
     print(f"commit-to-receipt latency at 200 events/s:        p50 {p50:.1f} ms, p99 {p99:.1f} ms")
 
