@@ -7,6 +7,7 @@ use, so a hostname that resolves to 127.0.0.1 (or changes between check and conn
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from typing import Any
@@ -41,12 +42,19 @@ def _allowed(address: str, host: str, *, allow_private: bool, allowlist: list[st
 
 def check_literal(host: str, *, allow_private: bool, allowlist: list[str]) -> None:
     """IP-literal URLs skip the resolver: check them before connecting."""
+    if not _literal_refused(host, allow_private, tuple(allowlist)):
+        return
+    raise AddressRefused(f"{host} is a private address (set NDOTO_ALLOW_PRIVATE_ADDRESSES or NDOTO_PRIVATE_ALLOWLIST)")
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal_refused(host: str, allow_private: bool, allowlist: tuple[str, ...]) -> bool:
+    """Cached: the same bot URLs are checked on every delivery."""
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        return
-    if not _allowed(host.strip("[]"), host, allow_private=allow_private, allowlist=allowlist):
-        raise AddressRefused(f"{host} is a private address (set NDOTO_ALLOW_PRIVATE_ADDRESSES or NDOTO_PRIVATE_ALLOWLIST)")
+        return False
+    return not _allowed(host.strip("[]"), host, allow_private=allow_private, allowlist=list(allowlist))
 
 
 class GuardedResolver(AbstractResolver):

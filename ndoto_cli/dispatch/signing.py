@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 
 
+@functools.lru_cache(maxsize=1024)
 def secret_key(secret: str) -> bytes:
     return base64.b64decode(secret.removeprefix("whsec_"))
 
