@@ -13,6 +13,8 @@ from ndoto_cli.server.auth import Caller, account_caller
 from ndoto_cli.server.schemas import Id
 from ndoto_cli.server.schemas import BotCreate, BotUpdate, ContactCreate, InboxCreate, SetAgentBot, bot_settings
 
+from ndoto_cli.server.responses import BotOut, ContactCreated, Deleted, InboxBotOut, InboxList, InboxOut, doc  # noqa: E402
+
 router = APIRouter(prefix="/api/v1/accounts/{account_id}")
 JSON = dict[str, Any]
 
@@ -35,7 +37,7 @@ async def _admin(request: Request, account_id: Id) -> Caller:
     return caller
 
 
-@router.get("/agent_bots", tags=["agent bots"], summary="List the account's bots and the system bots")
+@router.get("/agent_bots", responses=doc(list[BotOut]), tags=["agent bots"], summary="List the account's bots and the system bots")
 async def list_bots(request: Request, account_id: Id) -> list[JSON]:
     caller = await _user(request, account_id)
     async with request.app.state.db.read() as s:
@@ -43,7 +45,7 @@ async def list_bots(request: Request, account_id: Id) -> list[JSON]:
     return [render_bot(b, caller) for b in rows]
 
 
-@router.post("/agent_bots", tags=["agent bots"], summary="Create a bot (its access token is in this answer only)")
+@router.post("/agent_bots", responses=doc(BotOut), tags=["agent bots"], summary="Create a bot (its access token is in this answer only)")
 async def create_bot(request: Request, account_id: Id, body: BotCreate) -> JSON:
     caller = await _admin(request, account_id)
     bot, token = await request.app.state.db.write(
@@ -56,7 +58,7 @@ async def create_bot(request: Request, account_id: Id, body: BotCreate) -> JSON:
     return render_bot(bot, caller, token)
 
 
-@router.get("/agent_bots/{bot_id}", tags=["agent bots"], summary="Show a bot (system bots included)")
+@router.get("/agent_bots/{bot_id}", responses=doc(BotOut), tags=["agent bots"], summary="Show a bot (system bots included)")
 async def show_bot(request: Request, account_id: Id, bot_id: Id) -> JSON:
     caller = await _user(request, account_id)
     async with request.app.state.db.read() as s:
@@ -76,31 +78,31 @@ async def _update_bot(request: Request, account_id: Id, bot_id: Id, body: BotUpd
     return render_bot(bot, caller)
 
 
-@router.patch("/agent_bots/{bot_id}", tags=["agent bots"], summary="Update a bot (the account's own bots only)")
+@router.patch("/agent_bots/{bot_id}", responses=doc(BotOut), tags=["agent bots"], summary="Update a bot (the account's own bots only)")
 async def patch_bot(request: Request, account_id: Id, bot_id: Id, body: BotUpdate) -> JSON:
     return await _update_bot(request, account_id, bot_id, body)
 
 
-@router.put("/agent_bots/{bot_id}", tags=["agent bots"], summary="Update a bot (same as PATCH)")
+@router.put("/agent_bots/{bot_id}", responses=doc(BotOut), tags=["agent bots"], summary="Update a bot (same as PATCH)")
 async def put_bot(request: Request, account_id: Id, bot_id: Id, body: BotUpdate) -> JSON:
     return await _update_bot(request, account_id, bot_id, body)
 
 
-@router.delete("/agent_bots/{bot_id}", tags=["agent bots"], summary="Delete a bot")
+@router.delete("/agent_bots/{bot_id}", responses=doc(Deleted), tags=["agent bots"], summary="Delete a bot")
 async def delete_bot(request: Request, account_id: Id, bot_id: Id) -> JSON:
     await _admin(request, account_id)
     bot = await request.app.state.db.write(lambda s: bots.delete_bot(s, account_id=account_id, bot_id=bot_id))
     return {"id": bot.id, "deleted": True}
 
 
-@router.post("/agent_bots/{bot_id}/reset_access_token", tags=["agent bots"], summary="New access token (old one stops working)")
+@router.post("/agent_bots/{bot_id}/reset_access_token", responses=doc(BotOut), tags=["agent bots"], summary="New access token (old one stops working)")
 async def reset_token(request: Request, account_id: Id, bot_id: Id) -> JSON:
     caller = await _admin(request, account_id)
     bot, token = await request.app.state.db.write(lambda s: bots.reset_bot_token(s, account_id=account_id, bot_id=bot_id))
     return render_bot(bot, caller, token)
 
 
-@router.post("/agent_bots/{bot_id}/reset_secret", tags=["agent bots"], summary="New webhook signing secret")
+@router.post("/agent_bots/{bot_id}/reset_secret", responses=doc(BotOut), tags=["agent bots"], summary="New webhook signing secret")
 async def reset_secret(request: Request, account_id: Id, bot_id: Id) -> JSON:
     caller = await _admin(request, account_id)
     bot = await request.app.state.db.write(lambda s: bots.reset_bot_secret(s, account_id=account_id, bot_id=bot_id))
@@ -113,7 +115,7 @@ async def _inbox_json(s: Any, inbox: Any) -> JSON:
     return inbox_json(inbox, link, bot)
 
 
-@router.get("/inboxes", tags=["inboxes"], summary="List inboxes")
+@router.get("/inboxes", responses=doc(InboxList), tags=["inboxes"], summary="List inboxes")
 async def list_inboxes(request: Request, account_id: Id) -> JSON:
     await _user(request, account_id)
     async with request.app.state.db.read() as s:
@@ -121,7 +123,7 @@ async def list_inboxes(request: Request, account_id: Id) -> JSON:
         return {"payload": [await _inbox_json(s, i) for i in rows]}
 
 
-@router.post("/inboxes", tags=["inboxes"], summary="Create an inbox ({name, channel: {type: api|web_widget}})")
+@router.post("/inboxes", responses=doc(InboxOut), tags=["inboxes"], summary="Create an inbox ({name, channel: {type: api|web_widget}})")
 async def create_inbox(request: Request, account_id: Id, body: InboxCreate) -> JSON:
     await _admin(request, account_id)
     channel = body.channel
@@ -135,14 +137,14 @@ async def create_inbox(request: Request, account_id: Id, body: InboxCreate) -> J
     return await request.app.state.db.write(go)
 
 
-@router.get("/inboxes/{inbox_id}", tags=["inboxes"], summary="Show an inbox")
+@router.get("/inboxes/{inbox_id}", responses=doc(InboxOut), tags=["inboxes"], summary="Show an inbox")
 async def show_inbox(request: Request, account_id: Id, inbox_id: Id) -> JSON:
     await account_caller(request, account_id)  # bots may see inboxes (Chatwoot allows it)
     async with request.app.state.db.read() as s:
         return await _inbox_json(s, await inboxes.get_inbox(s, account_id=account_id, inbox_id=inbox_id))
 
 
-@router.get("/inboxes/{inbox_id}/agent_bot", tags=["inboxes"], summary="The inbox's bot ({} when none)")
+@router.get("/inboxes/{inbox_id}/agent_bot", responses=doc(InboxBotOut), tags=["inboxes"], summary="The inbox's bot ({} when none)")
 async def inbox_agent_bot(request: Request, account_id: Id, inbox_id: Id) -> JSON:
     caller = await _user(request, account_id)
     async with request.app.state.db.read() as s:
@@ -151,7 +153,7 @@ async def inbox_agent_bot(request: Request, account_id: Id, inbox_id: Id) -> JSO
     return {"agent_bot": render_bot(bot, caller) if bot is not None else {}}
 
 
-@router.post("/inboxes/{inbox_id}/set_agent_bot", tags=["inboxes"], summary="Connect a bot ({agent_bot: id}) or disconnect ({agent_bot: null})")
+@router.post("/inboxes/{inbox_id}/set_agent_bot", responses=doc(dict), tags=["inboxes"], summary="Connect a bot ({agent_bot: id}) or disconnect ({agent_bot: null})")
 async def set_agent_bot(request: Request, account_id: Id, inbox_id: Id, body: SetAgentBot) -> Response:
     await _admin(request, account_id)
     await request.app.state.db.write(
@@ -160,7 +162,7 @@ async def set_agent_bot(request: Request, account_id: Id, inbox_id: Id, body: Se
     return Response(status_code=200, content="{}", media_type="application/json")
 
 
-@router.post("/contacts", tags=["contacts"], summary="Create a contact (optionally linked to an inbox)")
+@router.post("/contacts", responses=doc(ContactCreated), tags=["contacts"], summary="Create a contact (optionally linked to an inbox)")
 async def create_contact(request: Request, account_id: Id, body: ContactCreate) -> JSON:
     await _user(request, account_id)
 
@@ -182,7 +184,7 @@ async def create_contact(request: Request, account_id: Id, body: ContactCreate) 
     return await request.app.state.db.write(go)
 
 
-@router.get("/contacts/{contact_id}", tags=["contacts"], summary="Show a contact")
+@router.get("/contacts/{contact_id}", responses=doc(ContactCreated), tags=["contacts"], summary="Show a contact")
 async def show_contact(request: Request, account_id: Id, contact_id: Id) -> JSON:
     await _user(request, account_id)
     async with request.app.state.db.read() as s:

@@ -34,6 +34,8 @@ from ndoto_cli.server.schemas import (
     Typing,
 )
 
+from ndoto_cli.server.responses import AgentOut, BotOut, ConversationList, ConversationOut, CountsOut, MessageList, MessageOut, StatusOut, doc  # noqa: E402
+
 router = APIRouter(prefix="/api/v1/accounts/{account_id}", tags=["conversations"])
 
 JSON = dict[str, Any]
@@ -48,7 +50,7 @@ async def _read_conversation(request: Request, caller: Caller, display_id: int) 
         return bundle, await render_conversation(s, bundle)
 
 
-@router.get("/conversations", summary="List conversations (users only)")
+@router.get("/conversations", responses=doc(ConversationList), summary="List conversations (users only)")
 async def list_(
     request: Request,
     account_id: Id,
@@ -67,7 +69,7 @@ async def list_(
     return {"data": {"meta": result.meta(), "payload": result.items}}
 
 
-@router.get("/conversations/meta", summary="Conversation counts")
+@router.get("/conversations/meta", responses=doc(CountsOut), summary="Conversation counts")
 async def meta(request: Request, account_id: Id, status: str = "open", inbox_id: Id | None = None) -> JSON:
     caller = await account_caller(request, account_id)
     caller.require_user()
@@ -78,7 +80,7 @@ async def meta(request: Request, account_id: Id, status: str = "open", inbox_id:
     return {"meta": result.meta()}
 
 
-@router.post("/conversations", summary="Create a conversation (API inboxes; pending when a bot is active)")
+@router.post("/conversations", responses=doc(ConversationOut), summary="Create a conversation (API inboxes; pending when a bot is active)")
 async def create(request: Request, account_id: Id, body: ConversationCreate) -> JSON:
     caller = await account_caller(request, account_id)
     db = request.app.state.db
@@ -137,14 +139,14 @@ async def _change_status(request: Request, caller: Caller, display_id: int, stat
     )
 
 
-@router.patch("/conversations", summary="Change a conversation's status: the product document's {id, status} form")
+@router.patch("/conversations", responses=doc(StatusOut), summary="Change a conversation's status: the product document's {id, status} form")
 async def patch_status(request: Request, account_id: Id, body: ConversationStatusPatch) -> JSON:
     caller = await account_caller(request, account_id)
     bundle = await _change_status(request, caller, body.id, body.status, body.snoozed_until)
     return await _status_payload(bundle)
 
 
-@router.post("/conversations/{conversation_id}/toggle_status", summary="Set or toggle a conversation's status")
+@router.post("/conversations/{conversation_id}/toggle_status", responses=doc(StatusOut), summary="Set or toggle a conversation's status")
 async def toggle_status(request: Request, account_id: Id, conversation_id: Id, body: StatusChange | None = None) -> JSON:
     caller = await account_caller(request, account_id)
     body = body or StatusChange()
@@ -152,14 +154,14 @@ async def toggle_status(request: Request, account_id: Id, conversation_id: Id, b
     return await _status_payload(bundle)
 
 
-@router.get("/conversations/{conversation_id}", summary="Show a conversation")
+@router.get("/conversations/{conversation_id}", responses=doc(ConversationOut), summary="Show a conversation")
 async def show(request: Request, account_id: Id, conversation_id: Id) -> JSON:
     caller = await account_caller(request, account_id)
     _bundle, data = await _read_conversation(request, caller, conversation_id)
     return data
 
 
-@router.patch("/conversations/{conversation_id}", summary="Update a conversation (status, priority, attributes)")
+@router.patch("/conversations/{conversation_id}", responses=doc(ConversationOut), summary="Update a conversation (status, priority, attributes)")
 async def update(request: Request, account_id: Id, conversation_id: Id, body: ConversationUpdate) -> JSON:
     caller = await account_caller(request, account_id)
 
@@ -178,7 +180,7 @@ async def update(request: Request, account_id: Id, conversation_id: Id, body: Co
     return await request.app.state.db.write(go)
 
 
-@router.post("/conversations/{conversation_id}/toggle_typing_status", summary="Typing indicator on/off")
+@router.post("/conversations/{conversation_id}/toggle_typing_status", responses=doc(dict), summary="Typing indicator on/off")
 async def toggle_typing(request: Request, account_id: Id, conversation_id: Id, body: Typing) -> JSON:
     caller = await account_caller(request, account_id)
     async with request.app.state.db.read() as s:
@@ -213,17 +215,17 @@ async def _assign(request: Request, account_id: Id, conversation_id: Id, body: A
     return await request.app.state.db.write(go)
 
 
-@router.post("/conversations/{conversation_id}/assignments", summary="Assign a human ({assignee_id}) or a bot ({assignee_id, assignee_type: AgentBot})")
+@router.post("/conversations/{conversation_id}/assignments", responses=doc(AgentOut | BotOut | None), summary="Assign a human ({assignee_id}) or a bot ({assignee_id, assignee_type: AgentBot})")
 async def assign_post(request: Request, account_id: Id, conversation_id: Id, body: Assignment) -> Any:
     return await _assign(request, account_id, conversation_id, body)
 
 
-@router.patch("/conversations/{conversation_id}/assignments", summary="Same as POST (the product document's form)")
+@router.patch("/conversations/{conversation_id}/assignments", responses=doc(AgentOut | BotOut | None), summary="Same as POST (the product document's form)")
 async def assign_patch(request: Request, account_id: Id, conversation_id: Id, body: Assignment) -> Any:
     return await _assign(request, account_id, conversation_id, body)
 
 
-@router.get("/conversations/{conversation_id}/messages", summary="List messages (latest 20; before/after paging)")
+@router.get("/conversations/{conversation_id}/messages", responses=doc(MessageList), summary="List messages (latest 20; before/after paging)")
 async def list_messages(
     request: Request, account_id: Id, conversation_id: Id, before: OptId = None, after: OptId = None
 ) -> JSON:
@@ -281,7 +283,7 @@ def _validation_message(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
 
 
-@router.post("/conversations/{conversation_id}/messages", summary="Create a message", openapi_extra=MESSAGE_BODY_SCHEMA)
+@router.post("/conversations/{conversation_id}/messages", responses=doc(MessageOut), summary="Create a message", openapi_extra=MESSAGE_BODY_SCHEMA)
 async def create_message(request: Request, account_id: Id, conversation_id: Id) -> JSON:
     caller = await account_caller(request, account_id)
     try:
@@ -298,7 +300,7 @@ async def create_message(request: Request, account_id: Id, conversation_id: Id) 
     return result.json(echo_id=body.echo_id)
 
 
-@router.patch("/conversations/{conversation_id}/messages/{message_id}", summary="Edit a message or its delivery status")
+@router.patch("/conversations/{conversation_id}/messages/{message_id}", responses=doc(MessageOut), summary="Edit a message or its delivery status")
 async def update_message(request: Request, account_id: Id, conversation_id: Id, message_id: Id, body: MessageUpdate) -> JSON:
     caller = await account_caller(request, account_id)
     caller.require_user()
@@ -312,7 +314,7 @@ async def update_message(request: Request, account_id: Id, conversation_id: Id, 
     return result.json()
 
 
-@router.delete("/conversations/{conversation_id}/messages/{message_id}", summary="Soft-delete a message")
+@router.delete("/conversations/{conversation_id}/messages/{message_id}", responses=doc(MessageOut), summary="Soft-delete a message")
 async def delete_message(request: Request, account_id: Id, conversation_id: Id, message_id: Id) -> JSON:
     caller = await account_caller(request, account_id)
     caller.require_user()

@@ -10,6 +10,8 @@ from ndoto_cli.core.services import deliveries
 from ndoto_cli.server.auth import account_caller
 from ndoto_cli.server.schemas import Body, DbId, Id, OptId
 
+from ndoto_cli.server.responses import DeliveryOut, Retried, doc  # noqa: E402
+
 router = APIRouter(prefix="/api/v1/accounts/{account_id}", tags=["deliveries"])
 JSON = dict[str, Any]
 
@@ -20,7 +22,7 @@ class RetryBody(Body):
     since: float | None = None
 
 
-@router.get("/deliveries", summary="Deliveries, newest first (filters: agent_bot_id, status, since)")
+@router.get("/deliveries", responses=doc(list[DeliveryOut]), summary="Deliveries, newest first (filters: agent_bot_id, status, since)")
 async def list_(request: Request, account_id: Id, agent_bot_id: OptId = None, status: str | None = None,
                 since: float | None = None, limit: int = 50) -> list[JSON]:
     caller = await account_caller(request, account_id)
@@ -32,7 +34,7 @@ async def list_(request: Request, account_id: Id, agent_bot_id: OptId = None, st
     return [deliveries.delivery_json(d, name) for d, name in rows]
 
 
-@router.get("/deliveries/{delivery_id}", summary="A delivery with every attempt")
+@router.get("/deliveries/{delivery_id}", responses=doc(DeliveryOut), summary="A delivery with every attempt")
 async def show(request: Request, account_id: Id, delivery_id: Id) -> JSON:
     caller = await account_caller(request, account_id)
     caller.require_admin()
@@ -41,7 +43,7 @@ async def show(request: Request, account_id: Id, delivery_id: Id) -> JSON:
     return {**deliveries.delivery_json(d, event.name), "attempt_log": [deliveries.attempt_json(a) for a in attempts]}
 
 
-@router.post("/deliveries/{delivery_id}/retry", summary="Make a delivery due again (same webhook-id)")
+@router.post("/deliveries/{delivery_id}/retry", responses=doc(Retried), summary="Make a delivery due again (same webhook-id)")
 async def retry_one(request: Request, account_id: Id, delivery_id: Id) -> JSON:
     caller = await account_caller(request, account_id)
     caller.require_admin()
@@ -51,7 +53,7 @@ async def retry_one(request: Request, account_id: Id, delivery_id: Id) -> JSON:
     return {"retried": done}
 
 
-@router.post("/deliveries/retry", summary="Retry every failed delivery (optionally of one bot, since a time)")
+@router.post("/deliveries/retry", responses=doc(Retried), summary="Retry every failed delivery (optionally of one bot, since a time)")
 async def retry_failed(request: Request, account_id: Id, body: RetryBody | None = None) -> JSON:
     caller = await account_caller(request, account_id)
     caller.require_admin()

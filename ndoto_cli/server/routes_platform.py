@@ -17,6 +17,8 @@ from ndoto_cli.server.auth import platform_caller
 from ndoto_cli.server.schemas import Id
 from ndoto_cli.server.schemas import BotCreate, BotUpdate, bot_settings
 
+from ndoto_cli.server.responses import BotOut, Deleted, doc  # noqa: E402
+
 router = APIRouter(prefix="/platform/api/v1", tags=["platform"])
 JSON = dict[str, Any]
 
@@ -30,7 +32,7 @@ async def _mine(request: Request, bot_id: Id) -> tuple[Any, AgentBot]:
     return who, bot
 
 
-@router.get("/agent_bots", summary="List the system bots this platform app created")
+@router.get("/agent_bots", responses=doc(list[BotOut]), summary="List the system bots this platform app created")
 async def list_(request: Request) -> list[JSON]:
     who = await platform_caller(request)
     async with request.app.state.db.read() as s:
@@ -38,7 +40,7 @@ async def list_(request: Request) -> list[JSON]:
     return [bot_json(b, include_secret=True) for b in rows if b.platform_app_id == who.platform_app.id]  # type: ignore[union-attr]
 
 
-@router.post("/agent_bots", summary="Create a system bot (its token is in this answer only)")
+@router.post("/agent_bots", responses=doc(BotOut), summary="Create a system bot (its token is in this answer only)")
 async def create(request: Request, body: BotCreate) -> JSON:
     who = await platform_caller(request)
     bot, token = await request.app.state.db.write(
@@ -51,7 +53,7 @@ async def create(request: Request, body: BotCreate) -> JSON:
     return bot_json(bot, access_token=token, include_secret=True)
 
 
-@router.get("/agent_bots/{bot_id}", summary="Show a system bot")
+@router.get("/agent_bots/{bot_id}", responses=doc(BotOut), summary="Show a system bot")
 async def show(request: Request, bot_id: Id) -> JSON:
     _who, bot = await _mine(request, bot_id)
     return bot_json(bot, include_secret=True)
@@ -70,17 +72,17 @@ async def _update(request: Request, bot_id: Id, body: BotUpdate) -> JSON:
     return bot_json(updated, include_secret=True)
 
 
-@router.patch("/agent_bots/{bot_id}", summary="Update a system bot")
+@router.patch("/agent_bots/{bot_id}", responses=doc(BotOut), summary="Update a system bot")
 async def patch(request: Request, bot_id: Id, body: BotUpdate) -> JSON:
     return await _update(request, bot_id, body)
 
 
-@router.put("/agent_bots/{bot_id}", summary="Update a system bot (same as PATCH)")
+@router.put("/agent_bots/{bot_id}", responses=doc(BotOut), summary="Update a system bot (same as PATCH)")
 async def put(request: Request, bot_id: Id, body: BotUpdate) -> JSON:
     return await _update(request, bot_id, body)
 
 
-@router.delete("/agent_bots/{bot_id}", summary="Delete a system bot")
+@router.delete("/agent_bots/{bot_id}", responses=doc(Deleted), summary="Delete a system bot")
 async def delete(request: Request, bot_id: Id) -> JSON:
     _who, bot = await _mine(request, bot_id)
     await request.app.state.db.write(lambda s: bots.delete_bot(s, account_id=bot.account_id, bot_id=bot_id))

@@ -23,6 +23,8 @@ from ndoto_cli.server.schemas import (
     WidgetEvent,
 )
 
+from ndoto_cli.server.responses import PublicContactOut, PublicConversationOut, PublicMessageOut, doc  # noqa: E402
+
 router = APIRouter(prefix="/public/api/v1/inboxes/{inbox_identifier}", tags=["public"])
 JSON = dict[str, Any]
 
@@ -61,7 +63,7 @@ def _conversation_json(bundle: Any, last: list[JSON]) -> JSON:
     }
 
 
-@router.post("/contacts", summary="Create a contact in this inbox")
+@router.post("/contacts", responses=doc(PublicContactOut), summary="Create a contact in this inbox")
 async def create_contact(request: Request, inbox_identifier: str, body: PublicContactCreate) -> JSON:
     async def go(s: Any) -> JSON:
         inbox = await inboxes.get_inbox_by_identifier(s, identifier=inbox_identifier)
@@ -75,14 +77,14 @@ async def create_contact(request: Request, inbox_identifier: str, body: PublicCo
     return await request.app.state.db.write(go)
 
 
-@router.get("/contacts/{source_id}", summary="Show the contact")
+@router.get("/contacts/{source_id}", responses=doc(PublicContactOut), summary="Show the contact")
 async def show_contact(request: Request, inbox_identifier: str, source_id: str) -> JSON:
     async with request.app.state.db.read() as s:
         _inbox, link, contact = await _contact(s, inbox_identifier, source_id)
     return {**contact_json(contact), "source_id": link.source_id, "pubsub_token": None}
 
 
-@router.get("/contacts/{source_id}/conversations", summary="The contact's conversations in this inbox")
+@router.get("/contacts/{source_id}/conversations", responses=doc(list[PublicConversationOut]), summary="The contact's conversations in this inbox")
 async def list_conversations(request: Request, inbox_identifier: str, source_id: str) -> list[JSON]:
     from sqlalchemy import select
 
@@ -102,7 +104,7 @@ async def list_conversations(request: Request, inbox_identifier: str, source_id:
     return out
 
 
-@router.post("/contacts/{source_id}/conversations", summary="Start a conversation")
+@router.post("/contacts/{source_id}/conversations", responses=doc(PublicConversationOut), summary="Start a conversation")
 async def create_conversation(
     request: Request, inbox_identifier: str, source_id: str, body: PublicConversationCreate | None = None
 ) -> JSON:
@@ -117,7 +119,7 @@ async def create_conversation(
     return await request.app.state.db.write(go)
 
 
-@router.get("/contacts/{source_id}/conversations/{conversation_id}/messages", summary="Messages (private notes hidden)")
+@router.get("/contacts/{source_id}/conversations/{conversation_id}/messages", responses=doc(list[PublicMessageOut]), summary="Messages (private notes hidden)")
 async def list_messages(request: Request, inbox_identifier: str, source_id: str, conversation_id: Id) -> list[JSON]:
     async with request.app.state.db.read() as s:
         inbox, _link, contact = await _contact(s, inbox_identifier, source_id)
@@ -126,7 +128,7 @@ async def list_messages(request: Request, inbox_identifier: str, source_id: str,
         return [_public_message(m, conversation_id, await load_sender(s, m)) for m in rows if not m.private]
 
 
-@router.post("/contacts/{source_id}/conversations/{conversation_id}/messages", summary="Send a message as the contact")
+@router.post("/contacts/{source_id}/conversations/{conversation_id}/messages", responses=doc(PublicMessageOut), summary="Send a message as the contact")
 async def create_message(
     request: Request, inbox_identifier: str, source_id: str, conversation_id: Id, body: PublicMessageCreate
 ) -> JSON:
@@ -142,7 +144,7 @@ async def create_message(
     return await request.app.state.db.write(go)
 
 
-@router.patch("/contacts/{source_id}/conversations/{conversation_id}/messages/{message_id}", summary="Answer an input_select or form")
+@router.patch("/contacts/{source_id}/conversations/{conversation_id}/messages/{message_id}", responses=doc(PublicMessageOut), summary="Answer an input_select or form")
 async def submit(
     request: Request, inbox_identifier: str, source_id: str, conversation_id: Id, message_id: Id, body: SubmittedValues
 ) -> JSON:
@@ -158,7 +160,7 @@ async def submit(
     return await request.app.state.db.write(go)
 
 
-@router.post("/contacts/{source_id}/events", summary="A widget event: webwidget.triggered fires webwidget_triggered")
+@router.post("/contacts/{source_id}/events", responses=doc(dict), summary="A widget event: webwidget.triggered fires webwidget_triggered")
 async def widget_event(request: Request, inbox_identifier: str, source_id: str, body: WidgetEvent) -> JSON:
     async def go(s: Any) -> JSON:
         inbox = await inboxes.get_inbox_by_identifier(s, identifier=inbox_identifier)
