@@ -38,14 +38,14 @@ def _files(paths: list[Path]) -> list[Path]:
         else:
             fail(f"no such file or directory: {path}")
     if not out:
-        fail("no Markdown, text or HTML files found in the given paths")
+        fail("no Markdown, text, HTML or PDF files found in the given paths")
     return out
 
 
 @app.command("add")
 def add(
     bot: BotArg,
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (Markdown, plain text, HTML).")],
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (Markdown, plain text, HTML, PDF).")],
     system: SystemOpt = False,
     account: AccountOpt = None,
     as_json: JsonOpt = False,

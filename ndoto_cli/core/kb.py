@@ -26,7 +26,10 @@ from ndoto_cli.core.errors import Invalid, NotFound
 from ndoto_cli.core.models import KbDocument, KbPassage
 
 MAX_PASSAGE = 1200  # characters: long sections are cut at paragraph boundaries
-SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text", ".html": "html", ".htm": "html"}
+SUFFIXES = {
+    ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text", ".html": "html", ".htm": "html",
+    ".pdf": "pdf",
+}
 STOPWORDS = set(
     "a an and are as at be but by can could do does did for from had has have how i if in into is it its me my of on or our "
     "please so that the their them then there these they this to us was we were what when where which who why will with "
@@ -129,10 +132,27 @@ def split(text: str, *, default_title: str) -> list[Section]:
     return sections
 
 
+def _pdf_text(path: Path) -> str:
+    """A PDF's text, one '#' section per page (PDFs carry no reliable heading structure)."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, OSError, ValueError) as exc:
+        raise Invalid(f"{path.name}: cannot read this PDF ({exc})", field="path") from exc
+    stem = path.stem.replace("-", " ").replace("_", " ").title()
+    return "\n\n".join(f"# {stem}\n\n## Page {n}\n\n{text.strip()}" for n, text in enumerate(pages, start=1) if text.strip())
+
+
 def read_document(path: Path) -> tuple[str, list[Section]]:
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
-        raise Invalid(f"{path.name}: unsupported file type (use Markdown, plain text or HTML)", field="path")
+        raise Invalid(f"{path.name}: unsupported file type (use Markdown, plain text, HTML or PDF)", field="path")
+    if kind == "pdf":
+        text = _pdf_text(path)
+        return text, split(text, default_title=path.stem)
     try:
         raw = path.read_text(encoding="utf-8")
     except OSError as exc:

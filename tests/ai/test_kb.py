@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ndoto_cli.core import kb
+from ndoto_cli.core.errors import Invalid
 from ndoto_cli.core.db import Database
 from ndoto_cli.core.services import accounts, bots
 from tests.ai.conftest import EXAMPLES
@@ -77,3 +78,39 @@ def test_fusion_rewards_agreement() -> None:
     a = [kb.Hit(1, "a", "", 9, "x"), kb.Hit(2, "b", "", 5, "x")]
     b = [kb.Hit(2, "b", "", 0.9, "x"), kb.Hit(3, "c", "", 0.8, "x")]
     assert [h.passage_id for h in kb.fuse([a, b], limit=3)][0] == 2
+
+
+def _minimal_pdf(lines: list[str]) -> bytes:
+    """A one-page PDF with Helvetica text, written by hand so the test needs no PDF writer."""
+    text = "BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(f"({line}) Tj T*" for line in lines) + " ET"
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(text)} >>\nstream\n{text}\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return out
+
+
+async def test_pdf_documents(db: Database, ai_bot: int, tmp_path: Path) -> None:
+    pdf = tmp_path / "warranty-policy.pdf"
+    pdf.write_bytes(_minimal_pdf(["Warranty", "All electronics carry a two year warranty."]))
+    doc, changed = await db.write(lambda s: kb.add_document(s, bot_id=ai_bot, path=pdf))
+    assert changed and doc.passages == 1
+    async with db.read() as s:
+        hits = await kb.search(s, bot_id=ai_bot, question="how long is the warranty on a laptop?")
+    assert hits and "two year warranty" in hits[0].content and hits[0].title == "Warranty Policy > Page 1"
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really")
+    with pytest.raises(Invalid, match="cannot read this PDF"):
+        await db.write(lambda s: kb.add_document(s, bot_id=ai_bot, path=broken))
