@@ -211,6 +211,14 @@ async def latency(rate: float = 200.0, seconds: float = 5.0) -> tuple[float, flo
 
 
 def main() -> None:
+    try:  # `ndoto serve` runs on uvloop (uvicorn picks it when installed): measure the same loop
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        loop_name = "uvloop"
+    except ImportError:
+        loop_name = "asyncio"
+    print(f"event loop: {loop_name}")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=5000)
     args = parser.parse_args()
