@@ -13,7 +13,7 @@ from ndoto_cli.server.auth import Caller, account_caller
 from ndoto_cli.server.schemas import Id
 from ndoto_cli.server.schemas import BotCreate, BotUpdate, ContactCreate, InboxCreate, SetAgentBot, bot_settings
 
-from ndoto_cli.server.responses import BotOut, ContactCreated, Deleted, InboxBotOut, InboxList, InboxOut, doc  # noqa: E402
+from ndoto_cli.server.responses import BotOut, ContactCreated, Deleted, InboxBotOut, InboxList, InboxOut, doc
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}")
 JSON = dict[str, Any]

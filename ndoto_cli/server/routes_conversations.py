@@ -34,7 +34,7 @@ from ndoto_cli.server.schemas import (
     Typing,
 )
 
-from ndoto_cli.server.responses import AgentOut, BotOut, ConversationList, ConversationOut, CountsOut, MessageList, MessageOut, StatusOut, doc  # noqa: E402
+from ndoto_cli.server.responses import AgentOut, BotOut, ConversationList, ConversationOut, CountsOut, MessageList, MessageOut, StatusOut, doc
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}", tags=["conversations"])
 

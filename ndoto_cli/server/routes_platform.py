@@ -17,7 +17,7 @@ from ndoto_cli.server.auth import platform_caller
 from ndoto_cli.server.schemas import Id
 from ndoto_cli.server.schemas import BotCreate, BotUpdate, bot_settings
 
-from ndoto_cli.server.responses import BotOut, Deleted, doc  # noqa: E402
+from ndoto_cli.server.responses import BotOut, Deleted, doc
 
 router = APIRouter(prefix="/platform/api/v1", tags=["platform"])
 JSON = dict[str, Any]

@@ -23,7 +23,7 @@ from ndoto_cli.server.schemas import (
     WidgetEvent,
 )
 
-from ndoto_cli.server.responses import PublicContactOut, PublicConversationOut, PublicMessageOut, doc  # noqa: E402
+from ndoto_cli.server.responses import PublicContactOut, PublicConversationOut, PublicMessageOut, doc
 
 router = APIRouter(prefix="/public/api/v1/inboxes/{inbox_identifier}", tags=["public"])
 JSON = dict[str, Any]

@@ -114,8 +114,6 @@ async def test_changes_from_outside_appear_without_losing_the_composer(seeded: W
         await pilot.press("i", *"half-typed")
         # Another process (here: another connection) writes: a customer message.
         from ndoto_cli.core.db import Database
-        from ndoto_cli.core.models import Inbox
-        from ndoto_cli.core.services import customers
 
         other = await Database(Settings(home=ndoto_home)).open()
         await other.write(lambda s: _say(s, seeded.web_inbox_id, "Jane Doe", "Any news?"))
@@ -132,7 +130,6 @@ async def test_changes_from_outside_appear_without_losing_the_composer(seeded: W
         assert app.current == 1
         table = app.query_one("#conversations", DataTable)
         assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == "1"
-        _ = (Inbox, customers)
 
 
 async def _say(s: Any, inbox_id: int, name: str, text: str) -> Any:
