@@ -39,6 +39,8 @@ class Dispatcher:
         self._loop_task: asyncio.Task[None] | None = None
         self._prune_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._scan = True  # a full scan is due: new deliveries were committed, or the poll timer fired
+        self._followups: set[tuple[int, int]] = set()  # queues whose delivery just finished
         self._webhook: Any = None
         self._ai: Any = None
         self.delivered = 0
@@ -58,6 +60,8 @@ class Dispatcher:
         self._prune_task = asyncio.create_task(self._prune_loop(), name="ndoto-prune")
 
     def wake(self) -> None:
+        """New deliveries were committed: scan for due ones."""
+        self._scan = True
         self._wake.set()
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -84,21 +88,33 @@ class Dispatcher:
             self._wake.clear()
             free = MAX_IN_FLIGHT - len(self._in_flight)
             claimed: list[store.Claimed] = []
-            if free > 0:
+            full_scan = self._scan
+            if free > 0 and (full_scan or self._followups):
+                queues = list(self._followups)[:free]
+                self._followups.difference_update(queues)
+                self._scan = False
                 try:
-                    claimed = await self.db.write(
-                        lambda s: store.claim(s, limit=min(free, CLAIM_BATCH), settings=self.settings, exclude=set(self._in_flight))
-                    )
+                    if full_scan:
+                        claimed = await self.db.write(
+                            lambda s: store.claim(s, limit=min(free, CLAIM_BATCH), settings=self.settings, exclude=set(self._in_flight))
+                        )
+                    else:
+                        claimed = await self.db.write(lambda s: store.claim_queues(s, queues=queues, settings=self.settings))
                 except Exception:  # noqa: BLE001 - a busy database must not kill the worker
                     log.exception("claiming deliveries failed; retrying")
+                    self._scan = True
                     await asyncio.sleep(POLL_INTERVAL)
                     continue
             for item in claimed:
                 self._in_flight[item.delivery_id] = asyncio.create_task(self._attempt(item))
-            if len(claimed) == CLAIM_BATCH:
-                continue
-            with contextlib.suppress(asyncio.TimeoutError):
+            more = full_scan and len(claimed) == CLAIM_BATCH
+            self._scan = self._scan or more
+            if MAX_IN_FLIGHT - len(self._in_flight) > 0 and (more or self._followups):
+                continue  # more is claimable now; with no room left, wait for outcomes instead
+            try:
                 await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL)
+            except asyncio.TimeoutError:
+                self._scan = True  # deliveries written by other processes, retries now due
 
     async def _attempt(self, item: store.Claimed) -> None:
         started = time.time()
@@ -157,11 +173,13 @@ class Dispatcher:
                 continue
             for result in batch:
                 self._in_flight.pop(result.claimed.delivery_id, None)
+                if result.claimed.conversation_id is not None:
+                    self._followups.add((result.claimed.bot_id, result.claimed.conversation_id))
                 if result.ok:
                     self.delivered += 1
                 elif not result.retryable:
                     self.failed += 1
-            self.wake()  # the next delivery of each of these queues is now due
+            self._wake.set()  # the next delivery of each of these queues may be due now
 
     async def _record(self, session: Any, batch: list[store.Result]) -> None:
         failed_for_good = set(await store.record(session, batch, settings=self.settings))

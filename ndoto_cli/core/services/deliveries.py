@@ -101,6 +101,41 @@ async def claim(
     return claimed
 
 
+_QUEUE_HEAD_SQL = (
+    "SELECT d.id, d.webhook_id, d.event_id, e.name, e.payload, d.agent_bot_id, b.bot_type, b.outgoing_url, b.secret, "
+    "b.timeout, b.disabled_reason, d.account_id, d.conversation_id, d.attempts, d.status, d.next_attempt_at "
+    "FROM deliveries d JOIN events e ON e.id = d.event_id JOIN agent_bots b ON b.id = d.agent_bot_id "
+    "WHERE d.agent_bot_id = :bot AND d.conversation_id = :conversation AND d.status IN ('pending', 'delivering') "
+    "ORDER BY d.id LIMIT 1"
+)
+
+
+async def claim_queues(session: AsyncSession, *, queues: list[tuple[int, int]], settings: Settings) -> list[Claimed]:
+    """Lease the next delivery of each given (bot, conversation) queue, if it is due.
+
+    The worker calls this for queues whose delivery it just finished: one indexed lookup per
+    queue instead of a scan past every blocked delivery of the backlog.
+    """
+    raw = await fastpath.raw_sqlite(session)
+    if raw is None:
+        return await claim(session, limit=len(queues), settings=settings)
+    now = time.time()
+    claimed: list[Claimed] = []
+    for bot_id, conversation_id in queues:
+        row = raw.execute(_QUEUE_HEAD_SQL, {"bot": bot_id, "conversation": conversation_id}).fetchone()
+        if row is None or row[15] > now or row[14] not in ("pending", "delivering"):
+            continue  # empty, waiting for its retry time, or leased by a live worker
+        claimed.append(Claimed(*row[:13], attempts=row[13] + 1))
+    if claimed:
+        await fastpath.execute(
+            session,
+            "UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, next_attempt_at = :lease, "
+            "updated_at = :now WHERE id = :id",
+            [{"lease": now + lease_seconds(c, settings), "now": now, "id": c.delivery_id} for c in claimed],
+        )
+    return claimed
+
+
 @dataclass
 class Result:
     """One attempt's outcome, as the worker hands it back for recording."""
