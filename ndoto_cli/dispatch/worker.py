@@ -1,8 +1,10 @@
 """The delivery worker: claim due deliveries, run them through their bot's transport, record.
 
 One loop claims (in batches, under leases) and starts one task per delivery; a recorder writes
-outcomes back in batches. Per-row round trips would cost more than the HTTP itself, so both
-sides batch. Ordering and crash safety come from the claim (see core.services.deliveries).
+outcomes back in batches and, in the same transaction, claims the next delivery of each queue
+whose delivery just finished. Per-row round trips would cost more than the HTTP itself, so both
+sides batch, and the steady state costs one transaction per batch of outcomes, not two.
+Ordering and crash safety come from the claim (see core.services.deliveries).
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ class Dispatcher:
         self._prune_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._scan = True  # a full scan is due: new deliveries were committed, or the poll timer fired
-        self._followups: set[tuple[int, int]] = set()  # queues whose delivery just finished
         self._webhook: Any = None
         self._ai: Any = None
         self.delivered = 0
@@ -89,32 +90,30 @@ class Dispatcher:
             free = MAX_IN_FLIGHT - len(self._in_flight)
             claimed: list[store.Claimed] = []
             full_scan = self._scan
-            if free > 0 and (full_scan or self._followups):
-                queues = list(self._followups)[:free]
-                self._followups.difference_update(queues)
+            if free > 0 and full_scan:
                 self._scan = False
                 try:
-                    if full_scan:
-                        claimed = await self.db.write(
-                            lambda s: store.claim(s, limit=min(free, CLAIM_BATCH), settings=self.settings, exclude=set(self._in_flight))
-                        )
-                    else:
-                        claimed = await self.db.write(lambda s: store.claim_queues(s, queues=queues, settings=self.settings))
+                    claimed = await self.db.write(
+                        lambda s: store.claim(s, limit=min(free, CLAIM_BATCH), settings=self.settings, exclude=set(self._in_flight))
+                    )
                 except Exception:  # noqa: BLE001 - a busy database must not kill the worker
                     log.exception("claiming deliveries failed; retrying")
                     self._scan = True
                     await asyncio.sleep(POLL_INTERVAL)
                     continue
-            for item in claimed:
-                self._in_flight[item.delivery_id] = asyncio.create_task(self._attempt(item))
+            self._start(claimed)
             more = full_scan and len(claimed) == CLAIM_BATCH
             self._scan = self._scan or more
-            if MAX_IN_FLIGHT - len(self._in_flight) > 0 and (more or self._followups):
+            if MAX_IN_FLIGHT - len(self._in_flight) > 0 and more:
                 continue  # more is claimable now; with no room left, wait for outcomes instead
             try:
                 await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL)
             except asyncio.TimeoutError:
                 self._scan = True  # deliveries written by other processes, retries now due
+
+    def _start(self, claimed: list[store.Claimed]) -> None:
+        for item in claimed:
+            self._in_flight[item.delivery_id] = asyncio.create_task(self._attempt(item))
 
     async def _attempt(self, item: store.Claimed) -> None:
         started = time.time()
@@ -165,7 +164,7 @@ class Dispatcher:
         while self._results:
             batch, self._results = self._results, []
             try:
-                await self.db.write(lambda s: self._record(s, batch))
+                claimed = await self.db.write(lambda s: self._record(s, batch, claim_next=not self._stopping))
             except Exception:  # noqa: BLE001 - keep the outcomes and try again shortly
                 log.exception("recording %d delivery outcomes failed; retrying", len(batch))
                 self._results = batch + self._results
@@ -173,15 +172,16 @@ class Dispatcher:
                 continue
             for result in batch:
                 self._in_flight.pop(result.claimed.delivery_id, None)
-                if result.claimed.conversation_id is not None:
-                    self._followups.add((result.claimed.bot_id, result.claimed.conversation_id))
                 if result.ok:
                     self.delivered += 1
                 elif not result.retryable:
                     self.failed += 1
-            self._wake.set()  # the next delivery of each of these queues may be due now
+            self._start(claimed)
+            self._wake.set()  # room was freed: a scan that stopped at MAX_IN_FLIGHT may go on
 
-    async def _record(self, session: Any, batch: list[store.Result]) -> None:
+    async def _record(self, session: Any, batch: list[store.Result], *, claim_next: bool) -> list[store.Claimed]:
+        """Record the outcomes, hand off stuck conversations, then lease the next delivery of
+        each finished (bot, conversation) queue: one transaction for all three."""
         failed_for_good = set(await store.record(session, batch, settings=self.settings))
         for result in batch:
             if not result.ok:
@@ -189,6 +189,12 @@ class Dispatcher:
                     session, claimed=result.claimed, reason=result.error or "delivery failed",
                     settings=self.settings, final=result.claimed.delivery_id in failed_for_good,
                 )
+        if not claim_next:
+            return []
+        queues = sorted({(r.claimed.bot_id, r.claimed.conversation_id) for r in batch if r.claimed.conversation_id is not None})
+        finished = {r.claimed.delivery_id for r in batch}
+        busy = {delivery_id for delivery_id in self._in_flight if delivery_id not in finished}
+        return await store.claim_queues(session, queues=queues, settings=self.settings, exclude=busy)
 
     async def _prune_loop(self) -> None:
         while not self._stopping:

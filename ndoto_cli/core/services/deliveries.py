@@ -110,20 +110,25 @@ _QUEUE_HEAD_SQL = (
 )
 
 
-async def claim_queues(session: AsyncSession, *, queues: list[tuple[int, int]], settings: Settings) -> list[Claimed]:
+async def claim_queues(
+    session: AsyncSession, *, queues: list[tuple[int, int]], settings: Settings, exclude: set[int] | frozenset[int] = frozenset()
+) -> list[Claimed]:
     """Lease the next delivery of each given (bot, conversation) queue, if it is due.
 
     The worker calls this for queues whose delivery it just finished: one indexed lookup per
-    queue instead of a scan past every blocked delivery of the backlog.
+    queue instead of a scan past every blocked delivery of the backlog. ``exclude``: deliveries
+    this worker has in flight (never claimed twice, even with an expired lease).
     """
+    if not queues:
+        return []
     raw = await fastpath.raw_sqlite(session)
     if raw is None:
-        return await claim(session, limit=len(queues), settings=settings)
+        return await claim(session, limit=len(queues), settings=settings, exclude=exclude)
     now = time.time()
     claimed: list[Claimed] = []
     for bot_id, conversation_id in queues:
         row = raw.execute(_QUEUE_HEAD_SQL, {"bot": bot_id, "conversation": conversation_id}).fetchone()
-        if row is None or row[15] > now or row[14] not in ("pending", "delivering"):
+        if row is None or row[15] > now or row[0] in exclude:
             continue  # empty, waiting for its retry time, or leased by a live worker
         claimed.append(Claimed(*row[:13], attempts=row[13] + 1))
     if claimed:
