@@ -230,3 +230,31 @@ async def test_retry_command_path_redelivers_with_the_same_id(dworld: World, rec
     messages = [r for r in receiver.received if r.headers["X-Ndoto-Event"] == "message_created"]
     assert len(messages) == 2
     assert messages[0].headers["webhook-id"] == messages[1].headers["webhook-id"]
+
+
+async def test_cookies_set_by_a_bot_are_never_sent_back(dworld: World, receiver: Receiver, dispatcher: Dispatcher) -> None:
+    # Bots on one host share connections; a Set-Cookie from one answer must not ride along to
+    # the next delivery (possibly another bot's, possibly another account's). By host name: a
+    # cookie jar ignores cookies from IP addresses anyway.
+    await dworld.db.write(lambda s: _set_url(s, dworld.bot_id, receiver.url.replace("127.0.0.1", "localhost")))
+    receiver.respond = lambda n, r: (200, {"Set-Cookie": "session=secret-of-bot-1; Path=/"}, "ok")
+    await say(dworld, "first", name="a")
+    await receiver.wait_for(1)
+    await _wait(lambda: _all_delivered(dworld))
+    await say(dworld, "second", name="b")
+    got = await receiver.wait_for(2)
+    assert "Cookie" not in got[1].headers
+
+
+async def test_an_invalid_url_fails_once_with_the_reason(dworld: World, dispatcher: Dispatcher) -> None:
+    await dworld.db.write(lambda s: _set_url(s, dworld.bot_id, "http://[not-an-address/hook"))
+    await say(dworld, "hello")
+    await _wait(lambda: _status_is(dworld, 0, "failed"))
+    row = (await _deliveries(dworld))[0]
+    assert row.attempts == 1  # a retry cannot fix the URL: fix the bot, then `ndoto deliveries retry`
+    assert "invalid outgoing_url" in (row.last_error or "")
+
+
+async def _set_url(s: Any, bot_id: int, url: str) -> None:
+    bot = await s.get(AgentBot, bot_id)
+    bot.outgoing_url = url
