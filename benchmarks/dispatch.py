@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 RECEIVER = r"""
 import json, sys, time
+from aiohttp import web
 arrivals = {}
 async def hook(request):
     await request.read()
