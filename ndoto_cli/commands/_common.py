@@ -64,13 +64,24 @@ def err_console() -> Any:
     return Console(stderr=True)
 
 
+def settings(*, as_json: bool = False) -> Any:
+    """The settings from the environment; a bad ``NDOTO_*`` value is one clear error line."""
+    from ndoto_cli.core.errors import NdotoError
+    from ndoto_cli.core.settings import get_settings
+
+    try:
+        return get_settings()
+    except NdotoError as exc:
+        fail(exc.message, code=exc.code, hint=exc.hint, as_json=as_json)
+
+
 def run(fn: Callable[[Any], Awaitable[T]], *, as_json: bool = False, migrate: bool = True) -> T:
     """Open the database, run ``fn(db)``, close; map domain errors to the CLI's error output."""
     from ndoto_cli.core.errors import NdotoError
+    from ndoto_cli.core.settings import get_settings
 
     async def main() -> T:
         from ndoto_cli.core.db import Database
-        from ndoto_cli.core.settings import get_settings
 
         db = Database(get_settings())
         try:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ndoto_cli.commands._common import console, fail, run, token_notice
+from ndoto_cli.commands._common import settings as load_settings
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -39,9 +40,7 @@ def serve(
 
     Example: ndoto serve --port 8787
     """
-    from ndoto_cli.core.settings import get_settings
-
-    settings = get_settings()
+    settings = load_settings()
     host = host or settings.host
     port = settings.port if port is None else port
     if (ssl_certfile is None) != (ssl_keyfile is None):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ndoto_cli.commands._common import AccountOpt, fail
+from ndoto_cli.commands._common import AccountOpt, fail, settings
 
 
 def tui(
@@ -18,10 +18,9 @@ def tui(
 
     Example: ndoto tui --as ann@acme.test
     """
-    from ndoto_cli.core.settings import get_settings
     from ndoto_cli.tui.app import InboxApp
 
-    app = InboxApp(get_settings(), as_email=as_email, account=account)
+    app = InboxApp(settings(), as_email=as_email, account=account)
     app.run()
     if app.return_code and app.return_code != 0:
         raise typer.Exit(app.return_code)
@@ -36,10 +35,9 @@ def chat(
 
     Example: ndoto chat "Website Chat" --contact Jane
     """
-    from ndoto_cli.core.settings import get_settings
     from ndoto_cli.tui.chat import ChatApp
 
-    app = ChatApp(get_settings(), inbox=inbox, contact=contact, account=account)
+    app = ChatApp(settings(), inbox=inbox, contact=contact, account=account)
     app.run()
     if app.error:
         fail(app.error)

@@ -22,7 +22,7 @@ def _default_home() -> Path:
 class Settings(BaseSettings):
     """All of Ndoto's settings; each is read from ``NDOTO_<NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="NDOTO_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="NDOTO_", extra="ignore", use_attribute_docstrings=True)
 
     home: Path = Field(default_factory=_default_home)
     """Where Ndoto keeps its data (the SQLite database by default)."""
@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     """Address ``ndoto serve`` listens on."""
 
-    port: int = 8787
+    port: int = Field(default=8787, ge=0, le=65535)
     """Port ``ndoto serve`` listens on (not 3000: the example bots listen there)."""
 
     public_url: str | None = None
@@ -43,19 +43,24 @@ class Settings(BaseSettings):
     dispatcher: bool = True
     """Run the delivery worker inside ``ndoto serve``."""
 
-    delivery_timeout: float = 10.0
+    delivery_timeout: float = Field(default=10.0, gt=0)
     """Seconds before one webhook attempt times out (a bot may set its own)."""
 
-    delivery_max_attempts: int = 8
+    delivery_concurrency: int = Field(default=64, ge=1)
+    """Most webhook attempts in flight at once per bot; the rest wait their turn, oldest first.
+    Spares a small bot a flood of connections; one stuck conversation still never holds back the
+    others. AI agent bots are not limited."""
+
+    delivery_max_attempts: int = Field(default=8, ge=1)
     """Attempts per delivery before it is marked failed."""
 
-    delivery_retry_schedule: Annotated[list[float], NoDecode] = Field(
+    delivery_retry_schedule: Annotated[list[Annotated[float, Field(ge=0)]], NoDecode] = Field(
         default_factory=lambda: [10, 60, 300, 1800, 7200, 21600, 57600]
     )
     """Seconds to wait before each retry (comma separated; the last repeats), plus up to 20%
     jitter. The default grows about 5x a step: 8 attempts spread over 24.6 hours."""
 
-    handoff_after: float = 60.0
+    handoff_after: float = Field(default=60.0, ge=0)
     """Seconds of failed attempts to a bot before its conversation is handed to humans."""
 
     keep_pending_on_bot_failure: bool = False
@@ -67,7 +72,7 @@ class Settings(BaseSettings):
     private_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Hosts or CIDRs allowed even when private addresses are refused (comma separated)."""
 
-    retention_days: int = 30
+    retention_days: int = Field(default=30, ge=1)
     """Days to keep delivered attempts before pruning."""
 
     ai_model: str = "gpt-4o-mini"
@@ -101,5 +106,19 @@ class Settings(BaseSettings):
 
 
 def get_settings(**overrides: object) -> Settings:
-    """Read settings from the environment now (never cached: tests change NDOTO_HOME)."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read settings from the environment now (never cached: tests change NDOTO_HOME).
+
+    A bad value is a domain error naming the variable, so every front end reports it in one
+    line (the CLI without a traceback), not pydantic's multi-line dump."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        from ndoto_cli.core.errors import Invalid
+
+        problems = []
+        for error in exc.errors():
+            name = f"NDOTO_{str(error['loc'][0]).upper()}" if error.get("loc") else "NDOTO_*"
+            problems.append(f"{name}={error.get('input')!r}: {error['msg']}")
+        raise Invalid("bad setting " + "; ".join(problems), hint="fix or unset the environment variable") from None
