@@ -58,15 +58,14 @@ async def insert_returning_id(session: AsyncSession, sql: str, params: dict[str,
     return int((await session.execute(text(sql), params)).scalar_one())
 
 
-async def execute(session: AsyncSession, sql: str, params: dict[str, Any] | list[dict[str, Any]]) -> None:
+async def execute(session: AsyncSession, sql: str, params: dict[str, Any] | list[dict[str, Any]]) -> int:
+    """Run a statement (for each parameter set of a list); returns the rows it changed."""
     raw = await raw_sqlite(session)
     if raw is not None:
-        if isinstance(params, list):
-            raw.executemany(sql, params)
-        else:
-            raw.execute(sql, params)
-        return
-    await session.execute(text(sql), params)
+        cursor = raw.executemany(sql, params) if isinstance(params, list) else raw.execute(sql, params)
+        return int(cursor.rowcount)
+    result = await session.execute(text(sql), params)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @functools.cache

@@ -31,6 +31,8 @@ class Receiver:
     respond: Callable[[int, Received], tuple[int, dict[str, str], str]] = lambda n, r: (200, {}, "ok")
     delay: float = 0.0
     received: list[Received] = field(default_factory=list)
+    concurrent: int = 0  # requests being answered right now
+    max_concurrent: int = 0
     url: str = ""
     _runner: web.AppRunner | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -39,10 +41,15 @@ class Receiver:
         item = Received(dict(request.headers), await request.read(), time.time())
         self.received.append(item)
         self._arrived.set()
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        status, headers, body = self.respond(len(self.received), item)
-        return web.Response(status=status, headers=headers, text=body)
+        self.concurrent += 1
+        self.max_concurrent = max(self.max_concurrent, self.concurrent)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            status, headers, body = self.respond(len(self.received), item)
+            return web.Response(status=status, headers=headers, text=body)
+        finally:
+            self.concurrent -= 1
 
     async def start(self) -> Receiver:
         app = web.Application()

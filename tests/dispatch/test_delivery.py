@@ -258,3 +258,46 @@ async def test_an_invalid_url_fails_once_with_the_reason(dworld: World, dispatch
 async def _set_url(s: Any, bot_id: int, url: str) -> None:
     bot = await s.get(AgentBot, bot_id)
     bot.outgoing_url = url
+
+
+async def test_a_bot_gets_at_most_its_concurrency_and_waiting_is_not_timed(dworld: World, receiver: Receiver, dispatcher: Dispatcher) -> None:
+    dispatcher.settings.delivery_concurrency = 2
+    dispatcher.settings.delivery_timeout = 1.0
+    receiver.delay = 0.6  # the third pair waits 1.2 s for a slot: longer than the timeout
+    for i in range(6):
+        await say(dworld, f"hello {i}", name=f"c{i}")
+    await receiver.wait_for(6, timeout=10)
+    await _wait(lambda: _all_delivered(dworld))
+    assert receiver.max_concurrent == 2
+    assert all(d.attempts == 1 for d in await _deliveries(dworld))  # the wait for a slot never timed an attempt out
+
+
+async def test_stopping_gives_back_claims_still_waiting_for_a_slot(dworld: World, receiver: Receiver, ddb: Any, dispatch_settings: Any) -> None:
+    dispatch_settings.delivery_concurrency = 1
+    receiver.delay = 0.5
+    worker = Dispatcher(ddb, dispatch_settings)
+    await worker.start()
+    for i in range(3):
+        await say(dworld, f"hello {i}", name=f"c{i}")
+    await receiver.wait_for(1)
+    await worker.stop()
+    rows = await _deliveries(dworld)
+    assert [d.status for d in rows] == ["delivered", "pending", "pending"]
+    assert [d.attempts for d in rows] == [1, 0, 0]  # never attempted, so not counted
+    assert all(d.next_attempt_at <= time.time() for d in rows[1:])  # due at once for the next worker
+    assert len(receiver.received) == 1
+
+
+async def test_a_lease_renewal_loses_to_a_worker_that_took_the_delivery_over(dworld: World, dispatch_settings: Any) -> None:
+    await say(dworld, "hello")
+    claimed = await dworld.db.write(lambda s: deliveries.claim(s, limit=10, settings=dispatch_settings))
+    assert await dworld.db.write(lambda s: deliveries.renew_lease(s, claimed[0], settings=dispatch_settings))
+    await dworld.db.write(lambda s: _expire(s, claimed[0].delivery_id))
+    again = await dworld.db.write(lambda s: deliveries.claim(s, limit=10, settings=dispatch_settings))
+    assert [c.delivery_id for c in again] == [claimed[0].delivery_id]
+    assert not await dworld.db.write(lambda s: deliveries.renew_lease(s, claimed[0], settings=dispatch_settings))
+
+
+async def _expire(s: Any, delivery_id: int) -> None:
+    row = await s.get(Delivery, delivery_id)
+    row.next_attempt_at = time.time() - 1

@@ -141,6 +141,33 @@ async def claim_queues(
     return claimed
 
 
+async def renew_lease(session: AsyncSession, claimed: Claimed, *, settings: Settings) -> bool:
+    """Extend a claim's lease before its attempt starts (it waited for a free slot of its bot).
+    False: the lease ran out meanwhile and another worker claimed the delivery; leave it to that one."""
+    now = time.time()
+    changed = await fastpath.execute(
+        session,
+        "UPDATE deliveries SET next_attempt_at = :lease, updated_at = :now "
+        "WHERE id = :id AND status = 'delivering' AND attempts = :attempts",
+        {"lease": now + lease_seconds(claimed, settings), "now": now, "id": claimed.delivery_id, "attempts": claimed.attempts},
+    )
+    return changed == 1
+
+
+async def release(session: AsyncSession, claimed: list[Claimed]) -> int:
+    """Give back claims whose attempt never started (the worker is stopping): due again at once,
+    with the attempt they were counted for taken back."""
+    if not claimed:
+        return 0
+    now = time.time()
+    return await fastpath.execute(
+        session,
+        "UPDATE deliveries SET status = 'pending', attempts = attempts - 1, next_attempt_at = :now, updated_at = :now "
+        "WHERE id = :id AND status = 'delivering' AND attempts = :attempts",
+        [{"now": now, "id": c.delivery_id, "attempts": c.attempts} for c in claimed],
+    )
+
+
 @dataclass
 class Result:
     """One attempt's outcome, as the worker hands it back for recording."""
