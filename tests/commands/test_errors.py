@@ -70,6 +70,18 @@ def test_real_process_round_trip(tmp_path: Path) -> None:
     assert _run(["--version"], home).stdout.startswith("ndoto ")
 
 
+def test_a_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
+    env = {**os.environ, "NDOTO_HOME": str(tmp_path / "h"), "NDOTO_DELIVERY_MAX_ATTEMPTS": "lots", "NDOTO_PORT": "99999"}
+    for args in (["accounts", "list"], ["serve"], ["worker"], ["tui"]):
+        out = subprocess.run([sys.executable, "-m", "ndoto_cli", *args], capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+        assert out.returncode == 1, (args, out.stderr)
+        assert "Traceback" not in out.stderr
+        (line,) = out.stderr.splitlines()
+        assert "NDOTO_DELIVERY_MAX_ATTEMPTS='lots'" in line and "NDOTO_PORT='99999'" in line
+    with_json = subprocess.run([sys.executable, "-m", "ndoto_cli", "accounts", "list", "--json"], capture_output=True, text=True, env=env)
+    assert json.loads(with_json.stdout)["error"]["code"] == "invalid"
+
+
 def test_help_is_fast_and_light(tmp_path: Path) -> None:
     """Help never imports the heavy libraries (measured as modules loaded, not as time)."""
     code = (
