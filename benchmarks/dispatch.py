@@ -225,7 +225,7 @@ def main() -> None:
         loop_name = "asyncio"
     print(f"event loop: {loop_name}")
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--events", type=int, default=10000)
     args = parser.parse_args()
     rate, ceil, deliveries = asyncio.run(sustained(args.events))
     print(f"ceiling: bare aiohttp client loop, no database:   {ceil:8.0f} POSTs/s")
