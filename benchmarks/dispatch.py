@@ -72,14 +72,13 @@ class Sink:
         raise RuntimeError("receiver did not start")
 
     async def stats(self, *, full: bool = False) -> dict[str, Any]:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{self.port}/stats", params={"all": "1"} if full else {}) as resp:
-                return await resp.json()
+        params = {"all": "1"} if full else {}
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{self.port}/stats", params=params) as resp:
+            return await resp.json()
 
     async def reset(self) -> None:
-        async with aiohttp.ClientSession() as session:
-            async with session.post(f"http://127.0.0.1:{self.port}/reset"):
-                pass
+        async with aiohttp.ClientSession() as session, session.post(f"http://127.0.0.1:{self.port}/reset"):
+            pass
 
     def stop(self) -> None:
         self.proc.terminate()

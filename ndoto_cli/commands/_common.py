@@ -97,7 +97,7 @@ def run(fn: Callable[[Any], Awaitable[T]], *, as_json: bool = False, migrate: bo
         fail(exc.message, code=exc.code, hint=exc.hint, as_json=as_json)
     except OSError as exc:
         fail(f"{exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), code="os_error", as_json=as_json)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+    except Exception as exc:  # the last line of defence: never a traceback
         from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
         if isinstance(exc, OperationalError):

@@ -42,10 +42,9 @@ def root(
 
 
 def _register() -> None:
+    from ndoto_cli.commands import accounts, agents, bots, conversations, deliveries, inboxes, platform, say
     from ndoto_cli.commands import db as db_cmd
     from ndoto_cli.commands import init as init_cmd
-
-    from ndoto_cli.commands import accounts, agents, bots, conversations, deliveries, inboxes, platform, say
     from ndoto_cli.commands import serve as serve_cmd
 
     app.command("init")(init_cmd.init)

@@ -30,11 +30,13 @@ SUFFIXES = {
     ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text", ".html": "html", ".htm": "html",
     ".pdf": "pdf",
 }
-STOPWORDS = set(
-    "a an and are as at be but by can could do does did for from had has have how i if in into is it its me my of on or our "
-    "please so that the their them then there these they this to us was we were what when where which who why will with "
-    "would you your yours hi hello thanks thank".split()
-)
+STOPWORDS = {
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "do", "does", "did",
+    "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "me",
+    "my", "of", "on", "or", "our", "please", "so", "that", "the", "their", "them", "then", "there", "these",
+    "they", "this", "to", "us", "was", "we", "were", "what", "when", "where", "which", "who", "why", "will",
+    "with", "would", "you", "your", "yours", "hi", "hello", "thanks", "thank",
+}
 
 
 # Customer-service paraphrases BM25 cannot bridge on its own (customers say "broken", help
@@ -62,7 +64,7 @@ class Section:
 class _HtmlText(html.parser.HTMLParser):
     """HTML to Markdown-ish text: headings become '#' lines, blocks become paragraphs."""
 
-    BLOCKS = {"p", "div", "li", "br", "tr", "section", "article", "ul", "ol", "table"}
+    BLOCKS = frozenset({"p", "div", "li", "br", "tr", "section", "article", "ul", "ol", "table"})
 
     def __init__(self) -> None:
         super().__init__()

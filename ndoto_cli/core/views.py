@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core.bundle import Bundle
 from ndoto_cli.core.models import (
-    Account,
     AccessToken,
+    Account,
     AgentBot,
     AgentBotInbox,
     Contact,

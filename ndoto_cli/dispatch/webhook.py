@@ -6,7 +6,6 @@ receiver, httpx ~350-750/s with 1 s tail latencies at concurrency (a known upstr
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import time
 
@@ -131,9 +130,9 @@ class WebhookTransport:
                 )
         except aiohttp.InvalidURL as exc:  # a retry cannot fix the URL; fixing it and retrying can
             return Outcome(ok=False, retryable=False, error=f"invalid outgoing_url {url!r}: {exc}", duration_ms=took())
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return Outcome(ok=False, retryable=True, error=f"timed out after {timeout or self.settings.delivery_timeout:g} s", duration_ms=took())
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes
+        except Exception as exc:  # every failure is recorded, none escapes
             refused = _refused(exc)
             if refused is not None:
                 return Outcome(ok=False, retryable=False, error=str(refused), duration_ms=took())

@@ -101,7 +101,7 @@ class Dispatcher:
             unstarted, self._unstarted = self._unstarted, []
             try:
                 await self.db.write(lambda s: store.release(s, unstarted))
-            except Exception:  # noqa: BLE001 - the leases expire instead
+            except Exception:  # the leases expire instead
                 log.exception("giving back %d unstarted deliveries failed; their leases will expire", len(unstarted))
         for transport in (self._webhook, self._ai):
             if transport is not None:
@@ -117,9 +117,9 @@ class Dispatcher:
                 self._scan = False
                 try:
                     claimed = await self.db.write(
-                        lambda s: store.claim(s, limit=min(free, CLAIM_BATCH), settings=self.settings, exclude=set(self._in_flight))
+                        lambda s, free=free: store.claim(s, limit=min(free, CLAIM_BATCH), settings=self.settings, exclude=set(self._in_flight))
                     )
-                except Exception:  # noqa: BLE001 - a busy database must not kill the worker
+                except Exception:  # a busy database must not kill the worker
                     log.exception("claiming deliveries failed; retrying")
                     self._scan = True
                     await asyncio.sleep(POLL_INTERVAL)
@@ -131,7 +131,7 @@ class Dispatcher:
                 continue  # more is claimable now; with no room left, wait for outcomes instead
             try:
                 await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._scan = True  # deliveries written by other processes, retries now due
 
     def _start(self, claimed: list[store.Claimed]) -> None:
@@ -169,7 +169,7 @@ class Dispatcher:
             started = time.time()
             try:
                 outcome = await self._send(item)
-            except Exception as exc:  # noqa: BLE001 - a transport bug is recorded and retried, never lost
+            except Exception as exc:  # a transport bug is recorded and retried, never lost
                 log.exception("delivery %s crashed", item.delivery_id)
                 outcome = Outcome(ok=False, retryable=True, error=f"internal error: {type(exc).__name__}: {exc}")
         self._results.append(
@@ -187,7 +187,7 @@ class Dispatcher:
         """A claim that waited long for its slot gets a fresh lease before the attempt starts."""
         try:
             return await self.db.write(lambda s: store.renew_lease(s, item, settings=self.settings))
-        except Exception:  # noqa: BLE001 - send anyway: at worst a second worker sends it too (same webhook-id)
+        except Exception:  # send anyway: at worst a second worker sends it too (same webhook-id)
             log.exception("renewing the lease of delivery %s failed", item.delivery_id)
             return True
 
@@ -222,8 +222,8 @@ class Dispatcher:
         while self._results:
             batch, self._results = self._results, []
             try:
-                claimed = await self.db.write(lambda s: self._record(s, batch, claim_next=not self._stopping))
-            except Exception:  # noqa: BLE001 - keep the outcomes and try again shortly
+                claimed = await self.db.write(lambda s, batch=batch: self._record(s, batch, claim_next=not self._stopping))
+            except Exception:  # keep the outcomes and try again shortly
                 log.exception("recording %d delivery outcomes failed; retrying", len(batch))
                 self._results = batch + self._results
                 await asyncio.sleep(0.2)
@@ -260,6 +260,6 @@ class Dispatcher:
                 pruned = await self.db.write(lambda s: store.prune(s, older_than_days=self.settings.retention_days))
                 if pruned:
                     log.info("pruned %d delivered deliveries older than %s days", pruned, self.settings.retention_days)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("pruning deliveries failed")
             await asyncio.sleep(PRUNE_EVERY)

@@ -40,7 +40,7 @@ class Caller:
     account_id: int
 
     @property
-    def actor(self):  # noqa: ANN201
+    def actor(self):
         return self.principal.actor
 
     @property

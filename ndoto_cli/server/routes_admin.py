@@ -10,10 +10,8 @@ from ndoto_cli.core.errors import Invalid
 from ndoto_cli.core.services import bots, contacts, inboxes
 from ndoto_cli.core.views import bot_json, contact_json, inbox_json
 from ndoto_cli.server.auth import Caller, account_caller
-from ndoto_cli.server.schemas import Id
-from ndoto_cli.server.schemas import BotCreate, BotUpdate, ContactCreate, InboxCreate, SetAgentBot, bot_settings
-
 from ndoto_cli.server.responses import BotOut, ContactCreated, Deleted, InboxBotOut, InboxList, InboxOut, doc
+from ndoto_cli.server.schemas import BotCreate, BotUpdate, ContactCreate, Id, InboxCreate, SetAgentBot, bot_settings
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}")
 JSON = dict[str, Any]

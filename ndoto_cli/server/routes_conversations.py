@@ -22,19 +22,29 @@ from ndoto_cli.core.views import (
     user_json,
 )
 from ndoto_cli.server.auth import Caller, account_caller
-from ndoto_cli.server.schemas import Id, OptId
+from ndoto_cli.server.responses import (
+    AgentOut,
+    BotOut,
+    ConversationList,
+    ConversationOut,
+    CountsOut,
+    MessageList,
+    MessageOut,
+    StatusOut,
+    doc,
+)
 from ndoto_cli.server.schemas import (
     Assignment,
     ConversationCreate,
     ConversationStatusPatch,
     ConversationUpdate,
+    Id,
     MessageCreate,
     MessageUpdate,
+    OptId,
     StatusChange,
     Typing,
 )
-
-from ndoto_cli.server.responses import AgentOut, BotOut, ConversationList, ConversationOut, CountsOut, MessageList, MessageOut, StatusOut, doc
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}", tags=["conversations"])
 

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Request
 
 from ndoto_cli.core.services import deliveries
 from ndoto_cli.server.auth import account_caller
-from ndoto_cli.server.schemas import Body, DbId, Id, OptId
-
 from ndoto_cli.server.responses import DeliveryOut, Retried, doc
+from ndoto_cli.server.schemas import Body, DbId, Id, OptId
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}", tags=["deliveries"])
 JSON = dict[str, Any]

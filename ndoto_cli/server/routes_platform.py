@@ -14,10 +14,8 @@ from ndoto_cli.core.models import AgentBot
 from ndoto_cli.core.services import bots
 from ndoto_cli.core.views import bot_json
 from ndoto_cli.server.auth import platform_caller
-from ndoto_cli.server.schemas import Id
-from ndoto_cli.server.schemas import BotCreate, BotUpdate, bot_settings
-
 from ndoto_cli.server.responses import BotOut, Deleted, doc
+from ndoto_cli.server.schemas import BotCreate, BotUpdate, Id, bot_settings
 
 router = APIRouter(prefix="/platform/api/v1", tags=["platform"])
 JSON = dict[str, Any]

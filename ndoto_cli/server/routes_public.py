@@ -14,16 +14,15 @@ from ndoto_cli.core.errors import NotFound
 from ndoto_cli.core.models import Contact, Conversation
 from ndoto_cli.core.services import contacts, conversations, customers, inboxes, messages
 from ndoto_cli.core.views import contact_json, load_sender, message_json
-from ndoto_cli.server.schemas import Id
+from ndoto_cli.server.responses import PublicContactOut, PublicConversationOut, PublicMessageOut, doc
 from ndoto_cli.server.schemas import (
+    Id,
     PublicContactCreate,
     PublicConversationCreate,
     PublicMessageCreate,
     SubmittedValues,
     WidgetEvent,
 )
-
-from ndoto_cli.server.responses import PublicContactOut, PublicConversationOut, PublicMessageOut, doc
 
 router = APIRouter(prefix="/public/api/v1/inboxes/{inbox_identifier}", tags=["public"])
 JSON = dict[str, Any]

@@ -6,9 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
-
 from pydantic import BaseModel, ConfigDict, Field
-
 
 MAX_ID = 2**62  # larger ids cannot exist (SQLite integers); answered as not found, not as a crash
 Id = Annotated[int, Path(ge=0, le=MAX_ID)]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ndoto_cli.core import kb
-from ndoto_cli.core.errors import Invalid
 from ndoto_cli.core.db import Database
+from ndoto_cli.core.errors import Invalid
 from ndoto_cli.core.services import accounts, bots
 from tests.ai.conftest import EXAMPLES
 
@@ -77,7 +77,7 @@ async def test_paraphrased_questions_find_their_passage(db: Database, ai_bot: in
 def test_fusion_rewards_agreement() -> None:
     a = [kb.Hit(1, "a", "", 9, "x"), kb.Hit(2, "b", "", 5, "x")]
     b = [kb.Hit(2, "b", "", 0.9, "x"), kb.Hit(3, "c", "", 0.8, "x")]
-    assert [h.passage_id for h in kb.fuse([a, b], limit=3)][0] == 2
+    assert next(h.passage_id for h in kb.fuse([a, b], limit=3)) == 2
 
 
 def _minimal_pdf(lines: list[str]) -> bytes:

@@ -39,7 +39,7 @@ async def test_group_commit_isolates_a_failing_caller(db: Database) -> None:
     from ndoto_cli.core.errors import Invalid
     from ndoto_cli.core.services import accounts
 
-    async def bad(session):  # noqa: ANN001, ANN202
+    async def bad(session):
         await accounts.create_account(session, name="doomed")
         raise Invalid("boom")
 

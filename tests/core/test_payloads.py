@@ -104,7 +104,7 @@ async def test_message_created_payload_matches_the_product_document(world: World
 
 
 async def test_bot_and_user_senders_carry_the_same_keys(world: World) -> None:
-    jane, display_id = await _jane_conversation(world)
+    _jane, display_id = await _jane_conversation(world)
     bot = Actor("agent_bot", world.bot_id, "OrderBot")
     await world.db.write(
         lambda s: messages.create_message(s, account_id=world.account_id, display_id=display_id, actor=bot, content="Hi!")
@@ -116,7 +116,7 @@ async def test_bot_and_user_senders_carry_the_same_keys(world: World) -> None:
 
 
 async def test_conversation_resolved_payload_matches_the_product_document(world: World) -> None:
-    jane, display_id = await _jane_conversation(world)
+    _jane, display_id = await _jane_conversation(world)
     bot = Actor("agent_bot", world.bot_id, "OrderBot")
     await world.db.write(
         lambda s: conversations.change_status(s, account_id=world.account_id, display_id=display_id, status="resolved", actor=bot)
@@ -145,7 +145,7 @@ async def test_payload_is_rendered_at_the_time_of_the_event(world: World) -> Non
             s, account_id=world.account_id, display_id=display_id, status="resolved", actor=Actor("agent_bot", world.bot_id, "OrderBot")
         )
     )
-    first = [s for s in await outbox(world.db) if s.name == "message_created"][0]
+    first = next(s for s in await outbox(world.db) if s.name == "message_created")
     assert first.payload["conversation"]["status"] == "pending"
 
 
@@ -153,15 +153,16 @@ async def test_webwidget_triggered_shape(world: World) -> None:
     jane, _display_id = await _jane_conversation(world)
 
     async def go(s: Any) -> int:
-        from ndoto_cli.core.models import ContactInbox, Inbox
         from sqlalchemy import select
+
+        from ndoto_cli.core.models import ContactInbox, Inbox
 
         inbox = await s.get(Inbox, world.web_inbox_id)
         link = (await s.execute(select(ContactInbox).where(ContactInbox.contact_id == jane.id))).scalar_one()
         return await customers.trigger_widget(s, inbox=inbox, source_id=link.source_id, event_info={"referer": "https://shop.test"})
 
     await world.db.write(go)
-    event = [s for s in await outbox(world.db) if s.name == "webwidget_triggered"][0]
+    event = next(s for s in await outbox(world.db) if s.name == "webwidget_triggered")
     assert event.bots == [world.bot_id]
     for key in ("id", "contact", "inbox", "account", "current_conversation", "source_id", "event", "event_info"):
         assert key in event.payload

@@ -127,7 +127,7 @@ async def test_bot_handoff_by_status_open(world: World) -> None:
     )
     sent = await outbox(world.db, after=mark)
     assert delivered_to(sent, world.bot_id) == ["conversation_opened", "conversation_status_changed"]
-    activity = [s for s in sent if s.name == "message_created"][0].payload
+    activity = next(s for s in sent if s.name == "message_created").payload
     assert activity["message_type"] == "activity" and "handed off" in activity["content"]
     mark = await last_event_id(world.db)
     await say(world, "still there?")

@@ -75,6 +75,6 @@ class Receiver:
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), min(remaining, 0.2))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return self.received[:count]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -68,7 +69,7 @@ async def test_a_bot_sees_a_conversation_in_order_one_at_a_time(dworld: World, r
     ids = [r.json["id"] for r in got]
     assert ids == sorted(ids)
     # One at a time: each request arrived after the previous one was answered.
-    gaps = [b.at - a.at for a, b in zip(got, got[1:])]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(got)]
     assert min(gaps) >= 0.015
 
 

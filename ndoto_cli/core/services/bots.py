@@ -102,9 +102,8 @@ async def create_bot(
         raise Invalid(f"unknown bot setting(s): {', '.join(sorted(unknown))}")
     kind = parse_bot_type(bot_type)
     name = await _check_name(session, account_id=account_id, name=name)
-    if kind == BotType.webhook.value:
-        if not outgoing_url:
-            raise Invalid("a webhook bot needs a URL (--url / outgoing_url)", field="outgoing_url")
+    if kind == BotType.webhook.value and not outgoing_url:
+        raise Invalid("a webhook bot needs a URL (--url / outgoing_url)", field="outgoing_url")
     url = validate_url(outgoing_url) if outgoing_url else None
     _check_ai(settings.get("temperature"), settings.get("max_exchanges"))
     if settings.get("timeout") is not None and float(settings["timeout"]) <= 0:

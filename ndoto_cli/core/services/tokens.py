@@ -57,7 +57,7 @@ class Principal:
     platform_app: PlatformApp | None = None
 
     @property
-    def actor(self):  # noqa: ANN201 - avoids an import cycle in the annotation
+    def actor(self):  # avoids an import cycle in the annotation
         from ndoto_cli.core.actors import Actor
 
         if self.user is not None:
