@@ -46,10 +46,10 @@ class Settings(BaseSettings):
     delivery_timeout: float = Field(default=10.0, gt=0)
     """Seconds before one webhook attempt times out (a bot may set its own)."""
 
-    delivery_concurrency: int = Field(default=64, ge=1)
-    """Most webhook attempts in flight at once per bot; the rest wait their turn, oldest first.
-    Spares a small bot a flood of connections; one stuck conversation still never holds back the
-    others. AI agent bots are not limited."""
+    delivery_concurrency: int = Field(default=100, ge=1)
+    """Most deliveries in flight at once per bot (webhook requests, AI agent turns); the rest wait
+    their turn, oldest first. Spares a small bot a flood of connections; one stuck conversation
+    still never holds back the others."""
 
     delivery_max_attempts: int = Field(default=8, ge=1)
     """Attempts per delivery before it is marked failed."""

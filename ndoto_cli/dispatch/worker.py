@@ -6,10 +6,17 @@ whose delivery just finished. Per-row round trips would cost more than the HTTP 
 sides batch, and the steady state costs one transaction per batch of outcomes, not two.
 Ordering and crash safety come from the claim (see core.services.deliveries).
 
-Each webhook bot has ``NDOTO_DELIVERY_CONCURRENCY`` slots: claimed deliveries beyond that wait their turn
+Each bot has ``NDOTO_DELIVERY_CONCURRENCY`` slots: claimed deliveries beyond that wait their turn
 in claim order (oldest first), before their attempt's clock starts. It spares a small bot a flood
 of connections, and costs less CPU too: measured here, aiohttp spends ~1.7x more per request with
-1,000 connections open to one receiver than with 50.
+1,000 connections open to one receiver than with 50. A bot holds at most twice its slots in
+claims (the second half keeps its slots busy while outcomes are recorded), so a bot with a deep
+backlog never fills the worker's capacity: other bots are still claimed and sent at once.
+
+Fairness inside a bot: a finished delivery's conversation gets the freed room for its next
+delivery (one indexed lookup, the fast path). While the bot has more due conversations than room
+("crowded"), a conversation keeps its room for at most ``STREAK`` deliveries in a row; then a scan
+gives the room to the bot's oldest due delivery, so a few busy conversations cannot starve the rest.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ CLAIM_BATCH = 256
 MAX_IN_FLIGHT = 1024
 POLL_INTERVAL = 0.5  # picks up deliveries written by other processes (CLI, TUI) within a second
 PRUNE_EVERY = 3600.0
+STREAK = 8  # deliveries in a row a conversation of a crowded bot may take before yielding its room
 RENEW_AFTER = store.LEASE_MARGIN / 2  # a claim that waited longer for its slot renews its lease
 
 
@@ -42,8 +50,13 @@ class Dispatcher:
         self.settings = settings
         self._wake = asyncio.Event()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._leased_at: dict[int, float] = {}  # in flight: when its lease started (monotonic)
         self._waiting: dict[int, store.Claimed] = {}  # claimed, waiting for a slot of their bot
         self._slots: dict[int, asyncio.Semaphore] = {}
+        self._held: dict[int, int] = {}  # per bot: claimed and not yet recorded
+        self._crowded: set[int] = set()  # bots with more due deliveries than room
+        self._roomy: set[int] = set()  # crowded bots with room again: scan just these
+        self.max_in_flight = MAX_IN_FLIGHT
         self._unstarted: list[store.Claimed] = []  # claims to give back when stopping
         self._results: list[store.Result] = []
         self._recorder: asyncio.Task[None] | None = None
@@ -64,6 +77,9 @@ class Dispatcher:
         from ndoto_cli.dispatch.webhook import WebhookTransport
 
         self._stopping = False
+        self._held.clear()
+        self._crowded.clear()
+        self._roomy.clear()
         self._webhook = WebhookTransport(self.settings)
         self.db.on_commit(self.wake)
         self._loop_task = asyncio.create_task(self._claim_loop(), name="ndoto-dispatch")
@@ -110,50 +126,91 @@ class Dispatcher:
     async def _claim_loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            free = MAX_IN_FLIGHT - len(self._in_flight)
-            claimed: list[store.Claimed] = []
-            full_scan = self._scan
-            if free > 0 and full_scan:
-                self._scan = False
+            free = self.max_in_flight - len(self._in_flight)
+            more = False
+            if free > 0 and (self._scan or self._roomy):
+                scan, self._scan = self._scan, False
+                roomy, self._roomy = ([] if scan else sorted(self._roomy)), set()
                 try:
-                    claimed = await self.db.write(
-                        lambda s, free=free: store.claim(s, limit=min(free, CLAIM_BATCH), settings=self.settings, exclude=set(self._in_flight))
-                    )
+                    batch = await self.db.write(lambda s, free=free, roomy=roomy: self._claim(s, limit=min(free, CLAIM_BATCH), bots=roomy))
                 except Exception:  # a busy database must not kill the worker
                     log.exception("claiming deliveries failed; retrying")
                     self._scan = True
                     await asyncio.sleep(POLL_INTERVAL)
                     continue
-            self._start(claimed)
-            more = full_scan and len(claimed) == CLAIM_BATCH
+                self._start(batch.claimed)
+                more = scan and not batch.complete
             self._scan = self._scan or more
-            if MAX_IN_FLIGHT - len(self._in_flight) > 0 and more:
+            if self.max_in_flight - len(self._in_flight) > 0 and more:
                 continue  # more is claimable now; with no room left, wait for outcomes instead
             try:
                 await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL)
             except TimeoutError:
                 self._scan = True  # deliveries written by other processes, retries now due
 
+    @property
+    def per_bot(self) -> int:
+        """Claims one bot may hold: its slots, and as many again waiting for them."""
+        return 2 * self.settings.delivery_concurrency
+
+    async def _claim(self, session: Any, *, limit: int, bots: list[int]) -> store.Claims:
+        """A full scan within each bot's room (``bots`` empty), or scans of just these crowded
+        bots, each for its room; remembers which bots are left crowded."""
+        exclude = self._maybe_expired()
+        if bots:
+            claimed: list[store.Claimed] = []
+            for bot in bots:
+                room = self.per_bot - self._held.get(bot, 0)
+                if room <= 0:
+                    continue
+                batch = await store.claim(session, limit=room, settings=self.settings, exclude=exclude, bot_id=bot)
+                claimed += batch.claimed
+                if batch.complete:
+                    self._crowded.discard(bot)
+            return store.Claims(claimed, set(), complete=True)
+        at_cap = {bot for bot, n in self._held.items() if n >= self.per_bot}
+        batch = await store.claim(
+            session, limit=limit, settings=self.settings, exclude=exclude, held=self._held, per_bot=self.per_bot
+        )
+        crowded = batch.crowded | at_cap  # a bot left out at its cap may have more due: assume so
+        self._crowded = crowded if batch.complete else self._crowded | crowded
+        return batch
+
     def _start(self, claimed: list[store.Claimed]) -> None:
         if self._stopping:
             self._unstarted.extend(claimed)  # claimed while stopping: given back by stop()
             return
         for item in claimed:
+            self._held[item.bot_id] = self._held.get(item.bot_id, 0) + 1
             self._waiting[item.delivery_id] = item
+            self._leased_at[item.delivery_id] = time.monotonic()
             self._in_flight[item.delivery_id] = asyncio.create_task(self._attempt(item))
+
+    def _maybe_expired(self) -> set[int]:
+        """Deliveries in flight whose lease may have run out (none is shorter than the margin):
+        a scan must not claim them again. Only these, not all in flight: each excluded id makes
+        the scan walk further."""
+        horizon = time.monotonic() - store.LEASE_MARGIN
+        return {delivery_id for delivery_id, at in self._leased_at.items() if at < horizon}
+
+    def _finished(self, item: store.Claimed) -> None:
+        self._in_flight.pop(item.delivery_id, None)
+        self._leased_at.pop(item.delivery_id, None)
+        left = self._held.get(item.bot_id, 0) - 1
+        if left > 0:
+            self._held[item.bot_id] = left
+        else:
+            self._held.pop(item.bot_id, None)
 
     def _unqueue_waiting(self) -> None:
         """Cancel the attempts still waiting for a slot (none of them sent anything)."""
         for delivery_id, item in self._waiting.items():
             self._in_flight.pop(delivery_id).cancel()
+            self._leased_at.pop(delivery_id, None)
             self._unstarted.append(item)
         self._waiting.clear()
 
-    def _slot(self, item: store.Claimed) -> Any:
-        """The bot's concurrency slot. AI agent bots have none: their turns wait on a model
-        provider, not on a small server, and a spike of customers should not queue behind it."""
-        if item.bot_type == "ai_agent":
-            return contextlib.nullcontext()
+    def _slot(self, item: store.Claimed) -> asyncio.Semaphore:
         slot = self._slots.get(item.bot_id)
         if slot is None:
             slot = self._slots[item.bot_id] = asyncio.Semaphore(self.settings.delivery_concurrency)
@@ -164,7 +221,7 @@ class Dispatcher:
         async with self._slot(item):
             del self._waiting[item.delivery_id]
             if time.monotonic() - queued > RENEW_AFTER and not await self._renew(item):
-                self._in_flight.pop(item.delivery_id, None)
+                self._finished(item)
                 return  # the lease ran out while waiting and another worker took the delivery over
             started = time.time()
             try:
@@ -186,10 +243,13 @@ class Dispatcher:
     async def _renew(self, item: store.Claimed) -> bool:
         """A claim that waited long for its slot gets a fresh lease before the attempt starts."""
         try:
-            return await self.db.write(lambda s: store.renew_lease(s, item, settings=self.settings))
+            renewed = await self.db.write(lambda s: store.renew_lease(s, item, settings=self.settings))
         except Exception:  # send anyway: at worst a second worker sends it too (same webhook-id)
             log.exception("renewing the lease of delivery %s failed", item.delivery_id)
             return True
+        if renewed:
+            self._leased_at[item.delivery_id] = time.monotonic()
+        return renewed
 
     async def _send(self, item: store.Claimed) -> Outcome:
         if item.disabled_reason:
@@ -229,13 +289,16 @@ class Dispatcher:
                 await asyncio.sleep(0.2)
                 continue
             for result in batch:
-                self._in_flight.pop(result.claimed.delivery_id, None)
+                self._finished(result.claimed)
                 if result.ok:
                     self.delivered += 1
                 elif not result.retryable:
                     self.failed += 1
             self._start(claimed)
-            self._wake.set()  # room was freed: a scan that stopped at MAX_IN_FLIGHT may go on
+            touched = {result.claimed.bot_id for result in batch} & self._crowded
+            # A crowded bot with room again: its oldest due deliveries go next (a scan of that bot).
+            self._roomy |= {bot for bot in touched if self._held.get(bot, 0) < self.per_bot}
+            self._wake.set()  # room was freed: a scan that stopped at the in-flight limit may go on
 
     async def _record(self, session: Any, batch: list[store.Result], *, claim_next: bool) -> list[store.Claimed]:
         """Record the outcomes, hand off stuck conversations, then lease the next delivery of
@@ -249,10 +312,20 @@ class Dispatcher:
                 )
         if not claim_next:
             return []
-        queues = sorted({(r.claimed.bot_id, r.claimed.conversation_id) for r in batch if r.claimed.conversation_id is not None})
+        streaks = {
+            (r.claimed.bot_id, r.claimed.conversation_id): r.claimed.streak for r in batch
+            if r.claimed.conversation_id is not None and self._may_follow(r.claimed)
+        }
         finished = {r.claimed.delivery_id for r in batch}
         busy = {delivery_id for delivery_id in self._in_flight if delivery_id not in finished}
-        return await store.claim_queues(session, queues=queues, settings=self.settings, exclude=busy)
+        claimed = await store.claim_queues(session, queues=sorted(streaks), settings=self.settings, exclude=busy)
+        for item in claimed:
+            item.streak = streaks.get((item.bot_id, item.conversation_id or 0), 0) + 1
+        return claimed
+
+    def _may_follow(self, item: store.Claimed) -> bool:
+        """May the room this delivery frees go to the next delivery of its conversation?"""
+        return item.bot_id not in self._crowded or item.streak < STREAK
 
     async def _prune_loop(self) -> None:
         while not self._stopping:

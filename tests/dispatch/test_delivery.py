@@ -82,12 +82,7 @@ async def conversations_message(s: Any, world: World, display_id: int, actor: Ac
 async def test_a_slow_bot_never_delays_another(dworld: World, receiver: Receiver, dispatcher: Dispatcher) -> None:
     slow = await Receiver(delay=1.5).start()
     try:
-        slow_bot, _ = await dworld.db.write(
-            lambda s: bots.create_bot(s, account_id=dworld.account_id, name="Slow", outgoing_url=slow.url)
-        )
-        await dworld.db.write(
-            lambda s: inboxes.set_inbox_bot(s, account_id=dworld.account_id, inbox_id=dworld.api_inbox_id, bot_id=slow_bot.id)
-        )
+        await _second_bot_on_the_api_inbox(dworld, slow.url)
         for i in range(3):
             await say(dworld, f"slow {i}", name=f"s{i}", inbox_id=dworld.api_inbox_id)
         start = time.monotonic()
@@ -99,6 +94,14 @@ async def test_a_slow_bot_never_delays_another(dworld: World, receiver: Receiver
         await slow.wait_for(3, timeout=2.0)
     finally:
         await slow.stop()
+
+
+async def _second_bot_on_the_api_inbox(world: World, url: str) -> None:
+    """A bot "Slow" at ``url`` answering the world's API inbox (the first bot keeps the web inbox)."""
+    bot, _ = await world.db.write(lambda s: bots.create_bot(s, account_id=world.account_id, name="Slow", outgoing_url=url))
+    await world.db.write(
+        lambda s: inboxes.set_inbox_bot(s, account_id=world.account_id, inbox_id=world.api_inbox_id, bot_id=bot.id)
+    )
 
 
 async def test_retries_through_500_and_429_with_retry_after(dworld: World, receiver: Receiver, dispatcher: Dispatcher) -> None:
@@ -291,10 +294,10 @@ async def test_stopping_gives_back_claims_still_waiting_for_a_slot(dworld: World
 
 async def test_a_lease_renewal_loses_to_a_worker_that_took_the_delivery_over(dworld: World, dispatch_settings: Any) -> None:
     await say(dworld, "hello")
-    claimed = await dworld.db.write(lambda s: deliveries.claim(s, limit=10, settings=dispatch_settings))
+    claimed = (await dworld.db.write(lambda s: deliveries.claim(s, limit=10, settings=dispatch_settings))).claimed
     assert await dworld.db.write(lambda s: deliveries.renew_lease(s, claimed[0], settings=dispatch_settings))
     await dworld.db.write(lambda s: _expire(s, claimed[0].delivery_id))
-    again = await dworld.db.write(lambda s: deliveries.claim(s, limit=10, settings=dispatch_settings))
+    again = (await dworld.db.write(lambda s: deliveries.claim(s, limit=10, settings=dispatch_settings))).claimed
     assert [c.delivery_id for c in again] == [claimed[0].delivery_id]
     assert not await dworld.db.write(lambda s: deliveries.renew_lease(s, claimed[0], settings=dispatch_settings))
 
@@ -302,3 +305,54 @@ async def test_a_lease_renewal_loses_to_a_worker_that_took_the_delivery_over(dwo
 async def _expire(s: Any, delivery_id: int) -> None:
     row = await s.get(Delivery, delivery_id)
     row.next_attempt_at = time.time() - 1
+
+
+async def test_a_bot_with_a_deep_backlog_never_takes_the_whole_worker(dworld: World, receiver: Receiver, ddb: Any, dispatch_settings: Any) -> None:
+    # A worker with room for 8 deliveries; a slow bot may hold 2 x 2 of them. Forty of its
+    # conversations are waiting, yet the other bot's message goes out at once.
+    dispatch_settings.delivery_concurrency = 2
+    slow = await Receiver(delay=1.0).start()
+    worker = Dispatcher(ddb, dispatch_settings)
+    worker.max_in_flight = 8
+    try:
+        await _second_bot_on_the_api_inbox(dworld, slow.url)
+        for i in range(40):
+            await say(dworld, f"slow {i}", name=f"s{i}", inbox_id=dworld.api_inbox_id)
+        await worker.start()
+        await slow.wait_for(2)
+        start = time.monotonic()
+        await say(dworld, "fast", name="f")
+        await receiver.wait_for(1, timeout=5)
+        assert time.monotonic() - start < 0.5
+        assert slow.max_concurrent == 2
+        # Fair inside the slow bot: its conversations are served oldest first, not a few over and over.
+        await slow.wait_for(8, timeout=10)
+        firsts = [r.json["conversation"]["id"] for r in slow.received[:8]]
+        assert len(set(firsts)) == 8
+    finally:
+        await worker.stop()
+        await slow.stop()
+
+
+async def test_busy_conversations_of_a_crowded_bot_yield_to_older_waiting_ones(dworld: World, receiver: Receiver, ddb: Any, dispatch_settings: Any) -> None:
+    # The bot may hold 2 claims; conversations A and B hold them with long queues. C's message
+    # came before most of theirs: it must not wait for both queues to drain.
+    dispatch_settings.delivery_concurrency = 1
+    for name in ("A", "B"):
+        for i in range(5):
+            await say(dworld, f"{name}{i}", name=name)
+    await say(dworld, "C0", name="C")
+    for name in ("A", "B"):
+        for i in range(5, 25):
+            await say(dworld, f"{name}{i}", name=name)
+    worker = Dispatcher(ddb, dispatch_settings)
+    await worker.start()
+    try:
+        got = await receiver.wait_for(51, timeout=20)
+    finally:
+        await worker.stop()
+    order = [r.json["content"] for r in got]
+    assert order.index("C0") < 25  # served after a streak per busy conversation, not after all 50
+    for name in ("A", "B"):  # each conversation still in order
+        mine = [c for c in order if c.startswith(name)]
+        assert mine == [f"{name}{i}" for i in range(25)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,7 @@ class Claimed:
     account_id: int | None
     conversation_id: int | None
     attempts: int  # including this one
+    streak: int = 0  # deliveries of its queue claimed back to back before it by a worker (not stored)
 
 
 _CLAIM_SQL = (
@@ -65,7 +67,7 @@ _CLAIM_SQL = (
     "WHERE d.status IN ('pending', 'delivering') AND d.next_attempt_at <= :now "
     "AND (d.conversation_id IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.agent_bot_id = d.agent_bot_id "
     "AND p.conversation_id = d.conversation_id AND p.id < d.id AND p.status IN ('pending', 'delivering'))) "
-    "ORDER BY d.id LIMIT :limit"
+    "{skip}ORDER BY d.id LIMIT :limit"
 )
 
 
@@ -75,22 +77,63 @@ def lease_seconds(claimed: Claimed, settings: Settings) -> float:
     return (claimed.timeout or settings.delivery_timeout) + LEASE_MARGIN
 
 
+@dataclass
+class Claims:
+    """What one scan leased. ``crowded``: bots that had more due deliveries than room (the rest
+    wait for the next scan). ``complete``: the scan saw every due delivery it could take."""
+
+    claimed: list[Claimed]
+    crowded: set[int]
+    complete: bool
+
+
 async def claim(
-    session: AsyncSession, *, limit: int, settings: Settings, exclude: set[int] | frozenset[int] = frozenset()
-) -> list[Claimed]:
-    """Lease up to ``limit`` due deliveries (heads of their queues), oldest first."""
+    session: AsyncSession,
+    *,
+    limit: int,
+    settings: Settings,
+    exclude: set[int] | frozenset[int] = frozenset(),
+    held: Mapping[int, int] | None = None,
+    per_bot: int | None = None,
+    bot_id: int | None = None,
+) -> Claims:
+    """Lease up to ``limit`` due deliveries (heads of their queues), oldest first.
+
+    ``held`` (deliveries each bot already has claimed) and ``per_bot`` cap what one bot may hold,
+    so a bot with a deep backlog cannot take the worker's whole capacity: bots at their cap are
+    left out of the scan, and a bot's heads beyond its room are not leased. ``bot_id``: scan
+    only that bot's deliveries."""
     now = time.time()
+    held = held or {}
+    full = sorted(b for b, n in held.items() if per_bot is not None and n >= per_bot)
+    skip = f"AND d.agent_bot_id NOT IN ({', '.join(str(int(b)) for b in full)}) " if full else ""
+    if bot_id is not None:
+        skip += f"AND d.agent_bot_id = {int(bot_id)} "
+    fetch = limit + len(exclude)
+    params = {"now": now, "limit": fetch}
     raw = await fastpath.raw_sqlite(session)
-    params = {"now": now, "limit": limit + len(exclude)}
     if raw is not None:
         # Walk open deliveries in id order and stop at the first heads (SQLite otherwise sorts
         # every due row on each claim: the whole backlog, many times a second).
-        rows = raw.execute(_CLAIM_SQL.format(hint="INDEXED BY ix_deliveries_open_id"), params).fetchall()
+        rows = raw.execute(_CLAIM_SQL.format(hint="INDEXED BY ix_deliveries_open_id", skip=skip), params).fetchall()
     else:
         from sqlalchemy import text
 
-        rows = (await session.execute(text(_CLAIM_SQL.format(hint="")), params)).all()
-    claimed = [Claimed(*row[:13], attempts=row[13] + 1) for row in rows if row[0] not in exclude][:limit]
+        rows = (await session.execute(text(_CLAIM_SQL.format(hint="", skip=skip)), params)).all()
+    claimed: list[Claimed] = []
+    crowded: set[int] = set()
+    taken: dict[int, int] = {}
+    for row in rows:
+        if row[0] in exclude:
+            continue
+        if len(claimed) == limit:
+            break
+        bot_id = row[5]
+        if per_bot is not None and held.get(bot_id, 0) + taken.get(bot_id, 0) >= per_bot:
+            crowded.add(bot_id)
+            continue
+        taken[bot_id] = taken.get(bot_id, 0) + 1
+        claimed.append(Claimed(*row[:13], attempts=row[13] + 1))
     if claimed:
         await fastpath.execute(
             session,
@@ -98,7 +141,7 @@ async def claim(
             "updated_at = :now WHERE id = :id",
             [{"lease": now + lease_seconds(c, settings), "now": now, "id": c.delivery_id} for c in claimed],
         )
-    return claimed
+    return Claims(claimed, crowded, complete=len(rows) < fetch)
 
 
 _QUEUE_HEAD_SQL = (
@@ -123,7 +166,7 @@ async def claim_queues(
         return []
     raw = await fastpath.raw_sqlite(session)
     if raw is None:
-        return await claim(session, limit=len(queues), settings=settings, exclude=exclude)
+        return (await claim(session, limit=len(queues), settings=settings, exclude=exclude)).claimed
     now = time.time()
     claimed: list[Claimed] = []
     for bot_id, conversation_id in queues:
