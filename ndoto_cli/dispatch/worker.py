@@ -55,7 +55,6 @@ class Dispatcher:
         self._slots: dict[int, asyncio.Semaphore] = {}
         self._held: dict[int, int] = {}  # per bot: claimed and not yet recorded
         self._crowded: set[int] = set()  # bots with more due deliveries than room
-        self._roomy: set[int] = set()  # crowded bots with room again: scan just these
         self.max_in_flight = MAX_IN_FLIGHT
         self._unstarted: list[store.Claimed] = []  # claims to give back when stopping
         self._results: list[store.Result] = []
@@ -79,7 +78,6 @@ class Dispatcher:
         self._stopping = False
         self._held.clear()
         self._crowded.clear()
-        self._roomy.clear()
         self._webhook = WebhookTransport(self.settings)
         self.db.on_commit(self.wake)
         self._loop_task = asyncio.create_task(self._claim_loop(), name="ndoto-dispatch")
@@ -128,18 +126,17 @@ class Dispatcher:
             self._wake.clear()
             free = self.max_in_flight - len(self._in_flight)
             more = False
-            if free > 0 and (self._scan or self._roomy):
-                scan, self._scan = self._scan, False
-                roomy, self._roomy = ([] if scan else sorted(self._roomy)), set()
+            if free > 0 and self._scan:
+                self._scan = False
                 try:
-                    batch = await self.db.write(lambda s, free=free, roomy=roomy: self._claim(s, limit=min(free, CLAIM_BATCH), bots=roomy))
+                    batch = await self.db.write(lambda s, free=free: self._claim(s, limit=min(free, CLAIM_BATCH)))
                 except Exception:  # a busy database must not kill the worker
                     log.exception("claiming deliveries failed; retrying")
                     self._scan = True
                     await asyncio.sleep(POLL_INTERVAL)
                     continue
                 self._start(batch.claimed)
-                more = scan and not batch.complete
+                more = not batch.complete
             self._scan = self._scan or more
             if self.max_in_flight - len(self._in_flight) > 0 and more:
                 continue  # more is claimable now; with no room left, wait for outcomes instead
@@ -153,21 +150,9 @@ class Dispatcher:
         """Claims one bot may hold: its slots, and as many again waiting for them."""
         return 2 * self.settings.delivery_concurrency
 
-    async def _claim(self, session: Any, *, limit: int, bots: list[int]) -> store.Claims:
-        """A full scan within each bot's room (``bots`` empty), or scans of just these crowded
-        bots, each for its room; remembers which bots are left crowded."""
+    async def _claim(self, session: Any, *, limit: int) -> store.Claims:
+        """A full scan within each bot's room; remembers which bots are left crowded."""
         exclude = self._maybe_expired()
-        if bots:
-            claimed: list[store.Claimed] = []
-            for bot in bots:
-                room = self.per_bot - self._held.get(bot, 0)
-                if room <= 0:
-                    continue
-                batch = await store.claim(session, limit=room, settings=self.settings, exclude=exclude, bot_id=bot)
-                claimed += batch.claimed
-                if batch.complete:
-                    self._crowded.discard(bot)
-            return store.Claims(claimed, set(), complete=True)
         at_cap = {bot for bot, n in self._held.items() if n >= self.per_bot}
         batch = await store.claim(
             session, limit=limit, settings=self.settings, exclude=exclude, held=self._held, per_bot=self.per_bot
@@ -295,9 +280,6 @@ class Dispatcher:
                 elif not result.retryable:
                     self.failed += 1
             self._start(claimed)
-            touched = {result.claimed.bot_id for result in batch} & self._crowded
-            # A crowded bot with room again: its oldest due deliveries go next (a scan of that bot).
-            self._roomy |= {bot for bot in touched if self._held.get(bot, 0) < self.per_bot}
             self._wake.set()  # room was freed: a scan that stopped at the in-flight limit may go on
 
     async def _record(self, session: Any, batch: list[store.Result], *, claim_next: bool) -> list[store.Claimed]:
@@ -321,6 +303,20 @@ class Dispatcher:
         claimed = await store.claim_queues(session, queues=sorted(streaks), settings=self.settings, exclude=busy)
         for item in claimed:
             item.streak = streaks.get((item.bot_id, item.conversation_id or 0), 0) + 1
+        # A crowded bot with room left over: its oldest due deliveries take it (a scan of that bot).
+        held = dict(self._held)
+        for r in batch:
+            held[r.claimed.bot_id] = held.get(r.claimed.bot_id, 0) - 1
+        for item in claimed:
+            held[item.bot_id] = held.get(item.bot_id, 0) + 1
+        exclude = self._maybe_expired()
+        for bot in sorted({r.claimed.bot_id for r in batch} & self._crowded):
+            room = self.per_bot - held.get(bot, 0)
+            if room > 0:
+                more = await store.claim(session, limit=room, settings=self.settings, exclude=exclude, bot_id=bot)
+                claimed += more.claimed
+                if more.complete:
+                    self._crowded.discard(bot)
         return claimed
 
     def _may_follow(self, item: store.Claimed) -> bool:
