@@ -75,15 +75,16 @@ def settings(*, as_json: bool = False) -> Any:
         fail(exc.message, code=exc.code, hint=exc.hint, as_json=as_json)
 
 
-def run(fn: Callable[[Any], Awaitable[T]], *, as_json: bool = False, migrate: bool = True) -> T:
-    """Open the database, run ``fn(db)``, close; map domain errors to the CLI's error output."""
+def run(fn: Callable[[Any], Awaitable[T]], *, as_json: bool = False, migrate: bool = True, settings: Any = None) -> T:
+    """Open the database, run ``fn(db)``, close; map domain errors to the CLI's error output.
+    ``settings``: already read by the command (else read from the environment here)."""
     from ndoto_cli.core.errors import NdotoError
     from ndoto_cli.core.settings import get_settings
 
     async def main() -> T:
         from ndoto_cli.core.db import Database
 
-        db = Database(get_settings())
+        db = Database(settings or get_settings())
         try:
             if migrate:
                 await db.open()

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ndoto_cli.commands._common import console, fail, run, token_notice
-from ndoto_cli.commands._common import settings as load_settings
+from ndoto_cli.commands._common import settings as read_settings
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -40,7 +40,7 @@ def serve(
 
     Example: ndoto serve --port 8787
     """
-    settings = load_settings()
+    settings = read_settings()
     host = host or settings.host
     port = settings.port if port is None else port
     if (ssl_certfile is None) != (ssl_keyfile is None):
@@ -54,7 +54,7 @@ def serve(
 
         return await db.write(lambda s: accounts.bootstrap(s)), db.display_url
 
-    boot, database = run(bootstrap)
+    boot, database = run(bootstrap, settings=settings)
     sock = _bind(host, port)
     real_port = sock.getsockname()[1]
     scheme = "https" if ssl_certfile else "http"

@@ -60,10 +60,15 @@ class Claimed:
     streak: int = 0  # deliveries of its queue claimed back to back before it by a worker (not stored)
 
 
+# What a claim reads of a delivery, in Claimed's field order (attempts last: +1 for this one).
+_CLAIM_COLUMNS = (
+    "d.id, d.webhook_id, d.event_id, e.name, e.payload, d.agent_bot_id, b.bot_type, b.outgoing_url, b.secret, "
+    "b.timeout, b.disabled_reason, d.account_id, d.conversation_id, d.attempts"
+)
+_CLAIM_JOINS = "JOIN events e ON e.id = d.event_id JOIN agent_bots b ON b.id = d.agent_bot_id"
+
 _CLAIM_SQL = (
-    "SELECT d.id, d.webhook_id, d.event_id, e.name, e.payload, d.agent_bot_id, b.bot_type, b.outgoing_url, b.secret, "
-    "b.timeout, b.disabled_reason, d.account_id, d.conversation_id, d.attempts "
-    "FROM deliveries d {hint} JOIN events e ON e.id = d.event_id JOIN agent_bots b ON b.id = d.agent_bot_id "
+    f"SELECT {_CLAIM_COLUMNS} FROM deliveries d {{hint}} {_CLAIM_JOINS} "
     "WHERE d.status IN ('pending', 'delivering') AND d.next_attempt_at <= :now "
     "AND (d.conversation_id IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.agent_bot_id = d.agent_bot_id "
     "AND p.conversation_id = d.conversation_id AND p.id < d.id AND p.status IN ('pending', 'delivering'))) "
@@ -75,6 +80,21 @@ def lease_seconds(claimed: Claimed, settings: Settings) -> float:
     if claimed.bot_type == "ai_agent":
         return AI_LEASE
     return (claimed.timeout or settings.delivery_timeout) + LEASE_MARGIN
+
+
+def _claimed(row: Any) -> Claimed:
+    return Claimed(*row[:13], attempts=row[13] + 1)
+
+
+async def _lease(session: AsyncSession, claimed: list[Claimed], *, settings: Settings, now: float) -> None:
+    """Mark claimed deliveries as being delivered, counting this attempt, under a lease."""
+    if claimed:
+        await fastpath.execute(
+            session,
+            "UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, next_attempt_at = :lease, "
+            "updated_at = :now WHERE id = :id",
+            [{"lease": now + lease_seconds(c, settings), "now": now, "id": c.delivery_id} for c in claimed],
+        )
 
 
 @dataclass
@@ -133,21 +153,13 @@ async def claim(
             crowded.add(bot_id)
             continue
         taken[bot_id] = taken.get(bot_id, 0) + 1
-        claimed.append(Claimed(*row[:13], attempts=row[13] + 1))
-    if claimed:
-        await fastpath.execute(
-            session,
-            "UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, next_attempt_at = :lease, "
-            "updated_at = :now WHERE id = :id",
-            [{"lease": now + lease_seconds(c, settings), "now": now, "id": c.delivery_id} for c in claimed],
-        )
+        claimed.append(_claimed(row))
+    await _lease(session, claimed, settings=settings, now=now)
     return Claims(claimed, crowded, complete=len(rows) < fetch)
 
 
 _QUEUE_HEAD_SQL = (
-    "SELECT d.id, d.webhook_id, d.event_id, e.name, e.payload, d.agent_bot_id, b.bot_type, b.outgoing_url, b.secret, "
-    "b.timeout, b.disabled_reason, d.account_id, d.conversation_id, d.attempts, d.status, d.next_attempt_at "
-    "FROM deliveries d JOIN events e ON e.id = d.event_id JOIN agent_bots b ON b.id = d.agent_bot_id "
+    f"SELECT {_CLAIM_COLUMNS}, d.next_attempt_at FROM deliveries d {_CLAIM_JOINS} "
     "WHERE d.agent_bot_id = :bot AND d.conversation_id = :conversation AND d.status IN ('pending', 'delivering') "
     "ORDER BY d.id LIMIT 1"
 )
@@ -171,16 +183,10 @@ async def claim_queues(
     claimed: list[Claimed] = []
     for bot_id, conversation_id in queues:
         row = raw.execute(_QUEUE_HEAD_SQL, {"bot": bot_id, "conversation": conversation_id}).fetchone()
-        if row is None or row[15] > now or row[0] in exclude:
+        if row is None or row[14] > now or row[0] in exclude:
             continue  # empty, waiting for its retry time, or leased by a live worker
-        claimed.append(Claimed(*row[:13], attempts=row[13] + 1))
-    if claimed:
-        await fastpath.execute(
-            session,
-            "UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, next_attempt_at = :lease, "
-            "updated_at = :now WHERE id = :id",
-            [{"lease": now + lease_seconds(c, settings), "now": now, "id": c.delivery_id} for c in claimed],
-        )
+        claimed.append(_claimed(row))
+    await _lease(session, claimed, settings=settings, now=now)
     return claimed
 
 
