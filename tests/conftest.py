@@ -5,11 +5,34 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ndoto_cli.core.db import Database
 from ndoto_cli.core.settings import Settings
+
+LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "ip6-localhost", "testserver"}
+
+
+@pytest.fixture(autouse=True)
+def _no_dns_beyond_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests talk only to this machine: resolving any other name fails loudly, before a query leaves."""
+    import ipaddress
+    import socket
+
+    real = socket.getaddrinfo
+
+    def local_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        try:
+            ipaddress.ip_address(name.split("%", 1)[0])
+        except ValueError:
+            if name.lower().rstrip(".") not in LOCAL_NAMES:
+                raise socket.gaierror(socket.EAI_NONAME, f"tests may not resolve {name!r}: use 127.0.0.1 or a stub") from None
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
 
 
 @pytest.fixture
@@ -51,7 +74,7 @@ class World:
     bot_token: str
 
 
-async def make_world(db: Database, *, bot_url: str = "https://bot.example.com/webhook") -> World:
+async def make_world(db: Database, *, bot_url: str = "https://127.0.0.1:9/webhook") -> World:
     from ndoto_cli.core.services import accounts, bots, inboxes
 
     boot = await db.write(lambda s: accounts.bootstrap(s, account_name="Acme Support", admin_email="admin@acme.test"))

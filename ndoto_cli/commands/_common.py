@@ -26,6 +26,7 @@ class ExitCode(IntEnum):
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (needed when not run on a terminal).")]
 AccountOpt = Annotated[
     str | None,
     typer.Option("--account", "-a", envvar="NDOTO_ACCOUNT", help="Account id or name (default: the only account)."),
@@ -50,6 +51,18 @@ def fail(message: str, *, code: str = "error", hint: str | None = None, as_json:
         line += f" ({hint})"
     sys.stderr.write(line + "\n")
     raise typer.Exit(exit_code)
+
+
+def confirm(question: str, *, yes: bool, as_json: bool = False) -> None:
+    """Destructive actions ask first: on a terminal, a y/N question; elsewhere ``--yes`` is needed
+    (a script that deletes must say so). Declining changes nothing."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        fail(f"{question.rstrip('?')}: this cannot be undone, so it needs --yes when not run on a terminal",
+             code="confirmation_required", as_json=as_json, exit_code=ExitCode.USAGE)
+    if not typer.confirm(question, default=False, err=True):
+        fail("nothing changed", code="aborted", as_json=as_json)
 
 
 def console() -> Any:

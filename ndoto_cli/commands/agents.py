@@ -7,7 +7,18 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import AccountOpt, JsonOpt, console, dump_json, resolve_account, run, table, token_notice
+from ndoto_cli.commands._common import (
+    AccountOpt,
+    JsonOpt,
+    YesOpt,
+    confirm,
+    console,
+    dump_json,
+    resolve_account,
+    run,
+    table,
+    token_notice,
+)
 
 app = typer.Typer(help="Human agents: administrators manage bots and inboxes, agents work conversations.\n\nExample: ndoto agents create --email ann@acme.test --name Ann", no_args_is_help=True, rich_markup_mode=None)
 token_app = typer.Typer(help="An agent's API token.\n\nExample: ndoto agents token reset ann@acme.test", no_args_is_help=True, rich_markup_mode=None)
@@ -99,10 +110,13 @@ def show(agent: Annotated[str, typer.Argument(help="Agent id or email.")], accou
 
 
 @app.command("delete")
-def delete(agent: Annotated[str, typer.Argument(help="Agent id or email.")], account: AccountOpt = None, as_json: JsonOpt = False) -> None:
-    """Delete an agent; their conversations become unassigned. The last administrator stays.
+def delete(
+    agent: Annotated[str, typer.Argument(help="Agent id or email.")], yes: YesOpt = False, account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete an agent (asks first); their conversations become unassigned. The last administrator stays.
 
-    Example: ndoto agents delete ann@acme.test
+    Example: ndoto agents delete ann@acme.test --yes
     """
 
     async def go(db: Any) -> Any:
@@ -111,6 +125,7 @@ def delete(agent: Annotated[str, typer.Argument(help="Agent id or email.")], acc
         account_id = await resolve_account(db, account)
         async with db.read() as s:
             user = await accounts.find_user(s, account_id=account_id, ref=agent)
+        confirm(f"Delete agent {user.name} <{user.email}>? Their conversations become unassigned.", yes=yes, as_json=as_json)
         return await db.write(lambda s: accounts.delete_user(s, account_id=account_id, user_id=user.id))
 
     user = run(go, as_json=as_json)
@@ -121,10 +136,13 @@ def delete(agent: Annotated[str, typer.Argument(help="Agent id or email.")], acc
 
 
 @token_app.command("reset")
-def token_reset(agent: Annotated[str, typer.Argument(help="Agent id or email.")], account: AccountOpt = None, as_json: JsonOpt = False) -> None:
-    """Issue a new API token for an agent; the old one stops working at once.
+def token_reset(
+    agent: Annotated[str, typer.Argument(help="Agent id or email.")], yes: YesOpt = False, account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Issue a new API token for an agent (asks first); the old one stops working at once.
 
-    Example: ndoto agents token reset admin@localhost.localdomain
+    Example: ndoto agents token reset admin@localhost.localdomain --yes
     """
 
     async def go(db: Any) -> Any:
@@ -133,6 +151,7 @@ def token_reset(agent: Annotated[str, typer.Argument(help="Agent id or email.")]
         account_id = await resolve_account(db, account)
         async with db.read() as s:
             user = await accounts.find_user(s, account_id=account_id, ref=agent)
+        confirm(f"Reset the API token of {user.email}? Their current token stops working at once.", yes=yes, as_json=as_json)
         return await db.write(lambda s: accounts.reset_user_token(s, account_id=account_id, user_id=user.id))
 
     user, token = run(go, as_json=as_json)

@@ -8,7 +8,19 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import AccountOpt, JsonOpt, console, dump_json, fail, resolve_account, run, table, token_notice
+from ndoto_cli.commands._common import (
+    AccountOpt,
+    JsonOpt,
+    YesOpt,
+    confirm,
+    console,
+    dump_json,
+    fail,
+    resolve_account,
+    run,
+    table,
+    token_notice,
+)
 
 app = typer.Typer(help="Agent bots: webhook bots (your server) and AI agents (built in).\n\nExample: ndoto bots create --type webhook --name OrderBot --url https://bots.example.com/webhook", no_args_is_help=True, rich_markup_mode=None)
 token_app = typer.Typer(help="A bot's access token (how it calls the API).\n\nExample: ndoto bots token reset OrderBot", no_args_is_help=True, rich_markup_mode=None)
@@ -52,11 +64,15 @@ def _prompt(system_prompt: str | None, system_prompt_file: Path | None) -> str |
 def _settings(
     system_prompt: str | None, temperature: float | None, max_exchanges: int | None, keywords: list[str] | None,
     model: str | None, api_base: str | None, handoff_message: str | None, timeout: float | None,
-    keep_pending: bool | None,
+    keep_pending: bool | None, api_key: str | None = None,
 ) -> dict[str, Any]:
+    if api_key == "-":
+        import sys
+
+        api_key = sys.stdin.readline().strip()  # keeps the key out of the shell's history
     values = {
         "system_prompt": system_prompt, "temperature": temperature, "max_exchanges": max_exchanges,
-        "handoff_keywords": keywords or None, "model": model, "api_base": api_base,
+        "handoff_keywords": keywords or None, "model": model, "api_base": api_base, "api_key": api_key,
         "handoff_message": handoff_message, "timeout": timeout, "keep_pending_on_failure": keep_pending,
     }
     return {k: v for k, v in values.items() if v is not None}
@@ -86,6 +102,7 @@ def create(
     handoff_keyword: Annotated[list[str] | None, typer.Option("--handoff-keyword", help="AI: phrase that hands off at once (repeatable).")] = None,
     model: Annotated[str | None, typer.Option("--model", help="AI: litellm model, e.g. gpt-4o-mini or openai/<name>.")] = None,
     api_base: Annotated[str | None, typer.Option("--api-base", help="AI: base URL of an OpenAI-compatible server.")] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", help="AI: the key for --api-base, '-' reads it from standard input (stored as the bot's secret, never shown; the server's own keys never go there).")] = None,
     handoff_message: Annotated[str | None, typer.Option("--handoff-message", help="AI: what the customer reads at handoff.")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Webhook: seconds per attempt (default: server setting).")] = None,
     keep_pending: Annotated[bool | None, typer.Option("--keep-pending-on-failure/--handoff-on-failure", help="When unreachable: keep conversations pending, or hand them to humans.")] = None,
@@ -100,7 +117,7 @@ def create(
     Example: ndoto bots create --type ai --name Helper --system-prompt "You help Acme customers." --handoff-keyword "speak to agent"
     """
     prompt = _prompt(system_prompt, system_prompt_file)
-    values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending)
+    values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending, api_key)
 
     async def go(db: Any) -> Any:
         from ndoto_cli.core.services import bots
@@ -194,7 +211,8 @@ def update(
     max_exchanges: Annotated[int | None, typer.Option("--max-exchanges")] = None,
     handoff_keyword: Annotated[list[str] | None, typer.Option("--handoff-keyword", help="Replaces the keywords (repeatable).")] = None,
     model: Annotated[str | None, typer.Option("--model")] = None,
-    api_base: Annotated[str | None, typer.Option("--api-base")] = None,
+    api_base: Annotated[str | None, typer.Option("--api-base", help="AI: base URL of an OpenAI-compatible server ('' clears it).")] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", help="AI: the key for --api-base, '-' reads it from standard input ('' clears it).")] = None,
     handoff_message: Annotated[str | None, typer.Option("--handoff-message")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout")] = None,
     keep_pending: Annotated[bool | None, typer.Option("--keep-pending-on-failure/--handoff-on-failure")] = None,
@@ -207,7 +225,7 @@ def update(
     Example: ndoto bots update OrderBot --url https://bots.example.com/v2/webhook
     """
     prompt = _prompt(system_prompt, system_prompt_file)
-    values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending)
+    values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending, api_key)
     values.update({k: v for k, v in {"name": name, "outgoing_url": url, "description": description}.items() if v is not None})
     if not values:
         fail("nothing to change: give at least one option (see --help)", exit_code=2, as_json=as_json)
@@ -226,16 +244,18 @@ def update(
 
 
 @app.command("delete")
-def delete(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
-    """Delete a bot (its inboxes lose their bot; its token stops working).
+def delete(bot: BotArg, yes: YesOpt = False, system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+    """Delete a bot (asks first): its inboxes lose their bot, its token stops working.
 
-    Example: ndoto bots delete OrderBot
+    Example: ndoto bots delete OrderBot --yes
     """
 
     async def go(db: Any) -> Any:
         from ndoto_cli.core.services import bots
 
         scope, found = await _find(db, bot, account, system)
+        confirm(f"Delete bot {found.name} (id {found.id})? Its inboxes lose their bot and its token stops working.",
+                yes=yes, as_json=as_json)
         return await db.write(lambda s: bots.delete_bot(s, account_id=scope, bot_id=found.id))
 
     deleted = run(go, as_json=as_json)
@@ -246,16 +266,18 @@ def delete(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, a
 
 
 @token_app.command("reset")
-def token_reset(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
-    """Issue a new access token; the old one stops working at once.
+def token_reset(bot: BotArg, yes: YesOpt = False, system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+    """Issue a new access token (asks first); the old one stops working at once.
 
-    Example: ndoto bots token reset OrderBot
+    Example: ndoto bots token reset OrderBot --yes
     """
 
     async def go(db: Any) -> Any:
         from ndoto_cli.core.services import bots
 
         scope, found = await _find(db, bot, account, system)
+        confirm(f"Reset the access token of bot {found.name}? The running bot's token stops working at once.",
+                yes=yes, as_json=as_json)
         return await db.write(lambda s: bots.reset_bot_token(s, account_id=scope, bot_id=found.id))
 
     found, token = run(go, as_json=as_json)
@@ -267,16 +289,18 @@ def token_reset(bot: BotArg, system: SystemOpt = False, account: AccountOpt = No
 
 
 @secret_app.command("reset")
-def secret_reset(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
-    """Issue a new webhook signing secret and print it (give it to your bot's verifier).
+def secret_reset(bot: BotArg, yes: YesOpt = False, system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+    """Issue a new webhook signing secret (asks first) and print it (give it to your bot's verifier).
 
-    Example: ndoto bots secret reset OrderBot
+    Example: ndoto bots secret reset OrderBot --yes
     """
 
     async def go(db: Any) -> Any:
         from ndoto_cli.core.services import bots
 
         scope, found = await _find(db, bot, account, system)
+        confirm(f"Reset the signing secret of bot {found.name}? Its verifier rejects our webhooks until it has the new one.",
+                yes=yes, as_json=as_json)
         return await db.write(lambda s: bots.reset_bot_secret(s, account_id=scope, bot_id=found.id))
 
     found = run(go, as_json=as_json)

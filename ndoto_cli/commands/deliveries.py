@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import AccountOpt, JsonOpt, console, dump_json, fail, resolve_account, run, table
+from ndoto_cli.commands._common import AccountOpt, JsonOpt, YesOpt, confirm, console, dump_json, fail, resolve_account, run, table
 
 app = typer.Typer(help="Deliveries of events to bots: state, attempts, retries.\n\nExample: ndoto deliveries list --status failed", no_args_is_help=True, rich_markup_mode=None)
 
@@ -126,12 +126,14 @@ def retry(
     failed: Annotated[bool, typer.Option("--failed", help="Retry every failed delivery (with --bot/--since to narrow).")] = False,
     bot: BotOpt = None,
     since: SinceOpt = None,
+    yes: YesOpt = False,
     account: AccountOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Make deliveries due again now (same webhook-id, so receivers can drop duplicates).
+    """Make deliveries due again now (same webhook-id, so receivers can drop duplicates);
+    ``--failed`` in bulk asks first.
 
-    Example: ndoto deliveries retry --failed --bot OrderBot --since 1d
+    Example: ndoto deliveries retry --failed --bot OrderBot --since 1d --yes
     """
     if (delivery is None) == (not failed):
         fail("give a delivery id or --failed", exit_code=2, as_json=as_json)
@@ -147,21 +149,19 @@ def retry(
             return await db.write(lambda s: deliveries.retry(s, delivery_ids=[delivery])), 1
         bot_id = await _bot_id(db, account_id, bot)
         async with db.read() as s:
-            ids = await deliveries.failed_ids(s, account_id=account_id, bot_id=bot_id, since=since_ts)
-        done = 0
-        if as_json or not ids:
-            for start in range(0, len(ids), 200):
-                done += await db.write(lambda s, part=ids[start : start + 200]: deliveries.retry(s, delivery_ids=part))
-            return done, len(ids)
+            count = len(await deliveries.failed_ids(s, account_id=account_id, bot_id=bot_id, since=since_ts))
+        if count == 0:
+            return 0, 0
+        confirm(f"Send {count} failed deliveries again?", yes=yes, as_json=as_json)
+        if as_json:
+            return await deliveries.retry_failed(db, account_id=account_id, bot_id=bot_id, since=since_ts)
         from rich.progress import Progress
 
         with Progress(console=console()) as progress:
-            task = progress.add_task("Retrying failed deliveries", total=len(ids))
-            for start in range(0, len(ids), 200):
-                part = ids[start : start + 200]
-                done += await db.write(lambda s, part=part: deliveries.retry(s, delivery_ids=part))
-                progress.advance(task, len(part))
-        return done, len(ids)
+            task = progress.add_task("Retrying failed deliveries", total=count)
+            return await deliveries.retry_failed(
+                db, account_id=account_id, bot_id=bot_id, since=since_ts, on_progress=lambda n: progress.advance(task, n)
+            )
 
     done, considered = run(go, as_json=as_json)
     if as_json:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import AccountOpt, JsonOpt, console, dump_json, resolve_account, run, table
+from ndoto_cli.commands._common import AccountOpt, JsonOpt, YesOpt, confirm, console, dump_json, resolve_account, run, table
 
 app = typer.Typer(help="Inboxes: where conversations arrive (web widget or API channel).\n\nExample: ndoto inboxes create --name \"Website Chat\" --channel web_widget", no_args_is_help=True, rich_markup_mode=None)
 bind_app = typer.Typer(help="Connect an inbox to its bot (one active bot per inbox).\n\nExample: ndoto inbox assign OrderBot \"Website Chat\"", no_args_is_help=True, rich_markup_mode=None)
@@ -110,10 +110,13 @@ def show(inbox: Annotated[str, typer.Argument(help="Inbox id or name.")], accoun
 
 
 @app.command("delete")
-def delete(inbox: Annotated[str, typer.Argument(help="Inbox id or name.")], account: AccountOpt = None, as_json: JsonOpt = False) -> None:
-    """Delete an inbox and its conversations.
+def delete(
+    inbox: Annotated[str, typer.Argument(help="Inbox id or name.")], yes: YesOpt = False, account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete an inbox and all its conversations (asks first).
 
-    Example: ndoto inboxes delete "Old Inbox"
+    Example: ndoto inboxes delete "Old Inbox" --yes
     """
 
     async def go(db: Any) -> Any:
@@ -122,6 +125,8 @@ def delete(inbox: Annotated[str, typer.Argument(help="Inbox id or name.")], acco
         account_id = await resolve_account(db, account)
         async with db.read() as s:
             found = await inboxes.find_inbox(s, account_id=account_id, ref=inbox)
+            count = await inboxes.conversation_count(s, inbox_id=found.id)
+        confirm(f"Delete inbox {found.name} (id {found.id}) and its {count} conversation(s)?", yes=yes, as_json=as_json)
         return await db.write(lambda s: inboxes.delete_inbox(s, account_id=account_id, inbox_id=found.id))
 
     deleted = run(go, as_json=as_json)

@@ -76,7 +76,7 @@ def add(
                     from ndoto_cli.dispatch.ai.llm import embed
 
                     embeddings = await embed(
-                        model=db.settings.embedding_model, api_base=found.api_base or db.settings.ai_api_base,
+                        model=db.settings.embedding_model, api_base=db.settings.ai_api_base,
                         texts=[f"{s.title}\n{s.content}" for s in sections],
                     )
                 doc, changed = await db.write(

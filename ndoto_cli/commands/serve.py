@@ -83,11 +83,26 @@ def serve(
         proxy_headers=False, server_header=False,
     )
     server = uvicorn.Server(config)
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass
+    with _in_use(settings, "serve", base):
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:
+            pass
     out.print("Stopped.", style="dim")
+
+
+def _in_use(settings: Any, role: str, address: str | None) -> Any:
+    """Tell ``ndoto db restore`` and ``ndoto status`` that this process uses the database."""
+    import contextlib
+
+    from ndoto_cli.core.db import sqlite_path
+
+    path = sqlite_path(settings.resolved_database_url)
+    if not path or path == ":memory:":
+        return contextlib.nullcontext()
+    from ndoto_cli.core.backup import in_use
+
+    return in_use(path, role=role, address=address)
 
 
 def worker(
@@ -112,7 +127,9 @@ def worker(
         finally:
             await dispatcher.stop()
 
+    settings = read_settings()
     try:
-        run(go)
+        with _in_use(settings, "worker", None):
+            run(go, settings=settings)
     except KeyboardInterrupt:
         console().print("Stopped.", style="dim")

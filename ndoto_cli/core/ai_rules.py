@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -35,6 +35,47 @@ HANDOFF_TOOL = {
         },
     },
 }
+
+
+# litellm providers whose calls go to a local server when no api_base is given (Ollama on
+# localhost:11434, llamafile on 127.0.0.1:8080, ...): a bot may name them only with an api_base of
+# its own, which the address guard checks, or where the server allows private addresses.
+LOCAL_DEFAULT_PROVIDERS = frozenset({
+    "ollama", "ollama_chat", "llamafile", "lemonade", "docker_model_runner", "langgraph", "langflow", "xinference",
+})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one bot's model calls go, and with which credential.
+
+    ``own``: the bot has its own ``api_base``. Then Ndoto's own client makes the call (guarded and
+    pinned, see ``dispatch.ai.pinned``), speaking the OpenAI chat API, with the bot's own key or
+    none: the server's provider keys never go to an address an account chose. Otherwise the call
+    uses the server's configuration (``NDOTO_AI_API_BASE`` or the provider's endpoint) and the
+    provider keys of the environment, as litellm does.
+    """
+
+    model: str
+    api_base: str | None
+    own: bool
+    api_key: str | None = field(default=None, repr=False)
+
+
+def endpoint(bot: Any, settings: Any) -> Endpoint:
+    if bot.api_base:
+        model = bot.model or settings.ai_model
+        model = model if model.startswith("openai/") else f"openai/{model}"
+        return Endpoint(model, bot.api_base, True, bot.api_key)
+    return Endpoint(bot.model or settings.ai_model, settings.ai_api_base, False)
+
+
+def redact(text: str, secrets: list[str | None]) -> str:
+    """An error text safe to store: model servers may echo a request's credentials back."""
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, "[redacted]")
+    return text
 
 
 def normalize(text: str) -> str:

@@ -99,6 +99,9 @@ async def get_conversation(session: AsyncSession, *, account_id: int, display_id
 
 
 async def load_by_display_id(session: AsyncSession, *, account_id: int, display_id: int) -> Bundle:
+    from ndoto_cli.core.limits import row_id
+
+    row_id(display_id, what="conversation")
     bundle = await _fetch(session, (Conversation.account_id == account_id) & (Conversation.display_id == display_id))
     if bundle is None:
         raise NotFound(f"conversation {display_id} not found in account {account_id}")

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
+from ndoto_cli.core.limits import SESSION_KEY, Limits
 from ndoto_cli.core.settings import Settings
 
 T = TypeVar("T")
@@ -54,7 +55,9 @@ def _make_engine(url: str, *, writer: bool) -> AsyncEngine:
         from ndoto_cli.core.sqlite_inline import creator
 
         kwargs["async_creator"] = creator(path, busy_timeout_ms=INLINE_BUSY_MS if writer else 1000)
-    engine = create_async_engine(url, **kwargs)
+    from ndoto_cli.core.limits import loads_stored
+
+    engine = create_async_engine(url, json_deserializer=loads_stored, **kwargs)
     if _is_sqlite(url):
         begin_sql = "BEGIN IMMEDIATE" if writer else "BEGIN"
 
@@ -79,6 +82,7 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.limits = Limits.from_settings(settings)
         self.url = settings.resolved_database_url
         path = sqlite_path(self.url)
         if path and path != ":memory:":
@@ -160,7 +164,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A read-only session on the reader engine."""
-        async with AsyncSession(self.reader, expire_on_commit=False) as session:
+        async with AsyncSession(self.reader, expire_on_commit=False, info={SESSION_KEY: self.limits}) as session:
             yield session
 
     async def write(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -218,7 +222,7 @@ class Database:
         self._committed()
 
     async def _transaction(self, fns: list[Callable[[AsyncSession], Awaitable[Any]]]) -> list[Any]:
-        async with AsyncSession(self.writer, expire_on_commit=False, autoflush=False) as session:
+        async with AsyncSession(self.writer, expire_on_commit=False, autoflush=False, info={SESSION_KEY: self.limits}) as session:
             await self._begin(session)
             try:
                 results = [await fn(session) for fn in fns]

@@ -39,3 +39,14 @@ class Unauthorized(NdotoError):
 class Conflict(NdotoError):
     code = "conflict"
     http_status = 422
+
+
+class TooManyRequests(NdotoError):
+    """A rate limit was reached; ``retry_after`` says in how many seconds to try again."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: float, field: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, field=field, hint=hint)
+        self.retry_after = max(1, int(retry_after + 0.999))

@@ -11,7 +11,6 @@ ORM writes around them is unchanged); on other databases the same SQL goes throu
 from __future__ import annotations
 
 import functools
-import json
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, text
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import class_mapper
 
 from ndoto_cli.core.bundle import Bundle
+from ndoto_cli.core.limits import loads_stored
 from ndoto_cli.core.models import (
     Account,
     AgentBot,
@@ -94,7 +94,7 @@ def _decode(model: type, row: tuple[Any, ...], offset: int) -> dict[str, Any] | 
     for i, (name, kind) in enumerate(cols):
         value = row[offset + i]
         if kind == "json" and isinstance(value, str):
-            value = json.loads(value)
+            value = loads_stored(value)
         elif kind == "bool" and value is not None:
             value = bool(value)
         values[name] = value

@@ -164,6 +164,7 @@ class AgentBot(SQLModel, table=True):
     system_prompt: str = ""
     model: str | None = None
     api_base: str | None = None
+    api_key: str | None = None  # the bot's own credential for its api_base: write-only, never rendered
     temperature: float = 0.2
     max_exchanges: int = 10
     handoff_keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -12,7 +12,7 @@ from typing import Any
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.bundle import Bundle
 from ndoto_cli.core.models import AgentBot, Contact, Message, MessageType, User
-from ndoto_cli.core.views import assignee_meta, contact_push, ts, ts0, user_push
+from ndoto_cli.core.views import assignee_meta, attrs, contact_push, ts, ts0, user_push
 
 
 def _account(bundle: Bundle) -> dict[str, Any]:
@@ -76,8 +76,8 @@ def conversation_data(bundle: Bundle, *, last_message: dict[str, Any] | None) ->
         },
         "messages": [last_message] if last_message is not None else [],
         "labels": [],
-        "additional_attributes": conv.additional_attributes or {},
-        "custom_attributes": conv.custom_attributes or {},
+        "additional_attributes": attrs(conv.additional_attributes),
+        "custom_attributes": attrs(conv.custom_attributes),
         "snoozed_until": ts(conv.snoozed_until),
         "unread_count": 0,
         "first_reply_created_at": None,
@@ -112,8 +112,8 @@ def message_payload(
         "created_at": int(message.created_at),
         "private": bool(message.private),
         "source_id": message.source_id,
-        "additional_attributes": message.additional_attributes or {},
-        "content_attributes": message.content_attributes or {},
+        "additional_attributes": attrs(message.additional_attributes),
+        "content_attributes": attrs(message.content_attributes),
         "sender": webhook_sender(sender, bundle),
         "inbox": _inbox(bundle),
         "conversation": conversation_data(bundle, last_message=last_message),

@@ -13,6 +13,8 @@ The rules (DESIGN.md), in one place so the API, CLI, TUI and dispatcher cannot d
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from ndoto_cli.core.bundle import Bundle
 from ndoto_cli.core.models import Status
 
@@ -42,11 +44,35 @@ def recipients(owner_before: int | None, owner_after: int | None) -> list[int]:
     return sorted({bot for bot in (owner_before, owner_after) if bot is not None})
 
 
-def bot_may_act(bundle: Bundle, bot_id: int) -> bool:
-    """A bot may write to a conversation only where it is the active bot (inbox or conversation)."""
-    return active_bot_id(bundle) == bot_id
+class BotAction(StrEnum):
+    """What a bot asks to do through the API, for :func:`bot_refusal`."""
+
+    read = "read"  # the conversation and its messages
+    note = "note"  # a private note (agents only see it)
+    reply = "reply"  # a public message (the customer sees it)
+    status = "status"
+    assign = "assign"
+    update = "update"  # priority, custom and additional attributes
+    typing = "typing"  # the customer sees it
 
 
-def bot_may_read(bundle: Bundle, bot_id: int) -> bool:
-    """A bot may read a conversation (beyond Chatwoot) only while it owns it."""
-    return owner_bot_id(bundle) == bot_id
+HUMAN_TOOK_OVER = "a human has taken over this conversation"
+_ANY_TIME = (BotAction.read, BotAction.note)
+
+
+def bot_refusal(bundle: Bundle, bot_id: int, action: BotAction | str) -> str | None:
+    """Why this bot may not do ``action`` on this conversation, or None when it may.
+
+    The one rule behind every bot's call: a bot acts only where it is the active bot (the
+    conversation's bot, else the inbox's). There it may read and write private notes at any time,
+    before and after a handoff (a late reply must still be explainable to the humans); what the
+    customer sees or what changes the conversation (public messages, typing, status, assignment,
+    attributes) only while no human is assigned: a late reply never talks over a human.
+    """
+    if active_bot_id(bundle) != bot_id:
+        return f"this bot is not the active bot of conversation {bundle.conversation.display_id}"
+    if BotAction(action) in _ANY_TIME:
+        return None
+    if bundle.conversation.assignee_id is not None:
+        return HUMAN_TOOK_OVER
+    return None

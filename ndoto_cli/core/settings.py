@@ -84,6 +84,30 @@ class Settings(BaseSettings):
     embedding_model: str | None = None
     """litellm embedding model; when set, knowledge-base retrieval is hybrid (BM25 + vectors)."""
 
+    json_max_depth: int = Field(default=16, ge=1, le=64)
+    """Deepest nesting accepted in a JSON attribute field (contact, conversation and message
+    attributes, bot settings, widget event info); deeper is refused with a 422 naming the field."""
+
+    json_max_bytes: int = Field(default=16_384, ge=256, le=1_048_576)
+    """Largest JSON attribute field accepted, in bytes serialized."""
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=104_857_600)
+    """Largest request body the API reads, in bytes; a bigger one is answered 413 without reading it."""
+
+    conversation_messages_per_minute: int = Field(default=200, ge=1, le=100_000)
+    """Most messages one conversation takes per minute, from anyone (Chatwoot's flood guard);
+    more are refused with a 429 until the minute has passed."""
+
+    public_messages_per_minute: int = Field(default=30, ge=1, le=100_000)
+    """Most messages one contact may send per minute through the public API (and the widget)."""
+
+    public_requests_per_minute: int = Field(default=600, ge=1, le=1_000_000)
+    """Most public API requests (no token) one client address may make per minute."""
+
+    auth_failures_per_minute: int = Field(default=20, ge=1, le=100_000)
+    """Failed token checks one client address may make per minute; then its requests are
+    answered 429 (with Retry-After) until the minute has passed."""
+
     @field_validator("private_allowlist", "delivery_retry_schedule", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:

@@ -26,6 +26,23 @@ from ndoto_cli.core.models import (
     User,
 )
 
+RENDER_DEPTH = 64  # deeper stored values are replaced when rendered (serializers stop near 255)
+UNRENDERABLE = {"_ndoto_error": "this value is nested too deeply to show; it was stored before limits applied"}
+
+
+def attrs(value: Any) -> Any:
+    """A stored JSON attribute, safe to render: reading never fails on what is already stored
+    (rows written before the limits of ``core.limits``, or by hand)."""
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        return {"_ndoto_error": "this value is not an object"}
+    from ndoto_cli.core.limits import depth
+
+    if depth(value, stop_at=RENDER_DEPTH + 1) > RENDER_DEPTH:
+        return dict(UNRENDERABLE)
+    return value
+
 
 def ts(value: float | None) -> int | None:
     return int(value) if value is not None else None
@@ -54,8 +71,8 @@ def contact_json(contact: Contact) -> dict[str, Any]:
         "thumbnail": "",
         "availability_status": "offline",
         "blocked": False,
-        "additional_attributes": contact.additional_attributes or {},
-        "custom_attributes": contact.custom_attributes or {},
+        "additional_attributes": attrs(contact.additional_attributes),
+        "custom_attributes": attrs(contact.custom_attributes),
         "created_at": ts(contact.created_at),
         "last_activity_at": None,
     }
@@ -130,6 +147,7 @@ def bot_json(
             "system_prompt": bot.system_prompt,
             "model": bot.model,
             "api_base": bot.api_base,
+            "api_key_set": bool(bot.api_key),
             "temperature": bot.temperature,
             "max_exchanges": bot.max_exchanges,
             "handoff_keywords": list(bot.handoff_keywords or []),
@@ -182,8 +200,8 @@ def message_json(
         "conversation_id": display_id,
         "message_type": int(message.message_type),
         "content_type": message.content_type,
-        "content_attributes": message.content_attributes or {},
-        "additional_attributes": message.additional_attributes or {},
+        "content_attributes": attrs(message.content_attributes),
+        "additional_attributes": attrs(message.additional_attributes),
         "status": message.status,
         "private": bool(message.private),
         "source_id": message.source_id,
@@ -268,8 +286,8 @@ def conversation_json(
         },
         "messages": messages,
         "last_non_activity_message": last_message,
-        "additional_attributes": conv.additional_attributes or {},
-        "custom_attributes": conv.custom_attributes or {},
+        "additional_attributes": attrs(conv.additional_attributes),
+        "custom_attributes": attrs(conv.custom_attributes),
         "labels": [],
         "muted": False,
         "can_reply": True,

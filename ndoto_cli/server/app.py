@@ -17,6 +17,31 @@ from ndoto_cli.core.settings import Settings
 log = logging.getLogger("ndoto.server")
 
 
+class BodyLimit:
+    """Request bodies up to ``max_bytes``: one declared bigger is answered 413 before anything
+    reads it; one that grows past the limit while read is stopped by Starlette's limiter, whose
+    error the app's handlers answer (JSON, like every error here)."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+
+        self.app = RequestBodyLimitMiddleware(app, max_body_size=max_bytes)
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length":
+                    declared = int(value) if value.isdigit() else -1
+                    if declared > self.max_bytes or declared < 0:
+                        from starlette.responses import JSONResponse
+
+                        status, message = (413, f"the body is larger than {self.max_bytes} bytes") if declared > 0 else (400, "bad Content-Length")
+                        await JSONResponse({"error": message}, status_code=status)(scope, receive, send)
+                        return
+        await self.app(scope, receive, send)
+
+
 class TrailingSlash:
     """Serve ``/path/`` as ``/path`` (clients and proxies add slashes) instead of redirecting."""
 
@@ -59,8 +84,14 @@ def create_app(settings: Settings, *, db: Database | None = None, start_dispatch
         description="Agent bots for customer conversations: Chatwoot-compatible account, platform and public APIs. "
         "Authenticate with the `api_access_token` header.",
         lifespan=lifespan,
+        strict_content_type=False,  # token auth, no cookies: a body without Content-Type is read as JSON
     )
     app.state.settings = settings
+    from ndoto_cli.core.ratelimit import Limiter
+
+    app.state.auth_failures = Limiter(settings.auth_failures_per_minute)
+    app.state.public_clients = Limiter(settings.public_requests_per_minute)
+    app.state.public_contacts = Limiter(settings.public_messages_per_minute)
 
     from ndoto_cli.server import errors, routes_admin, routes_conversations, routes_deliveries, routes_platform, routes_public
 
@@ -82,4 +113,5 @@ def create_app(settings: Settings, *, db: Database | None = None, start_dispatch
         }
 
     app.add_middleware(TrailingSlash)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # 413 while reading, without buffering the rest
     return app

@@ -1,9 +1,10 @@
-"""Token auth and who-may-call-what.
+"""Token auth: who is calling, and in which account.
 
 The header is matched case-insensitively with ``_`` and ``-`` equivalent (``api_access_token``,
 ``Api-Access-Token``): some proxies and clients rewrite one into the other. An ``Authorization``
-header beside it is ignored. Bots may call only an allow-list of endpoints (Chatwoot's, plus
-reading the conversations they own); platform tokens only the platform API.
+header beside it is ignored. The check runs before the request's body is read (see
+``server.route``): an unauthenticated request gets its 401 without costing a parse. What each
+caller may then do is decided by the dependencies of ``server.deps`` and by core.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from ndoto_cli.core.errors import Forbidden, Unauthorized
-from ndoto_cli.core.models import AgentBotInbox, Role
-from ndoto_cli.core.services.tokens import Principal, authenticate_db, needs_touch, touch
+from ndoto_cli.core.errors import Forbidden, Invalid, TooManyRequests, Unauthorized
+from ndoto_cli.core.models import Role
+from ndoto_cli.core.services.tokens import Principal, authenticate_db, bot_serves_account, needs_touch, touch
 
 
 def token_from(request: Request) -> str | None:
@@ -24,9 +25,23 @@ def token_from(request: Request) -> str | None:
     return None
 
 
+def client_key(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
 async def principal(request: Request) -> Principal:
+    """The token's owner, or 401; repeated failures from one client address are slowed (429)."""
+    limiter = request.app.state.auth_failures
+    key = client_key(request)
+    wait = limiter.wait(key)
+    if wait is not None:
+        raise TooManyRequests("too many failed token checks from this address", retry_after=wait)
     db = request.app.state.db
-    who = await authenticate_db(db, token_from(request))
+    try:
+        who = await authenticate_db(db, token_from(request))
+    except Unauthorized:
+        limiter.hit(key)
+        raise
     if needs_touch(who):
         await db.write(lambda s: touch(s, token_id=who.token_id))
     return who
@@ -40,12 +55,16 @@ class Caller:
     account_id: int
 
     @property
-    def actor(self):
+    def actor(self):  # core.actors.Actor
         return self.principal.actor
 
     @property
     def is_bot(self) -> bool:
         return self.principal.bot is not None
+
+    @property
+    def bot_id(self) -> int | None:
+        return self.principal.bot.id if self.principal.bot is not None else None
 
     @property
     def is_admin(self) -> bool:
@@ -61,7 +80,13 @@ class Caller:
             raise Forbidden("only administrators may do this")
 
 
-async def account_caller(request: Request, account_id: int) -> Caller:
+async def account_caller(request: Request) -> Caller:
+    """The caller of an account route (``/api/v1/accounts/{account_id}/...``)."""
+    raw = request.path_params.get("account_id", "")
+    try:
+        account_id = int(raw)
+    except ValueError:
+        raise Invalid(f"account_id must be a number, not {str(raw)[:40]!r}", field="account_id") from None
     who = await principal(request)
     if who.platform_app is not None:
         raise Unauthorized("Access to this endpoint is not authorized for platform apps")
@@ -74,16 +99,9 @@ async def account_caller(request: Request, account_id: int) -> Caller:
     if bot.account_id is not None and bot.account_id != account_id:
         raise Unauthorized("Bot is not authorized to access this account")
     if bot.account_id is None:
-        from sqlalchemy import select
-
         async with request.app.state.db.read() as session:
-            linked = (
-                await session.execute(
-                    select(AgentBotInbox.id).where(AgentBotInbox.agent_bot_id == bot.id, AgentBotInbox.account_id == account_id)
-                )
-            ).first()
-        if linked is None:
-            raise Unauthorized("Bot is not authorized to access this account")
+            if not await bot_serves_account(session, bot_id=bot.id, account_id=account_id):  # type: ignore[arg-type]
+                raise Unauthorized("Bot is not authorized to access this account")
     return Caller(who, account_id)
 
 

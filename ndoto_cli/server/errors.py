@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ndoto_cli.core.errors import NdotoError
+from ndoto_cli.core.errors import NdotoError, TooManyRequests
 
 log = logging.getLogger("ndoto.server")
 
@@ -31,7 +31,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NdotoError)
     async def _domain(_request: Request, exc: NdotoError) -> JSONResponse:
         extra = {"field": exc.field} if exc.field else {}
-        return error(exc.http_status, exc.message, **extra)
+        response = error(exc.http_status, exc.message, **extra)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

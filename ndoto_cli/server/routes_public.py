@@ -10,11 +10,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ndoto_cli.core.bundle import load_bundle
-from ndoto_cli.core.errors import NotFound
+from ndoto_cli.core.errors import Invalid, NotFound, TooManyRequests
 from ndoto_cli.core.models import Contact, Conversation
 from ndoto_cli.core.services import contacts, conversations, customers, inboxes, messages
 from ndoto_cli.core.views import contact_json, load_sender, message_json
 from ndoto_cli.server.responses import PublicContactOut, PublicConversationOut, PublicMessageOut, doc
+from ndoto_cli.server.route import PublicRoute
 from ndoto_cli.server.schemas import (
     Id,
     PublicContactCreate,
@@ -24,7 +25,7 @@ from ndoto_cli.server.schemas import (
     WidgetEvent,
 )
 
-router = APIRouter(prefix="/public/api/v1/inboxes/{inbox_identifier}", tags=["public"])
+router = APIRouter(prefix="/public/api/v1/inboxes/{inbox_identifier}", tags=["public"], route_class=PublicRoute)
 JSON = dict[str, Any]
 
 
@@ -131,6 +132,10 @@ async def list_messages(request: Request, inbox_identifier: str, source_id: str,
 async def create_message(
     request: Request, inbox_identifier: str, source_id: str, conversation_id: Id, body: PublicMessageCreate
 ) -> JSON:
+    wait = request.app.state.public_contacts.hit(f"{inbox_identifier}/{source_id}")
+    if wait is not None:
+        raise TooManyRequests("too many messages from this contact: wait a little", retry_after=wait)
+
     async def go(s: Any) -> JSON:
         inbox, _link, contact = await _contact(s, inbox_identifier, source_id)
         bundle = await _conversation(s, inbox, contact, conversation_id)
@@ -164,8 +169,6 @@ async def widget_event(request: Request, inbox_identifier: str, source_id: str, 
     async def go(s: Any) -> JSON:
         inbox = await inboxes.get_inbox_by_identifier(s, identifier=inbox_identifier)
         if body.name not in ("webwidget.triggered", "webwidget_triggered"):
-            from ndoto_cli.core.errors import Invalid
-
             raise Invalid("only the webwidget.triggered event is supported", field="name")
         event_id = await customers.trigger_widget(s, inbox=inbox, source_id=source_id, event_info=body.event_info)
         return {"event_id": event_id}

@@ -1,5 +1,9 @@
 """Request bodies. Lenient where Chatwoot clients are (ids as numeric strings, booleans as
-"true"/"false"), strict where it matters (unknown message types, oversized content)."""
+"true"/"false"), strict where it matters (unknown message types, oversized content).
+
+The bounds here document the API (OpenAPI, schemathesis) and answer early; the rules themselves
+are core's (``core.limits``, the services), which every front end goes through.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,19 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-MAX_ID = 2**62  # larger ids cannot exist (SQLite integers); answered as not found, not as a crash
+from ndoto_cli.core import limits
+
+MAX_ID = limits.MAX_ID
 Id = Annotated[int, Path(ge=0, le=MAX_ID)]
 OptId = Annotated[int | None, Query(ge=0, le=MAX_ID)]
 DbId = Annotated[int, Field(ge=0, le=MAX_ID)]
+Page = Annotated[int, Query(ge=1, le=1_000_000, description="Page of 25, from 1.")]
+Name = Annotated[str, Field(max_length=limits.NAME)]
+Ident = Annotated[str, Field(max_length=limits.IDENTIFIER)]
+Url = Annotated[str, Field(max_length=limits.URL)]
+Content = Annotated[str, Field(max_length=limits.CONTENT)]
+Timestamp = Annotated[int, Field(ge=0, le=int(limits.MAX_TIMESTAMP))]
+Attributes = dict[str, Any]
 
 
 class Body(BaseModel):
@@ -19,52 +32,55 @@ class Body(BaseModel):
 
 
 class MessageCreate(Body):
-    content: str | None = Field(default=None, max_length=150_000)
-    message_type: str | int = "outgoing"
+    content: Content | None = None
+    message_type: Annotated[str, Field(max_length=20)] | Annotated[int, Field(ge=0, le=3)] = "outgoing"
     private: bool = False
-    content_type: str = "text"
-    content_attributes: dict[str, Any] | str | None = None
-    echo_id: str | None = None
-    source_id: str | None = None
+    content_type: Annotated[str, Field(max_length=40)] = "text"
+    content_attributes: Attributes | Annotated[str, Field(max_length=1_048_576)] | None = None
+    echo_id: Ident | None = None
+    source_id: Ident | None = None
 
 
 class MessageUpdate(Body):
-    content: str | None = Field(default=None, max_length=150_000)
+    content: Content | None = None
     status: Literal["sent", "delivered", "read", "failed"] | None = None
-    external_error: str | None = None
-    content_attributes: dict[str, Any] | None = None
+    external_error: Annotated[str, Field(max_length=limits.SHORT_TEXT)] | None = None
+    content_attributes: Attributes | None = None
+
+
+Status = Annotated[str, Field(max_length=20)]
 
 
 class StatusChange(Body):
-    status: str | None = None
-    snoozed_until: int | None = None
+    status: Status | None = None
+    snoozed_until: Timestamp | None = None
 
 
 class ConversationStatusPatch(Body):
     """The product document's form: ``PATCH /conversations {id, status}``."""
 
     id: DbId
-    status: str | None = None
-    snoozed_until: int | None = None
+    status: Status | None = None
+    snoozed_until: Timestamp | None = None
 
 
 class ConversationUpdate(Body):
-    status: str | None = None
-    snoozed_until: int | None = None
-    priority: str | None = None
-    custom_attributes: dict[str, Any] | None = None
-    additional_attributes: dict[str, Any] | None = None
+    status: Status | None = None
+    snoozed_until: Timestamp | None = None
+    priority: Annotated[str, Field(max_length=20)] | None = None
+    custom_attributes: Attributes | None = None
+    additional_attributes: Attributes | None = None
 
 
 class ConversationCreate(Body):
     inbox_id: DbId | None = None
     contact_id: DbId | None = None
-    source_id: str | None = None
-    status: str | None = None
+    source_id: Ident | None = None
+    status: Status | None = None
     assignee_id: DbId | None = None
-    additional_attributes: dict[str, Any] | None = None
-    custom_attributes: dict[str, Any] | None = None
-    message: dict[str, Any] | None = None
+    additional_attributes: Attributes | None = None
+    custom_attributes: Attributes | None = None
+    message: Attributes | None = None
 
 
 class Assignment(Body):
@@ -77,30 +93,34 @@ class Typing(Body):
     is_private: bool = False
 
 
+BotType = Annotated[str, Field(max_length=20)] | Annotated[int, Field(ge=0, le=1)]
+Seconds = Annotated[float, Field(gt=0, le=300)]
+
+
 class BotCreate(Body):
-    name: str = Field(min_length=1, max_length=255)
-    description: str = ""
-    outgoing_url: str | None = None
-    bot_type: str | int = "webhook"
-    bot_config: dict[str, Any] | None = None
-    timeout: float | None = Field(default=None, gt=0, le=300)
+    name: Annotated[str, Field(min_length=1, max_length=limits.NAME)]
+    description: Annotated[str, Field(max_length=limits.SHORT_TEXT)] = ""
+    outgoing_url: Url | None = None
+    bot_type: BotType = "webhook"
+    bot_config: Attributes | None = None
+    timeout: Seconds | None = None
     keep_pending_on_failure: bool | None = None
-    account_id: DbId | None = None  # platform API only
+    account_id: DbId | None = None  # platform API only: refused (system bots belong to no account)
 
 
 class BotUpdate(Body):
-    name: str | None = Field(default=None, min_length=1, max_length=255)
-    description: str | None = None
-    outgoing_url: str | None = None
-    bot_type: str | int | None = None
-    bot_config: dict[str, Any] | None = None
-    timeout: float | None = Field(default=None, gt=0, le=300)
+    name: Annotated[str, Field(min_length=1, max_length=limits.NAME)] | None = None
+    description: Annotated[str, Field(max_length=limits.SHORT_TEXT)] | None = None
+    outgoing_url: Url | None = None
+    bot_type: BotType | None = None
+    bot_config: Attributes | None = None
+    timeout: Seconds | None = None
     keep_pending_on_failure: bool | None = None
 
 
 class InboxCreate(Body):
-    name: str = Field(min_length=1, max_length=255)
-    channel: dict[str, Any] | str | None = None
+    name: Annotated[str, Field(min_length=1, max_length=limits.NAME)]
+    channel: Attributes | Annotated[str, Field(max_length=40)] | None = None
 
 
 class SetAgentBot(Body):
@@ -108,46 +128,57 @@ class SetAgentBot(Body):
 
 
 class ContactCreate(Body):
-    name: str | None = None
-    email: str | None = None
-    phone_number: str | None = None
-    identifier: str | None = None
-    custom_attributes: dict[str, Any] | None = None
-    additional_attributes: dict[str, Any] | None = None
+    name: Name | None = None
+    email: Annotated[str, Field(max_length=limits.EMAIL)] | None = None
+    phone_number: Ident | None = None
+    identifier: Ident | None = None
+    custom_attributes: Attributes | None = None
+    additional_attributes: Attributes | None = None
     inbox_id: DbId | None = None
-    source_id: str | None = None
+    source_id: Ident | None = None
 
 
 class PublicContactCreate(Body):
-    source_id: str | None = None
-    identifier: str | None = None
-    name: str | None = None
-    email: str | None = None
-    phone_number: str | None = None
-    custom_attributes: dict[str, Any] | None = None
+    source_id: Ident | None = None
+    identifier: Ident | None = None
+    name: Name | None = None
+    email: Annotated[str, Field(max_length=limits.EMAIL)] | None = None
+    phone_number: Ident | None = None
+    custom_attributes: Attributes | None = None
 
 
 class PublicConversationCreate(Body):
-    custom_attributes: dict[str, Any] | None = None
+    custom_attributes: Attributes | None = None
 
 
 class PublicMessageCreate(Body):
-    content: str = Field(min_length=1, max_length=150_000)
-    echo_id: str | None = None
+    content: Annotated[str, Field(min_length=1, max_length=limits.CONTENT)]
+    echo_id: Ident | None = None
 
 
 class SubmittedValues(Body):
-    submitted_values: list[Any] | dict[str, Any]
+    submitted_values: list[Any] | Attributes
 
 
 class WidgetEvent(Body):
-    name: str = "webwidget.triggered"
-    event_info: dict[str, Any] = Field(default_factory=dict)
+    name: Annotated[str, Field(max_length=64)] = "webwidget.triggered"
+    event_info: Attributes = Field(default_factory=dict)
 
 
-AI_CONFIG_KEYS = ("system_prompt", "model", "api_base", "temperature", "max_exchanges", "handoff_keywords", "handoff_message")
+AI_CONFIG_KEYS = (
+    "system_prompt", "model", "api_base", "api_key", "temperature", "max_exchanges", "handoff_keywords", "handoff_message",
+)
 
 
-def bot_settings(config: dict[str, Any] | None) -> dict[str, Any]:
-    """AI settings travel in Chatwoot's ``bot_config`` object."""
-    return {k: v for k, v in (config or {}).items() if k in AI_CONFIG_KEYS}
+def bot_changes(body: BotCreate | BotUpdate) -> dict[str, Any]:
+    """A bot body as the service's settings: the common fields, and the AI settings that travel
+    in Chatwoot's ``bot_config`` object (unknown keys there are ignored, as Chatwoot does).
+    One function for the account and the platform routes."""
+    config = body.bot_config or {}
+    changes = {
+        "name": body.name, "description": body.description, "outgoing_url": body.outgoing_url,
+        "timeout": body.timeout, "keep_pending_on_failure": body.keep_pending_on_failure,
+        "bot_type": str(body.bot_type) if body.bot_type is not None else None,
+        **{k: v for k, v in config.items() if k in AI_CONFIG_KEYS},
+    }
+    return changes

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList, Select, Static
+from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
 
@@ -34,21 +34,46 @@ class Picker(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class TokenShown(ModalScreen[None]):
-    """A token, shown once."""
+class Confirm(ModalScreen[bool]):
+    """A yes/no question before a destructive action; Escape or No changes nothing."""
 
-    BINDINGS = [Binding("escape,enter", "close", "Close")]
+    BINDINGS = [Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
 
-    def __init__(self, what: str, token: str) -> None:
+    def __init__(self, question: str, *, action: str = "Yes") -> None:
         super().__init__()
-        self.what = what
-        self.token = token
+        self.question = question
+        self.action_label = action
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"New access token for {self.what}")
-            yield Input(self.token, id="token")
-            yield Static("Store it now: it is shown only once. The old token no longer works.")
+            yield Static(self.question, id="confirm-question")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("No", id="no", variant="primary")
+                yield Button(self.action_label, id="yes", variant="error")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class TokenShown(ModalScreen[None]):
+    """A token, shown once, read-only (select it to copy)."""
+
+    BINDINGS = [Binding("escape", "close", "Close")]
+
+    def __init__(self, what: str, token: str, *, note: str = "Store it now: it is shown only once.") -> None:
+        super().__init__()
+        self.what = what
+        self.token = token
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Access token for {self.what}")
+            yield TextArea(self.token, id="token", read_only=True, soft_wrap=True, show_line_numbers=False)
+            yield Static(self.note)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Done", id="done", variant="primary")
 

@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ndoto_cli.tui import data
-from ndoto_cli.tui.modals import NewBot, Picker, TokenShown
+from ndoto_cli.tui.modals import Confirm, NewBot, Picker, TokenShown
 
 if TYPE_CHECKING:
     from ndoto_cli.tui.app import InboxApp
@@ -80,18 +80,27 @@ class BotsScreen(Screen[None]):
 
         self.app.push_screen(NewBot(), created)
 
-    async def action_reset_token(self) -> None:
+    def action_reset_token(self) -> None:
         bot_id = self._selected()
         if bot_id is None:
             return
         from ndoto_cli.core.services import bots
 
-        result = await self.main.guard(
-            self.main.db.write(lambda s: bots.reset_bot_token(s, account_id=self.main.who.account_id, bot_id=bot_id))
+        async def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            result = await self.main.guard(
+                self.main.db.write(lambda s: bots.reset_bot_token(s, account_id=self.main.who.account_id, bot_id=bot_id))
+            )
+            if result is not None:
+                bot, token = result
+                self.app.push_screen(TokenShown(f"bot {bot.name}", token, note="Store it now: it is shown only once. The old token no longer works."))
+
+        name = self.query_one("#bots", DataTable).get_row(str(bot_id))[1]
+        self.app.push_screen(
+            Confirm(f"Reset the access token of bot {name}?\nThe running bot's token stops working at once.", action="Reset token"),
+            answered,
         )
-        if result is not None:
-            bot, token = result
-            self.app.push_screen(TokenShown(f"bot {bot.name}", token))
 
     async def action_assign(self) -> None:
         bot_id = self._selected()

@@ -18,23 +18,27 @@ class Reply:
     handoff: str | None = None  # a tool call handoff_to_human(reason)
     delay: float = 0.0
     status: int = 200
+    echo_headers: bool = False  # an error body that repeats the request's headers (a hostile server)
 
 
 @dataclass
 class FakeLLM:
     script: Callable[[dict[str, Any]], Reply] = lambda request: Reply()
     requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)  # each request's headers, lower-case names
     base: str = ""
     embedding: Callable[[str], list[float]] | None = None
 
     async def _chat(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.requests.append(body)
+        self.headers.append({k.lower(): v for k, v in request.headers.items()})
         reply = self.script(body)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.status != 200:
-            return web.json_response({"error": {"message": "model overloaded", "type": "server_error"}}, status=reply.status)
+            message = json.dumps(dict(request.headers)) if reply.echo_headers else "model overloaded"
+            return web.json_response({"error": {"message": message, "type": "server_error"}}, status=reply.status)
         message: dict[str, Any] = {"role": "assistant", "content": reply.content}
         if reply.handoff is not None:
             message["content"] = None
@@ -51,6 +55,7 @@ class FakeLLM:
 
     async def _embed(self, request: web.Request) -> web.Response:
         body = await request.json()
+        self.headers.append({k.lower(): v for k, v in request.headers.items()})
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
         assert self.embedding is not None
         data = [{"object": "embedding", "index": i, "embedding": self.embedding(t)} for i, t in enumerate(texts)]

@@ -67,7 +67,7 @@ def test_kb_and_bot_commands(cli: Cli, model_server: FakeLLM, tmp_path: Path) ->
     assert stats["replies"] == 0  # try and eval touch no conversation
     cli("kb", "remove", "Helper", "payments.md")
     assert len(cli.json("kb", "list", "Helper")) == 4
-    cli("bots", "create", "--name", "Hook", "--url", "https://h.example.com/h")
+    cli("bots", "create", "--name", "Hook", "--url", "https://127.0.0.1:9/h")
     assert "webhook bot" in cli("kb", "list", "Hook", code=1).stderr
     bad = tmp_path / "q.jsonl"
     bad.write_text('{"nope": 1}\n')

@@ -39,7 +39,7 @@ def ready(cli: Cli) -> Callable[[], dict[str, Any]]:
     def make() -> dict[str, Any]:
         boot = cli.json("init", "--account-name", "Acme Support", "--email", "admin@acme.test")
         inbox = cli.json("inboxes", "create", "--name", "Website Chat", "--channel", "web_widget")
-        bot = cli.json("bots", "create", "--name", "OrderBot", "--url", "https://bots.example.com/webhook")
+        bot = cli.json("bots", "create", "--name", "OrderBot", "--url", "https://127.0.0.1:9/webhook")
         cli("inbox", "assign", "OrderBot", "Website Chat")
         return {"admin_token": boot["access_token"], "inbox": inbox, "bot": bot}
 

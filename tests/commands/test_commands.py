@@ -47,7 +47,7 @@ def test_accounts_and_agents(cli: Cli) -> None:
     assert [a["email"] for a in listed] == ["admin@localhost.localdomain", "ann@acme.test"]
     shown = cli.json("agents", "show", "ann@acme.test", "-a", "1")
     assert "access_token" not in shown and shown["id"] == agent["id"]
-    new = cli.json("agents", "token", "reset", "ann@acme.test", "-a", "1")
+    new = cli.json("agents", "token", "reset", "ann@acme.test", "-a", "1", "--yes")
     assert new["access_token"] != agent["access_token"]
     assert _auth(new["access_token"]).user is not None
     try:
@@ -55,8 +55,8 @@ def test_accounts_and_agents(cli: Cli) -> None:
         raise AssertionError("the old token still works")
     except Exception as exc:  # noqa: BLE001
         assert "Invalid" in str(exc)
-    cli("agents", "delete", "ann@acme.test", "-a", "1")
-    err = cli("agents", "delete", "admin@localhost.localdomain", "-a", "1", code=1)
+    cli("agents", "delete", "ann@acme.test", "-a", "1", "--yes")
+    err = cli("agents", "delete", "admin@localhost.localdomain", "-a", "1", "--yes", code=1)
     assert "last administrator" in err.stderr
 
 
@@ -68,14 +68,14 @@ def test_inboxes(cli: Cli) -> None:
     assert [i["name"] for i in cli.json("inboxes", "list")] == ["Website Chat", "API"]
     assert cli.json("inboxes", "show", "API")["id"] == api["id"]
     assert cli.json("inboxes", "show", str(web["id"]))["name"] == "Website Chat"
-    cli("inboxes", "delete", "API")
+    cli("inboxes", "delete", "API", "--yes")
     err = cli("inboxes", "show", "API", code=1)
     assert "no inbox named 'API'" in err.stderr
 
 
 def test_bots_lifecycle_and_token_once(cli: Cli, tmp_path: Any) -> None:
     cli("init")
-    created = cli("bots", "create", "--type", "webhook", "--name", "OrderBot", "--url", "https://bots.example.com/webhook")
+    created = cli("bots", "create", "--type", "webhook", "--name", "OrderBot", "--url", "https://127.0.0.1:9/webhook")
     token = next(line.split(":", 1)[1].strip() for line in created.stdout.splitlines() if "access token:" in line)
     assert "Store it now" in created.stdout
     assert _auth(token).bot.name == "OrderBot"
@@ -95,22 +95,22 @@ def test_bots_lifecycle_and_token_once(cli: Cli, tmp_path: Any) -> None:
     assert cfg["handoff_keywords"] == ["speak to agent", "human please"] and cfg["temperature"] == 0.3
     updated = cli.json("bots", "update", "Helper", "--temperature", "0.5", "--name", "Helper2")
     assert updated["bot_config"]["temperature"] == 0.5 and updated["name"] == "Helper2"
-    reset = cli.json("bots", "token", "reset", "OrderBot")
+    reset = cli.json("bots", "token", "reset", "OrderBot", "--yes")
     assert reset["access_token"] != token
-    secret = cli.json("bots", "secret", "reset", "OrderBot")
+    secret = cli.json("bots", "secret", "reset", "OrderBot", "--yes")
     assert secret["secret"].startswith("whsec_")
-    cli("bots", "delete", "Helper2")
+    cli("bots", "delete", "Helper2", "--yes")
     assert [b["name"] for b in cli.json("bots", "list")] == ["OrderBot"]
 
 
 def test_system_bots(cli: Cli) -> None:
     cli("init")
-    cli.json("bots", "create", "--system", "--name", "Global", "--url", "https://global.example.com/h")
+    cli.json("bots", "create", "--system", "--name", "Global", "--url", "https://127.0.0.1:9/h")
     listed = cli.json("bots", "list")
     assert listed[0]["system_bot"] is True
     err = cli("bots", "update", "Global", "--name", "Mine", code=1)
     assert "system bot" in err.stderr
-    cli("bots", "delete", "Global", code=1)
+    cli("bots", "delete", "Global", "--yes", code=1)
     assert cli.json("bots", "update", "Global", "--system", "--name", "Global2")["name"] == "Global2"
     cli("inbox", "assign", "Global2", "Web", code=1)  # no such inbox yet
     cli("inboxes", "create", "--name", "Web")
@@ -120,8 +120,8 @@ def test_system_bots(cli: Cli) -> None:
 def test_inbox_assign_replaces_and_unassign(cli: Cli) -> None:
     cli("init")
     cli("inboxes", "create", "--name", "Web")
-    cli("bots", "create", "--name", "A", "--url", "https://a.example.com/h")
-    cli("bots", "create", "--name", "B", "--url", "https://b.example.com/h")
+    cli("bots", "create", "--name", "A", "--url", "https://127.0.0.1:9/h")
+    cli("bots", "create", "--name", "B", "--url", "https://127.0.0.1:9/h")
     assert "now answers" in cli("inbox", "assign", "A", "Web").stdout
     out = cli("inbox", "assign", "B", "Web").stdout
     assert "Replaced bot A with B" in out

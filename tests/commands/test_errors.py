@@ -24,12 +24,12 @@ from tests.commands.conftest import Cli
         (("bots", "show", "Nobody"), "no bot named 'Nobody'"),
         (("inboxes", "show", "Nowhere"), "no inbox named 'Nowhere'"),
         (("conversations", "show", "42"), "conversation 42 not found"),
-        (("bots", "create", "--name", "Dup", "--url", "https://d.example.com/h"), "already exists"),
+        (("bots", "create", "--name", "Dup", "--url", "https://127.0.0.1:9/h"), "already exists"),
     ],
 )
 def test_bad_input_is_one_clear_line(cli: Cli, args: tuple[str, ...], message: str) -> None:
     cli("init")
-    cli("bots", "create", "--name", "Dup", "--url", "https://d.example.com/h")
+    cli("bots", "create", "--name", "Dup", "--url", "https://127.0.0.1:9/h")
     result = cli(*args, code=1)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.stderr

@@ -136,7 +136,7 @@ async def test_bot_handoff_by_status_open(world: World) -> None:
 
 async def test_conversation_bot_overrides_the_inbox_bot(world: World) -> None:
     other, _token = await world.db.write(
-        lambda s: bots.create_bot(s, account_id=world.account_id, name="Specialist", outgoing_url="https://spec.example.com/hook")
+        lambda s: bots.create_bot(s, account_id=world.account_id, name="Specialist", outgoing_url="https://127.0.0.1:9/hook")
     )
     display_id = (await say(world, "hello")).bundle.conversation.display_id
     mark = await last_event_id(world.db)
@@ -196,7 +196,7 @@ async def test_incoming_message_reopens_to_open_without_a_bot(world: World) -> N
 
 async def test_webwidget_triggered_goes_to_the_inbox_bot_only(world: World) -> None:
     other, _ = await world.db.write(
-        lambda s: bots.create_bot(s, account_id=world.account_id, name="Specialist", outgoing_url="https://spec.example.com/hook")
+        lambda s: bots.create_bot(s, account_id=world.account_id, name="Specialist", outgoing_url="https://127.0.0.1:9/hook")
     )
     result = await say(world, "hello")
     display_id = result.bundle.conversation.display_id
@@ -216,7 +216,7 @@ async def test_webwidget_triggered_goes_to_the_inbox_bot_only(world: World) -> N
 
 async def test_system_bot_serves_any_account_and_cannot_be_changed_through_one(world: World) -> None:
     system, _ = await world.db.write(
-        lambda s: bots.create_bot(s, account_id=None, name="Global", outgoing_url="https://global.example.com/hook")
+        lambda s: bots.create_bot(s, account_id=None, name="Global", outgoing_url="https://127.0.0.1:9/hook")
     )
     await world.db.write(
         lambda s: inboxes.set_inbox_bot(s, account_id=world.account_id, inbox_id=world.api_inbox_id, bot_id=system.id)

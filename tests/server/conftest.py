@@ -40,12 +40,12 @@ async def _seed(settings: Settings) -> Seed:
     try:
         world = await make_world(db)
         other, other_token = await db.write(
-            lambda s: bots.create_bot(s, account_id=world.account_id, name="ApiBot", outgoing_url="https://api-bot.example.com/h")
+            lambda s: bots.create_bot(s, account_id=world.account_id, name="ApiBot", outgoing_url="https://127.0.0.1:9/h")
         )
         await db.write(lambda s: inboxes.set_inbox_bot(s, account_id=world.account_id, inbox_id=world.api_inbox_id, bot_id=other.id))
         acct2 = await db.write(lambda s: accounts.create_account(s, name="Other Co"))
         _foreign, foreign_token = await db.write(
-            lambda s: bots.create_bot(s, account_id=acct2.id, name="Foreign", outgoing_url="https://f.example.com/h")
+            lambda s: bots.create_bot(s, account_id=acct2.id, name="Foreign", outgoing_url="https://127.0.0.1:9/h")
         )
         _app, platform_token = await db.write(lambda s: accounts.create_platform_app(s, name="Platform"))
 

@@ -117,7 +117,7 @@ def test_messages(client: TestClient, seed: Seed) -> None:
 
 def test_bots_crud_and_token_reset(client: TestClient, seed: Seed) -> None:
     h = admin(seed)
-    created = client.post(f"{A}/agent_bots", headers=h, json={"name": "Helper", "outgoing_url": "https://helper.example.com/h"}).json()
+    created = client.post(f"{A}/agent_bots", headers=h, json={"name": "Helper", "outgoing_url": "https://127.0.0.1:9/h"}).json()
     bid = created["id"]
     assert client.get(f"{A}/agent_bots/{bid}", headers=h).json()["name"] == "Helper"
     assert client.put(f"{A}/agent_bots/{bid}", headers=h, json={"description": "d"}).json()["description"] == "d"
@@ -129,7 +129,7 @@ def test_bots_crud_and_token_reset(client: TestClient, seed: Seed) -> None:
     secret = client.post(f"{A}/agent_bots/{bid}/reset_secret", headers=h).json()["secret"]
     assert secret != created["secret"]
     for bad in ({"name": "X", "outgoing_url": "http://example.com/h"}, {"name": "X", "outgoing_url": "not a url"},
-                {"name": "Helper", "outgoing_url": "https://x.example.com"}, {"name": ""},
+                {"name": "Helper", "outgoing_url": "https://127.0.0.1:9"}, {"name": ""},
                 {"name": "AI", "bot_type": "ai", "bot_config": {"temperature": 3}}):
         r = client.post(f"{A}/agent_bots", headers=h, json=bad)
         assert r.status_code == 422, (bad, r.text)

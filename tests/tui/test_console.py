@@ -7,11 +7,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Static, TextArea
 
 from ndoto_cli.core.settings import Settings
 from ndoto_cli.tui.app import InboxApp
-from ndoto_cli.tui.modals import Picker, TokenShown
+from ndoto_cli.tui.modals import Confirm, Picker, TokenShown
 from tests.conftest import World
 
 
@@ -95,10 +95,21 @@ async def test_token_reset_from_the_bots_screen(seeded: World, ndoto_home: Path)
         await pilot.pause()
         await pilot.press("B")
         await pilot.pause()
+        await pilot.press("k")  # one key never destroys: it asks first
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("n")
+        await pilot.pause()
+        assert row(ndoto_home, "select token_hash from access_tokens where owner_type = 'agent_bot'") == before
         await pilot.press("k")
+        await pilot.pause()
+        await pilot.press("y")
         await pilot.pause()
         modal = app.screen
         assert isinstance(modal, TokenShown) and modal.token.startswith("ndb_")
+        await pilot.press(*"typed over")  # the one-time token cannot be typed over
+        await pilot.pause()
+        assert modal.query_one(TextArea).text == modal.token
     after = row(ndoto_home, "select token_hash from access_tokens where owner_type = 'agent_bot'")
     assert after != before
     import hashlib

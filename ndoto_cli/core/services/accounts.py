@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ndoto_cli.core import limits
 from ndoto_cli.core.errors import Conflict, Invalid, NotFound
 from ndoto_cli.core.models import Account, PlatformApp, Role, TokenOwner, User
 from ndoto_cli.core.services.tokens import delete_token, issue_token
@@ -16,7 +17,7 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 async def create_account(session: AsyncSession, *, name: str) -> Account:
-    name = name.strip()
+    name = (limits.text(name, field="name", max_length=limits.NAME) or "").strip()
     if not name:
         raise Invalid("account name must not be empty", field="name")
     account = Account(name=name)
@@ -30,7 +31,7 @@ async def list_accounts(session: AsyncSession) -> list[Account]:
 
 
 async def get_account(session: AsyncSession, *, account_id: int) -> Account:
-    account = await session.get(Account, account_id)
+    account = await session.get(Account, limits.row_id(account_id, what="account"))
     if account is None:
         raise NotFound(f"account {account_id} not found")
     return account
@@ -41,9 +42,10 @@ async def update_account(
 ) -> Account:
     account = await get_account(session, account_id=account_id)
     if name is not None:
-        if not name.strip():
+        name = (limits.text(name, field="name", max_length=limits.NAME) or "").strip()
+        if not name:
             raise Invalid("account name must not be empty", field="name")
-        account.name = name.strip()
+        account.name = name
     if keep_pending_on_bot_failure is not None:
         account.keep_pending_on_bot_failure = keep_pending_on_bot_failure
     await session.flush()
@@ -61,7 +63,8 @@ async def create_user(
 ) -> tuple[User, str]:
     """Create a human agent and its API token (returned once, stored hashed)."""
     await get_account(session, account_id=account_id)
-    email = email.strip().lower()
+    name = limits.text(name, field="name", max_length=limits.NAME) or ""
+    email = (limits.text(email, field="email", max_length=limits.EMAIL) or "").strip().lower()
     if not EMAIL_RE.match(email):
         raise Invalid(f"{email!r} is not an email address", field="email")
     if not name.strip():
@@ -84,7 +87,7 @@ async def list_users(session: AsyncSession, *, account_id: int) -> list[User]:
 
 
 async def get_user(session: AsyncSession, *, account_id: int, user_id: int) -> User:
-    user = await session.get(User, user_id)
+    user = await session.get(User, limits.row_id(user_id, what="agent"))
     if user is None or user.account_id != account_id:
         raise NotFound(f"agent {user_id} not found in account {account_id}")
     return user
@@ -128,6 +131,7 @@ async def reset_user_token(session: AsyncSession, *, account_id: int, user_id: i
 
 async def create_platform_app(session: AsyncSession, *, name: str) -> tuple[PlatformApp, str]:
     """A platform app holds the token of the platform API (system bots)."""
+    name = limits.text(name, field="name", max_length=limits.NAME) or ""
     if not name.strip():
         raise Invalid("platform app name must not be empty", field="name")
     app = PlatformApp(name=name.strip())

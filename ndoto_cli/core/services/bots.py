@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ndoto_cli.core import addresses, limits
 from ndoto_cli.core.errors import Conflict, Forbidden, Invalid, NotFound
 from ndoto_cli.core.models import AgentBot, BotType, TokenOwner
 from ndoto_cli.core.services.tokens import delete_token, issue_token
@@ -18,49 +19,43 @@ from ndoto_cli.core.tokens import new_signing_secret
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 BOT_TYPE_ALIASES = {"webhook": BotType.webhook.value, "0": BotType.webhook.value, "ai": BotType.ai_agent.value,
                     "ai_agent": BotType.ai_agent.value, "ai-agent": BotType.ai_agent.value}
+MAX_KEYWORDS = 50
+MAX_EXCHANGES = 1000
+MAX_TIMEOUT = 300.0
 
 
 def parse_bot_type(value: str | int) -> str:
     parsed = BOT_TYPE_ALIASES.get(str(value).strip().lower())
     if parsed is None:
-        raise Invalid(f"bot type must be webhook or ai, not {value!r}", field="bot_type")
+        raise Invalid(f"bot type must be webhook or ai, not {str(value)[:40]!r}", field="bot_type")
     return parsed
 
 
-def validate_url(url: str) -> str:
-    """A webhook URL: https, or http only for localhost/127.0.0.1/::1 (local development)."""
-    url = url.strip()
+def validate_url(url: str, *, field: str = "outgoing_url", what: str = "webhook URL") -> str:
+    """An outward URL: https, or http only for localhost/127.0.0.1/::1 (local development)."""
+    url = (limits.text(url, field=field, max_length=limits.URL) or "").strip()
     try:
         parts = urlsplit(url)
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise Invalid(f"malformed URL {url!r}: {exc}", field="outgoing_url") from exc
+        raise Invalid(f"malformed URL {url!r}: {exc}", field=field) from exc
     if parts.scheme not in ("http", "https") or not host:
-        raise Invalid(f"malformed URL {url!r}: expected https://host/path", field="outgoing_url")
+        raise Invalid(f"malformed URL {url!r}: expected https://host/path", field=field)
     if parts.scheme == "http" and host.lower() not in LOCAL_HOSTS:
-        raise Invalid(
-            f"webhook URL must use https (http is allowed only for localhost): {url}", field="outgoing_url"
-        )
-    if " " in url:
-        raise Invalid(f"malformed URL {url!r}: contains spaces", field="outgoing_url")
+        raise Invalid(f"{what} must use https (http is allowed only for localhost): {url}", field=field)
+    if any(c.isspace() for c in url):
+        raise Invalid(f"malformed URL {url!r}: contains spaces", field=field)
     try:
         ipaddress.ip_address(host)
     except ValueError:
         if "." not in host and host.lower() != "localhost":
-            raise Invalid(f"malformed URL {url!r}: host {host!r} has no domain", field="outgoing_url") from None
+            raise Invalid(f"malformed URL {url!r}: host {host!r} has no domain", field=field) from None
     return url
 
 
-def _check_ai(temperature: float | None, max_exchanges: int | None) -> None:
-    if temperature is not None and not (0.0 <= float(temperature) <= 1.0):
-        raise Invalid(f"temperature must be between 0 and 1, not {temperature}", field="temperature")
-    if max_exchanges is not None and int(max_exchanges) < 1:
-        raise Invalid(f"max exchanges must be at least 1, not {max_exchanges}", field="max_exchanges")
-
-
 async def _check_name(session: AsyncSession, *, account_id: int | None, name: str, exclude: int | None = None) -> str:
-    name = name.strip()
+    name = (limits.text(name, field="name", max_length=limits.NAME) or "").strip()
     if not name:
         raise Invalid("bot name must not be empty", field="name")
     scope = AgentBot.account_id.is_(None) if account_id is None else AgentBot.account_id == account_id  # type: ignore[union-attr]
@@ -73,7 +68,9 @@ async def _check_name(session: AsyncSession, *, account_id: int | None, name: st
     return name
 
 
-AI_FIELDS = ("system_prompt", "model", "api_base", "temperature", "max_exchanges", "handoff_keywords", "handoff_message")
+AI_FIELDS = (
+    "system_prompt", "model", "api_base", "api_key", "temperature", "max_exchanges", "handoff_keywords", "handoff_message",
+)
 COMMON_FIELDS = ("name", "description", "outgoing_url", "timeout", "keep_pending_on_failure")
 
 
@@ -81,8 +78,58 @@ def _clean_keywords(keywords: Any) -> list[str]:
     if keywords is None:
         return []
     if isinstance(keywords, str):
-        keywords = [k for k in keywords.split(",")]
-    return [str(k).strip() for k in keywords if str(k).strip()]
+        keywords = keywords.split(",")
+    if not isinstance(keywords, (list, tuple)):
+        raise Invalid("handoff keywords must be a list of phrases", field="handoff_keywords")
+    cleaned = []
+    for keyword in keywords:
+        if not isinstance(keyword, str):
+            raise Invalid("handoff keywords must be strings", field="handoff_keywords")
+        keyword = (limits.text(keyword, field="handoff_keywords", max_length=limits.NAME) or "").strip()
+        if keyword:
+            cleaned.append(keyword)
+    if len(cleaned) > MAX_KEYWORDS:
+        raise Invalid(f"at most {MAX_KEYWORDS} handoff keywords", field="handoff_keywords")
+    return cleaned
+
+
+def _clean(session: AsyncSession, settings: dict[str, Any]) -> dict[str, Any]:
+    """Check and normalise every bot setting given (None means: not given). One function for
+    create and update, so the API, the platform API, the CLI and the console agree."""
+    bounds = limits.of(session)
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if value is None:
+            continue
+        if key == "description":
+            value = limits.text(value, field=key, max_length=limits.SHORT_TEXT)
+        elif key == "outgoing_url":
+            value = validate_url(value) if value else ""
+        elif key == "api_base":
+            value = validate_url(value, field=key, what="api_base") if value else ""
+            if value:
+                addresses.check_url_host(value, allow_private=bounds.allow_private, allowlist=bounds.allowlist, field=key)
+        elif key == "api_key":
+            value = limits.text(value, field=key, max_length=4096)
+        elif key in ("system_prompt",):
+            value = limits.text(value, field=key, max_length=limits.LONG_TEXT)
+        elif key == "handoff_message":
+            value = limits.text(value, field=key, max_length=limits.SHORT_TEXT)
+        elif key == "model":
+            value = (limits.text(value, field=key, max_length=limits.NAME) or "").strip() or None
+        elif key == "temperature":
+            value = limits.number(value, field=key, minimum=0.0, maximum=1.0)
+        elif key == "max_exchanges":
+            value = limits.integer(value, field=key, minimum=1, maximum=MAX_EXCHANGES, label="max exchanges")
+        elif key == "timeout":
+            value = limits.number(value, field=key, minimum=0.001, maximum=MAX_TIMEOUT)
+        elif key == "keep_pending_on_failure":
+            if not isinstance(value, bool):
+                raise Invalid(f"{key} must be true or false", field=key)
+        elif key == "handoff_keywords":
+            value = _clean_keywords(value)
+        out[key] = value
+    return out
 
 
 async def create_bot(
@@ -102,24 +149,18 @@ async def create_bot(
         raise Invalid(f"unknown bot setting(s): {', '.join(sorted(unknown))}")
     kind = parse_bot_type(bot_type)
     name = await _check_name(session, account_id=account_id, name=name)
-    if kind == BotType.webhook.value and not outgoing_url:
+    values = _clean(session, {**settings, "outgoing_url": outgoing_url, "description": description})
+    if kind == BotType.webhook.value and not values.get("outgoing_url"):
         raise Invalid("a webhook bot needs a URL (--url / outgoing_url)", field="outgoing_url")
-    url = validate_url(outgoing_url) if outgoing_url else None
-    _check_ai(settings.get("temperature"), settings.get("max_exchanges"))
-    if settings.get("timeout") is not None and float(settings["timeout"]) <= 0:
-        raise Invalid("timeout must be positive", field="timeout")
-    if "handoff_keywords" in settings:
-        settings["handoff_keywords"] = _clean_keywords(settings["handoff_keywords"])
-    values = {k: v for k, v in settings.items() if v is not None}
+    for key in ("outgoing_url", "api_base", "api_key"):
+        values[key] = values.get(key) or None
     bot = AgentBot(
         account_id=account_id,
         platform_app_id=platform_app_id,
         name=name,
-        description=description or "",
         bot_type=kind,
-        outgoing_url=url,
         secret=new_signing_secret(),
-        **values,
+        **{"description": "", **values},
     )
     session.add(bot)
     await session.flush()
@@ -139,7 +180,7 @@ async def list_bots(session: AsyncSession, *, account_id: int | None) -> list[Ag
 
 
 async def get_bot(session: AsyncSession, *, account_id: int | None, bot_id: int) -> AgentBot:
-    bot = await session.get(AgentBot, bot_id)
+    bot = await session.get(AgentBot, limits.row_id(bot_id, what="bot"))
     if bot is None or (bot.account_id is not None and bot.account_id != account_id):
         where = "system bots" if account_id is None else f"account {account_id}"
         raise NotFound(f"bot {bot_id} not found in {where}")
@@ -175,17 +216,17 @@ async def update_bot(session: AsyncSession, *, account_id: int | None, bot_id: i
     unknown = set(changes) - set(AI_FIELDS) - set(COMMON_FIELDS) - {"bot_type"}
     if unknown:
         raise Invalid(f"unknown bot setting(s): {', '.join(sorted(unknown))}")
-    changes = {k: v for k, v in changes.items() if v is not None}
-    if "bot_type" in changes:
-        changes["bot_type"] = parse_bot_type(changes["bot_type"])
-    if "name" in changes:
-        changes["name"] = await _check_name(session, account_id=bot.account_id, name=changes["name"], exclude=bot.id)
+    name, kind = changes.pop("name", None), changes.pop("bot_type", None)
+    changes = _clean(session, changes)
+    if kind is not None:
+        changes["bot_type"] = parse_bot_type(kind)
+    if name is not None:
+        changes["name"] = await _check_name(session, account_id=bot.account_id, name=name, exclude=bot.id)
+    for key in ("outgoing_url", "api_base", "api_key"):
+        if key in changes:
+            changes[key] = changes[key] or None  # an empty value clears it
     if "outgoing_url" in changes:
-        changes["outgoing_url"] = validate_url(changes["outgoing_url"]) if changes["outgoing_url"] else None
         bot.disabled_reason = None  # a new URL is a new chance (410 disabled the old one)
-    _check_ai(changes.get("temperature"), changes.get("max_exchanges"))
-    if "handoff_keywords" in changes:
-        changes["handoff_keywords"] = _clean_keywords(changes["handoff_keywords"])
     if changes.get("bot_type", bot.bot_type) == BotType.webhook.value and not changes.get("outgoing_url", bot.outgoing_url):
         raise Invalid("a webhook bot needs a URL (--url / outgoing_url)", field="outgoing_url")
     for key, value in changes.items():
@@ -225,3 +266,35 @@ async def reset_bot_secret(session: AsyncSession, *, account_id: int | None, bot
     bot.updated_at = time.time()
     await session.flush()
     return bot
+
+
+async def platform_bots(session: AsyncSession, *, platform_app_id: int) -> list[AgentBot]:
+    """The bots a platform app created (Chatwoot's permissible list)."""
+    query = select(AgentBot).where(AgentBot.platform_app_id == platform_app_id).order_by(AgentBot.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def platform_bot(session: AsyncSession, *, platform_app_id: int, bot_id: int) -> AgentBot:
+    """One bot of a platform app's; any other is "Non permissible resource" (401, as Chatwoot)."""
+    bot = await session.get(AgentBot, limits.row_id(bot_id, what="bot"))
+    if bot is None:
+        raise NotFound(f"bot {bot_id} not found")
+    if bot.platform_app_id != platform_app_id:
+        from ndoto_cli.core.errors import Unauthorized
+
+        raise Unauthorized("Non permissible resource")
+    return bot
+
+
+async def create_platform_bot(
+    session: AsyncSession, *, platform_app_id: int, account_id: int | None = None, **settings: Any
+) -> tuple[AgentBot, str]:
+    """A system bot of a platform app. An account's bots belong to its administrators: a platform
+    app cannot plant one in an account (``account_id`` is refused)."""
+    if account_id is not None:
+        raise Invalid(
+            "the platform API creates system bots only; an account's bots are created by its administrators",
+            field="account_id",
+        )
+    name = settings.pop("name")
+    return await create_bot(session, account_id=None, platform_app_id=platform_app_id, name=name, **settings)

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ndoto_cli.core import limits
 from ndoto_cli.core.errors import Conflict, Invalid, NotFound
 from ndoto_cli.core.models import Contact, ContactInbox, Inbox
 from ndoto_cli.core.tokens import new_identifier
@@ -23,9 +24,14 @@ async def create_contact(
     custom_attributes: dict[str, Any] | None = None,
     additional_attributes: dict[str, Any] | None = None,
 ) -> Contact:
+    bounds = limits.of(session)
+    name = limits.text(name, field="name", max_length=limits.NAME)
+    email = limits.text(email, field="email", max_length=limits.EMAIL)
+    phone_number = limits.text(phone_number, field="phone_number", max_length=limits.IDENTIFIER)
+    identifier = limits.text(identifier, field="identifier", max_length=limits.IDENTIFIER)
     for field, value in (("custom_attributes", custom_attributes), ("additional_attributes", additional_attributes)):
-        if value is not None and not isinstance(value, dict):
-            raise Invalid(f"{field} must be an object", field=field)
+        if value is not None:
+            limits.json_object(bounds, value, field=field)
     contact = Contact(
         account_id=account_id,
         name=(name or "").strip() or (email or phone_number or identifier or "Anonymous"),
@@ -41,7 +47,7 @@ async def create_contact(
 
 
 async def get_contact(session: AsyncSession, *, account_id: int, contact_id: int) -> Contact:
-    contact = await session.get(Contact, contact_id)
+    contact = await session.get(Contact, limits.row_id(contact_id, what="contact"))
     if contact is None or contact.account_id != account_id:
         raise NotFound(f"contact {contact_id} not found in account {account_id}")
     return contact
@@ -61,6 +67,7 @@ async def link_contact(
     """The contact's link to an inbox; reused when it exists, created with a random source_id if not."""
     if contact.account_id != inbox.account_id:
         raise Invalid("contact and inbox belong to different accounts", field="inbox_id")
+    source_id = limits.text(source_id, field="source_id", max_length=limits.IDENTIFIER)
     if source_id:
         existing = (
             await session.execute(
@@ -89,6 +96,8 @@ async def link_contact(
 
 
 async def get_contact_inbox(session: AsyncSession, *, inbox_id: int, source_id: str) -> ContactInbox:
+    if not isinstance(source_id, str) or len(source_id) > limits.IDENTIFIER or "\x00" in source_id:
+        raise NotFound("contact not found in this inbox")
     link = (
         await session.execute(
             select(ContactInbox).where(ContactInbox.inbox_id == inbox_id, ContactInbox.source_id == source_id)

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ndoto_cli.core import routing
+from ndoto_cli.core import limits, routing
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.bundle import Bundle, load_bundle, load_by_display_id, refresh_bundle
-from ndoto_cli.core.errors import Forbidden, Invalid, NotFound
+from ndoto_cli.core.errors import Forbidden, Invalid, NotFound, Unauthorized
 from ndoto_cli.core.events import emit
 from ndoto_cli.core.models import AgentBot, BotType, Conversation, Message, MessageType, Status, User
 from ndoto_cli.core.payloads import conversation_payload
@@ -143,15 +143,30 @@ async def apply_status(
     return True
 
 
-async def check_bot_may_act(bundle: Bundle, actor: Actor) -> None:
-    if actor.is_bot and not routing.bot_may_act(bundle, actor.id):  # type: ignore[arg-type]
-        raise Forbidden(
-            f"bot {actor.name} is not the active bot of conversation {bundle.conversation.display_id}"
-        )
+async def check_bot_may_act(bundle: Bundle, actor: Actor, action: routing.BotAction | str) -> None:
+    """Refuse a bot's change that the ownership rule forbids (``routing.bot_refusal``): 403."""
+    if actor.is_bot:
+        reason = routing.bot_refusal(bundle, actor.id, action)  # type: ignore[arg-type]
+        if reason is not None:
+            raise Forbidden(reason)
+
+
+def check_may_read(bundle: Bundle, actor: Actor) -> None:
+    """Users read every conversation of their account; a bot only those where it is the active
+    bot, before and after a handoff (``routing.bot_refusal``)."""
+    if actor.is_bot and routing.bot_refusal(bundle, actor.id, routing.BotAction.read) is not None:  # type: ignore[arg-type]
+        raise Unauthorized("bots may read only the conversations where they are the active bot")
 
 
 async def load(session: AsyncSession, *, account_id: int, display_id: int) -> Bundle:
     return await load_by_display_id(session, account_id=account_id, display_id=display_id)
+
+
+async def load_readable(session: AsyncSession, *, account_id: int, display_id: int, actor: Actor) -> Bundle:
+    """A conversation the actor may read, or Unauthorized/NotFound."""
+    bundle = await load(session, account_id=account_id, display_id=display_id)
+    check_may_read(bundle, actor)
+    return bundle
 
 
 async def create_conversation(
@@ -181,13 +196,13 @@ async def create_conversation(
     else:
         initial = Status.open.value
     if assignee_id is not None:
-        user = await session.get(User, assignee_id)
+        user = await session.get(User, limits.row_id(assignee_id, what="agent"))
         if user is None or user.account_id != account_id:
             raise NotFound(f"agent {assignee_id} not found in account {account_id}", field="assignee_id")
         initial = Status.open.value if initial == Status.pending.value else initial
     for field, value in (("custom_attributes", custom_attributes), ("additional_attributes", additional_attributes)):
-        if value is not None and not isinstance(value, dict):
-            raise Invalid(f"{field} must be an object", field=field)
+        if value is not None:
+            limits.json_object(limits.of(session), value, field=field)
     display_id = (
         await session.execute(
             select(func.coalesce(func.max(Conversation.display_id), 0)).where(Conversation.account_id == account_id)
@@ -218,6 +233,50 @@ async def create_conversation(
     return bundle
 
 
+async def create_api_conversation(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    actor: Actor,
+    inbox_id: int | None,
+    contact_id: int | None = None,
+    source_id: str | None = None,
+    status: str | None = None,
+    assignee_id: int | None = None,
+    additional_attributes: dict[str, Any] | None = None,
+    custom_attributes: dict[str, Any] | None = None,
+    message: dict[str, Any] | None = None,
+) -> Bundle:
+    """``POST /conversations``: only in API inboxes (Chatwoot's rule), for a contact given by id
+    or by its ``source_id`` in the inbox, with an optional first message."""
+    from ndoto_cli.core.models import Channel
+    from ndoto_cli.core.services.contacts import get_contact_inbox
+    from ndoto_cli.core.services.messages import create_message
+
+    if inbox_id is None:
+        raise Invalid("inbox_id is required", field="inbox_id")
+    inbox = await get_inbox(session, account_id=account_id, inbox_id=inbox_id)
+    if inbox.channel_type != Channel.api.value:
+        raise Invalid("conversations can be created through the API only in API inboxes", field="inbox_id")
+    if contact_id is None and source_id:
+        contact_id = (await get_contact_inbox(session, inbox_id=inbox_id, source_id=source_id)).contact_id
+    if contact_id is None:
+        raise Invalid("contact_id or source_id is required", field="contact_id")
+    bundle = await create_conversation(
+        session, account_id=account_id, inbox_id=inbox_id, contact_id=contact_id, actor=actor, source_id=source_id,
+        status=status, assignee_id=assignee_id, additional_attributes=additional_attributes,
+        custom_attributes=custom_attributes,
+    )
+    if message is not None and not isinstance(message, dict):
+        raise Invalid("message must be an object", field="message")
+    if message and message.get("content"):
+        await create_message(
+            session, account_id=account_id, display_id=bundle.conversation.display_id, actor=actor,
+            content=message.get("content"), message_type=message.get("message_type", "outgoing"), bundle=bundle,
+        )
+    return bundle
+
+
 async def find_open_conversation(session: AsyncSession, *, inbox_id: int, contact_id: int) -> Conversation | None:
     """The contact's latest conversation in the inbox (any status: resolved ones reopen on a new message)."""
     return (
@@ -241,12 +300,14 @@ async def change_status(
 ) -> Bundle:
     """Set a status, or toggle without one (open -> resolved, anything else -> open), as Chatwoot."""
     bundle = await load(session, account_id=account_id, display_id=display_id)
-    await check_bot_may_act(bundle, actor)
+    await check_bot_may_act(bundle, actor, "status")
     conv = bundle.conversation
     if status is None or status == "":
         target = Status.resolved.value if conv.status == Status.open.value else Status.open.value
     else:
         target = parse_status(status)
+    if snoozed_until is not None:
+        snoozed_until = limits.number(snoozed_until, field="snoozed_until", minimum=0, maximum=limits.MAX_TIMESTAMP)
     if target == Status.snoozed.value and snoozed_until is not None and snoozed_until <= time.time():
         raise Invalid("snoozed_until must be in the future", field="snoozed_until")
     if target == Status.pending.value and routing.active_bot_id(bundle) is None:
@@ -271,11 +332,11 @@ async def assign_user(
     """Assign a human (takes over from the bot: status open, conversation bot cleared) or unassign
     (``user_id=None``: back to the bot when one is active, pending again)."""
     bundle = bundle or await load(session, account_id=account_id, display_id=display_id)
-    await check_bot_may_act(bundle, actor)
+    await check_bot_may_act(bundle, actor, "assign")
     conv = bundle.conversation
     user: User | None = None
     if user_id is not None:
-        user = await session.get(User, user_id)
+        user = await session.get(User, limits.row_id(user_id, what="agent"))
         if user is None or user.account_id != account_id:
             raise NotFound(f"agent {user_id} not found in account {account_id}", field="assignee_id")
     if user_id == conv.assignee_id and conv.assignee_agent_bot_id is None:
@@ -326,7 +387,7 @@ async def assign_bot(
     from ndoto_cli.core.services.bots import get_bot
 
     bundle = await load(session, account_id=account_id, display_id=display_id)
-    await check_bot_may_act(bundle, actor)
+    await check_bot_may_act(bundle, actor, "assign")
     conv = bundle.conversation
     bot = await get_bot(session, account_id=account_id, bot_id=bot_id) if bot_id is not None else None
     owner_before = routing.owner_bot_id(bundle)
@@ -360,7 +421,7 @@ async def update_conversation(
     clear_priority: bool = False,
 ) -> Bundle:
     bundle = await load(session, account_id=account_id, display_id=display_id)
-    await check_bot_may_act(bundle, actor)
+    await check_bot_may_act(bundle, actor, "update")
     conv = bundle.conversation
     if priority is not None and priority not in ("low", "medium", "high", "urgent"):
         raise Invalid("priority must be low, medium, high, urgent or null", field="priority")
@@ -368,20 +429,19 @@ async def update_conversation(
         conv.priority = priority
     for field, value in (("custom_attributes", custom_attributes), ("additional_attributes", additional_attributes)):
         if value is not None:
-            if not isinstance(value, dict):
-                raise Invalid(f"{field} must be an object", field=field)
-            setattr(conv, field, value)
+            setattr(conv, field, limits.json_object(limits.of(session), value, field=field))
     conv.updated_at = time.time()
     await session.flush()
     return bundle
 
 
-async def add_typing(session: AsyncSession, *, account_id: int, display_id: int, actor: Actor, typing_status: str) -> Bundle:
-    """Typing on/off: validated and authorized like any action; no state is stored (no clients to notify)."""
+async def add_typing(
+    session: AsyncSession, *, account_id: int, display_id: int, actor: Actor, typing_status: str, private: bool = False
+) -> Bundle:
+    """Typing on/off: validated and authorized like any action (private typing like a note);
+    no state is stored."""
     bundle = await load(session, account_id=account_id, display_id=display_id)
-    await check_bot_may_act(bundle, actor)
+    await check_bot_may_act(bundle, actor, routing.BotAction.note if private else routing.BotAction.typing)
     if typing_status not in ("on", "off", "recording"):
         raise Invalid("typing_status must be on or off", field="typing_status")
     return bundle
-
-

@@ -52,6 +52,10 @@ async def trigger_widget(
     session: AsyncSession, *, inbox: Inbox, source_id: str, event_info: dict[str, Any] | None = None
 ) -> int:
     """``webwidget_triggered``: a widget session started; goes to the inbox's bot only."""
+    from ndoto_cli.core import limits
+
+    if event_info is not None:
+        limits.json_object(limits.of(session), event_info, field="event_info")
     link = await contact_svc.get_contact_inbox(session, inbox_id=inbox.id, source_id=source_id)  # type: ignore[arg-type]
     contact = await session.get(Contact, link.contact_id)
     account = await session.get(Account, inbox.account_id)

@@ -23,6 +23,7 @@ from ndoto_cli.core.actors import SYSTEM
 from ndoto_cli.core.bundle import load_bundle
 from ndoto_cli.core.db import NEW_DELIVERIES
 from ndoto_cli.core.errors import Invalid, NotFound
+from ndoto_cli.core.limits import row_id
 from ndoto_cli.core.models import (
     Account,
     AgentBot,
@@ -352,7 +353,7 @@ async def list_deliveries(
 
 
 async def get_delivery(session: AsyncSession, *, delivery_id: int, account_id: int | None = None) -> tuple[Delivery, Event, list[DeliveryAttempt]]:
-    delivery = await session.get(Delivery, delivery_id)
+    delivery = await session.get(Delivery, row_id(delivery_id, what="delivery"))
     if delivery is None or (account_id is not None and delivery.account_id not in (None, account_id)):
         raise NotFound(f"delivery {delivery_id} not found")
     event = await session.get(Event, delivery.event_id)
@@ -372,7 +373,7 @@ async def retry(session: AsyncSession, *, delivery_ids: list[int]) -> int:
     now = time.time()
     count = 0
     for delivery_id in delivery_ids:
-        delivery = await session.get(Delivery, delivery_id)
+        delivery = await session.get(Delivery, row_id(delivery_id, what="delivery"))
         if delivery is None:
             raise NotFound(f"delivery {delivery_id} not found")
         if delivery.status in (DeliveryStatus.delivered.value, DeliveryStatus.delivering.value):
@@ -399,6 +400,26 @@ async def failed_ids(
     if since is not None:
         query = query.where(Delivery.created_at >= since)
     return [int(i) for i in (await session.execute(query.order_by(Delivery.id))).scalars()]
+
+
+RETRY_CHUNK = 200  # deliveries per transaction: a big retry never holds the write lock for long
+
+
+async def retry_failed(
+    db: Any, *, account_id: int | None = None, bot_id: int | None = None, since: float | None = None,
+    on_progress: Any = None,
+) -> tuple[int, int]:
+    """Make every failed delivery (of an account, a bot, since a time) due again, in chunks of
+    ``RETRY_CHUNK`` per transaction; ``on_progress(n)`` after each chunk. Returns (retried, found)."""
+    async with db.read() as session:
+        ids = await failed_ids(session, account_id=account_id, bot_id=bot_id, since=since)
+    done = 0
+    for start in range(0, len(ids), RETRY_CHUNK):
+        part = ids[start : start + RETRY_CHUNK]
+        done += await db.write(lambda s, part=part: retry(s, delivery_ids=part))
+        if on_progress is not None:
+            on_progress(len(part))
+    return done, len(ids)
 
 
 async def prune(session: AsyncSession, *, older_than_days: float) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ndoto_cli.core import limits
 from ndoto_cli.core.errors import Conflict, Invalid, NotFound
 from ndoto_cli.core.models import AgentBot, AgentBotInbox, Channel, Inbox
 from ndoto_cli.core.tokens import new_identifier
@@ -29,7 +30,7 @@ def parse_channel(channel: str) -> str:
 
 
 async def create_inbox(session: AsyncSession, *, account_id: int, name: str, channel: str = "api") -> Inbox:
-    name = name.strip()
+    name = (limits.text(name, field="name", max_length=limits.NAME) or "").strip()
     if not name:
         raise Invalid("inbox name must not be empty", field="name")
     inbox = Inbox(account_id=account_id, name=name, channel_type=parse_channel(channel), identifier=new_identifier())
@@ -43,13 +44,15 @@ async def list_inboxes(session: AsyncSession, *, account_id: int) -> list[Inbox]
 
 
 async def get_inbox(session: AsyncSession, *, account_id: int, inbox_id: int) -> Inbox:
-    inbox = await session.get(Inbox, inbox_id)
+    inbox = await session.get(Inbox, limits.row_id(inbox_id, what="inbox"))
     if inbox is None or inbox.account_id != account_id:
         raise NotFound(f"inbox {inbox_id} not found in account {account_id}")
     return inbox
 
 
 async def get_inbox_by_identifier(session: AsyncSession, *, identifier: str) -> Inbox:
+    if not isinstance(identifier, str) or len(identifier) > limits.IDENTIFIER or "\x00" in identifier:
+        raise NotFound("inbox not found")
     inbox = (await session.execute(select(Inbox).where(Inbox.identifier == identifier))).scalar_one_or_none()
     if inbox is None:
         raise NotFound("inbox not found")
@@ -131,3 +134,18 @@ async def inboxes_of_bot(session: AsyncSession, *, bot_id: int, account_id: int 
     if account_id is not None:
         query = query.where(Inbox.account_id == account_id)
     return list((await session.execute(query.order_by(Inbox.id))).scalars())
+
+
+async def bot_serves_inbox(session: AsyncSession, *, bot_id: int, inbox_id: int) -> bool:
+    """A bot reads only the inboxes it is connected to (an inbox's identifier opens its public API)."""
+    link = await inbox_link(session, inbox_id=inbox_id)
+    return link is not None and link.agent_bot_id == bot_id
+
+
+async def conversation_count(session: AsyncSession, *, inbox_id: int) -> int:
+    from sqlalchemy import func
+
+    from ndoto_cli.core.models import Conversation
+
+    query = select(func.count()).select_from(Conversation).where(Conversation.inbox_id == inbox_id)
+    return int((await session.execute(query)).scalar_one())

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ndoto_cli.core import fastpath, routing
+from ndoto_cli.core import fastpath, limits, routing
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.bundle import Bundle, load_bundle
-from ndoto_cli.core.errors import Forbidden, Invalid, NotFound
+from ndoto_cli.core.errors import Forbidden, Invalid, NotFound, TooManyRequests
 from ndoto_cli.core.events import emit
 from ndoto_cli.core.models import (
     AgentBot,
@@ -30,7 +30,7 @@ from ndoto_cli.core.payloads import message_payload
 from ndoto_cli.core.services import conversations as convs
 from ndoto_cli.core.views import load_sender, message_json
 
-MAX_CONTENT = 150_000
+MAX_CONTENT = limits.CONTENT
 CONTENT_TYPES = (
     "text", "input_text", "input_textarea", "input_email", "input_select", "cards", "form", "article",
     "incoming_email", "input_csat", "integrations", "sticker", "voice_call",
@@ -51,18 +51,40 @@ def parse_message_type(value: Any) -> int:
     raise Invalid(f"message_type must be incoming, outgoing or template, not {value!r}", field="message_type")
 
 
-def parse_attributes(value: Any, field: str = "content_attributes") -> dict[str, Any]:
-    """An object, or a JSON string holding one (multipart bodies send strings)."""
+def parse_attributes(bounds: limits.Limits, value: Any, field: str = "content_attributes") -> dict[str, Any]:
+    """An object, or a JSON string holding one (multipart bodies send strings), within the limits."""
     if value is None or value == "":
         return {}
     if isinstance(value, str):
+        if len(value) > bounds.json_bytes:
+            raise Invalid(f"{field} is more than {bounds.json_bytes} bytes", field=field)
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise Invalid(f"{field} is not valid JSON: {exc.msg}", field=field) from exc
-    if not isinstance(value, dict):
-        raise Invalid(f"{field} must be an object", field=field)
-    return value
+        except RecursionError:
+            raise Invalid(f"{field} is nested more than {bounds.json_depth} levels deep", field=field) from None
+    return limits.json_object(bounds, value, field=field)
+
+
+async def check_flood(session: AsyncSession, *, conversation_id: int, per_minute: int) -> None:
+    """Chatwoot's flood guard: at most ``per_minute`` messages in a conversation per minute.
+    One indexed lookup: the creation time of the message ``per_minute`` places back."""
+    sql = "SELECT created_at FROM messages WHERE conversation_id = :c ORDER BY id DESC LIMIT 1 OFFSET :n"
+    raw = await fastpath.raw_sqlite(session)
+    params = {"c": conversation_id, "n": per_minute - 1}
+    if raw is not None:
+        row = raw.execute(sql, params).fetchone()
+    else:
+        from sqlalchemy import text
+
+        row = (await session.execute(text(sql), params)).first()
+    if row is not None:
+        wait = float(row[0]) + 60.0 - time.time()
+        if wait > 0:
+            raise TooManyRequests(
+                f"too many messages: this conversation takes at most {per_minute} a minute", retry_after=wait
+            )
 
 
 @dataclass
@@ -114,6 +136,7 @@ async def create_message(
     inbox, as Chatwoot); an incoming message on a resolved/snoozed conversation reopens it (back to
     the bot when one is active); a human's public reply on a bot-owned conversation takes it over.
     """
+    limits.row_id(display_id, what="conversation")
     if bundle is None:
         # Hot path: one raw statement for the conversation and its neighbours (SQLite).
         bundle = await fastpath.fetch_bundle(session, account_id=account_id, display_id=display_id) or await convs.load(
@@ -123,20 +146,22 @@ async def create_message(
     kind = parse_message_type(message_type)
     if not isinstance(private, bool):
         raise Invalid("private must be true or false", field="private")
-    if content is not None and not isinstance(content, str):
-        raise Invalid("content must be a string", field="content")
-    if content is not None and len(content) > MAX_CONTENT:
-        raise Invalid(f"content is longer than {MAX_CONTENT} characters", field="content")
+    bounds = limits.of(session)
+    content = limits.text(content, field="content", max_length=MAX_CONTENT)
+    source_id = limits.text(source_id, field="source_id", max_length=limits.IDENTIFIER)
     if content_type not in CONTENT_TYPES:
-        raise Invalid(f"unknown content_type {content_type!r}", field="content_type")
-    attributes = parse_attributes(content_attributes)
+        raise Invalid(f"unknown content_type {str(content_type)[:40]!r}", field="content_type")
+    attributes = parse_attributes(bounds, content_attributes)
+    if additional_attributes is not None:
+        limits.json_object(bounds, additional_attributes, field="additional_attributes")
     if not (content and content.strip()) and not attributes:
         raise Invalid("content must not be empty", field="content")
     if kind == MessageType.incoming.value and private:
         raise Invalid("an incoming message cannot be private", field="private")
     if kind == MessageType.incoming.value and actor.kind != "contact" and bundle.inbox.channel_type != Channel.api.value:
         raise Invalid("Incoming messages are only allowed in Api inboxes", field="message_type")
-    await convs.check_bot_may_act(bundle, actor)
+    await convs.check_bot_may_act(bundle, actor, "note" if private else "reply")
+    await check_flood(session, conversation_id=conv.id, per_minute=bounds.messages_per_minute)  # type: ignore[arg-type]
 
     reopen = kind == MessageType.incoming.value and conv.status in (Status.resolved.value, Status.snoozed.value)
     takeover = (
@@ -231,7 +256,7 @@ async def _emit_message(
 
 
 async def get_message(session: AsyncSession, *, bundle: Bundle, message_id: int) -> Message:
-    message = await session.get(Message, message_id)
+    message = await session.get(Message, limits.row_id(message_id, what="message"))
     if message is None or message.conversation_id != bundle.conversation.id:
         raise NotFound(f"message {message_id} not found in conversation {bundle.conversation.display_id}")
     return message
@@ -252,7 +277,7 @@ async def update_message(
 ) -> MessageResult:
     """Edit content, delivery status or attributes, or soft-delete; fires ``message_updated``."""
     bundle = await convs.load(session, account_id=account_id, display_id=display_id)
-    await convs.check_bot_may_act(bundle, actor)
+    await convs.check_bot_may_act(bundle, actor, "update")
     message = await get_message(session, bundle=bundle, message_id=message_id)
     if message.message_type == MessageType.activity.value:
         raise Forbidden("activity messages cannot be changed")
@@ -269,19 +294,20 @@ async def update_message(
         change("content_attributes", {**(message.content_attributes or {}), "deleted": True})
     else:
         if content is not None:
-            if not isinstance(content, str) or not content.strip():
+            content = limits.text(content, field="content", max_length=MAX_CONTENT)
+            if not content or not content.strip():
                 raise Invalid("content must not be empty", field="content")
-            if len(content) > MAX_CONTENT:
-                raise Invalid(f"content is longer than {MAX_CONTENT} characters", field="content")
             change("content", content)
         if status is not None:
             if status not in MESSAGE_STATUSES:
                 raise Invalid(f"status must be one of {', '.join(MESSAGE_STATUSES)}", field="status")
             change("status", status)
             if external_error:
+                external_error = limits.text(external_error, field="external_error", max_length=limits.SHORT_TEXT)
                 change("content_attributes", {**(message.content_attributes or {}), "external_error": external_error})
         if content_attributes is not None:
-            change("content_attributes", {**(message.content_attributes or {}), **parse_attributes(content_attributes)})
+            merged = {**(message.content_attributes or {}), **parse_attributes(limits.of(session), content_attributes)}
+            change("content_attributes", limits.json_object(limits.of(session), merged, field="content_attributes"))
         if not changed and content is None and status is None and content_attributes is None:
             raise Invalid("nothing to update: give content, status or content_attributes")
     if changed:
@@ -301,6 +327,7 @@ async def submit_values(
     """A customer answers an input_select or form: stored in content_attributes.submitted_values."""
     if not isinstance(submitted_values, (list, dict)):
         raise Invalid("submitted_values must be a list or an object", field="submitted_values")
+    limits.json_value(limits.of(session), submitted_values, field="submitted_values")
     return await update_message(
         session,
         account_id=bundle.conversation.account_id,

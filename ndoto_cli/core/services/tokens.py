@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core.errors import Unauthorized
-from ndoto_cli.core.models import AccessToken, AgentBot, PlatformApp, TokenOwner, User
+from ndoto_cli.core.models import AccessToken, AgentBot, AgentBotInbox, PlatformApp, TokenOwner, User
 from ndoto_cli.core.tokens import hash_token, new_token
 
 LAST_USED_RESOLUTION = 60.0  # seconds: don't turn every authenticated read into a write
@@ -128,3 +128,11 @@ def needs_touch(principal: Principal) -> bool:
 async def touch(session: AsyncSession, *, token_id: int) -> None:
     """Record the token's last use (at most once a minute per token, see ``needs_touch``)."""
     await session.execute(update(AccessToken).where(AccessToken.id == token_id).values(last_used_at=time.time()))
+
+
+async def bot_serves_account(session: AsyncSession, *, bot_id: int, account_id: int) -> bool:
+    """A system bot acts in an account only where one of the account's inboxes uses it (Chatwoot)."""
+    linked = await session.execute(
+        select(AgentBotInbox.id).where(AgentBotInbox.agent_bot_id == bot_id, AgentBotInbox.account_id == account_id).limit(1)
+    )
+    return linked.first() is not None

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from ndoto_cli.core import kb
-from ndoto_cli.core.ai_rules import GROUNDING, matched_keyword
+from ndoto_cli.core.ai_rules import GROUNDING, endpoint, matched_keyword, redact
 from ndoto_cli.core.models import AgentBot
 from ndoto_cli.core.settings import Settings
 from ndoto_cli.dispatch.ai import llm
+from ndoto_cli.dispatch.ai.pinned import refusal_in
 
 
 @dataclass
@@ -21,14 +23,20 @@ class Turn:
     answer: llm.Answer | None = None
 
 
-def model_of(bot: AgentBot, settings: Settings) -> tuple[str, str | None]:
-    return bot.model or settings.ai_model, bot.api_base or settings.ai_api_base
+def clients_for(settings: Settings) -> llm.Clients:
+    return llm.Clients(allow_private=settings.allow_private_addresses, allowlist=tuple(settings.private_allowlist))
+
+
+def _secrets(bot: AgentBot) -> list[str | None]:
+    """What must never appear in a stored error: the bot's key and the environment's keys."""
+    env = [v for k, v in os.environ.items() if k.endswith(("_KEY", "_TOKEN", "_SECRET")) and len(v) >= 8]
+    return [bot.api_key, *env]
 
 
 async def retrieve(db: Any, settings: Settings, bot: AgentBot, question: str, limit: int = 4) -> list[kb.Hit]:
     query_embedding = None
     if settings.embedding_model:
-        (query_embedding,) = await llm.embed(model=settings.embedding_model, api_base=bot.api_base or settings.ai_api_base, texts=[question])
+        (query_embedding,) = await llm.embed(model=settings.embedding_model, api_base=settings.ai_api_base, texts=[question])
     async with db.read() as s:
         return await kb.search(s, bot_id=bot.id, question=question, limit=limit, query_embedding=query_embedding)  # type: ignore[arg-type]
 
@@ -40,7 +48,8 @@ def prompt(bot: AgentBot, passages: list[kb.Hit], turns: list[dict[str, str]]) -
 
 
 async def think(
-    db: Any, settings: Settings, bot: AgentBot, *, question: str, turns: list[dict[str, str]], replies_so_far: int
+    db: Any, settings: Settings, bot: AgentBot, *, question: str, turns: list[dict[str, str]], replies_so_far: int,
+    clients: llm.Clients | None = None,
 ) -> Turn:
     """Decide: hand off by rule (keyword, exchange limit), else ask the model (which may hand off)."""
     keyword = matched_keyword(question, list(bot.handoff_keywords or []))
@@ -49,14 +58,21 @@ async def think(
     if replies_so_far >= bot.max_exchanges:
         return Turn("handoff", reason=f"max_exchanges: {bot.max_exchanges} answers given")
     passages = await retrieve(db, settings, bot, question)
-    model, api_base = model_of(bot, settings)
+    own = clients is None
+    clients = clients or clients_for(settings)
     try:
         answer = await llm.complete(
-            model=model, api_base=api_base, messages=prompt(bot, passages, turns), temperature=bot.temperature,
-            timeout=min(60.0, (bot.timeout or 60.0)),
+            endpoint=endpoint(bot, settings), clients=clients, messages=prompt(bot, passages, turns),
+            temperature=bot.temperature, timeout=min(60.0, (bot.timeout or 60.0)),
         )
     except Exception as exc:  # noqa: BLE001 - any provider failure after retries means: a human answers
-        return Turn("handoff", reason=f"model_error: {type(exc).__name__}: {str(exc)[:200]}", passages=passages)
+        refused = refusal_in(exc)
+        detail = f"refused: {refused}" if refused is not None else f"{type(exc).__name__}: {exc}"
+        detail = redact(detail, _secrets(bot))[:300]
+        return Turn("handoff", reason=f"model_error: {detail}", passages=passages)
+    finally:
+        if own:
+            await clients.close()
     if answer.handoff_reason is not None:
         return Turn("handoff", reason=f"model: {answer.handoff_reason}", passages=passages, answer=answer)
     if not answer.text:

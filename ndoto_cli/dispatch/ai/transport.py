@@ -16,7 +16,7 @@ from ndoto_cli.core.errors import NdotoError
 from ndoto_cli.core.models import AgentBot, Status
 from ndoto_cli.core.services import conversations, messages
 from ndoto_cli.core.settings import Settings
-from ndoto_cli.dispatch.ai.agent import Turn, think
+from ndoto_cli.dispatch.ai.agent import Turn, clients_for, think
 from ndoto_cli.dispatch.base import Job, Outcome
 
 
@@ -24,9 +24,10 @@ class AITransport:
     def __init__(self, db: Any, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+        self.clients = clients_for(settings)
 
     async def close(self) -> None:
-        return None
+        await self.clients.close()
 
     async def deliver(self, job: Job) -> Outcome:
         payload = job.payload
@@ -44,7 +45,10 @@ class AITransport:
                 return Outcome(ok=True, response_excerpt="ignored: the bot does not own this conversation")
             turns = await ai_rules.history(s, conversation_id=bundle.conversation.id)  # type: ignore[arg-type]
             replies = await ai_rules.bot_replies(s, conversation_id=bundle.conversation.id, bot_id=bot.id)  # type: ignore[arg-type]
-        turn = await think(self.db, self.settings, bot, question=payload.get("content") or "", turns=turns, replies_so_far=replies)
+        turn = await think(
+            self.db, self.settings, bot, question=payload.get("content") or "", turns=turns, replies_so_far=replies,
+            clients=self.clients,
+        )
         done = await self.db.write(lambda s: self._apply(s, bot, account_id, display_id, turn, turns))
         return Outcome(ok=True, response_excerpt=done)
 
