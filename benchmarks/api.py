@@ -43,13 +43,13 @@ async def main(n: int, concurrency: int) -> None:
     from tests.serve_process import start_serve
 
     with tempfile.TemporaryDirectory() as tmp:
-        served = start_serve(Path(tmp) / "home", extra_env={"NDOTO_DISPATCHER": "false"})
+        served = start_serve(Path(tmp) / "home", extra_env={"NDOTO_DISPATCHER": "false", "NDOTO_CONVERSATION_MESSAGES_PER_MINUTE": "100000"})
         try:
             admin = {"api_access_token": served.token or ""}
             base = f"{served.base_url}/api/v1/accounts/1"
             async with aiohttp.ClientSession(headers=admin) as s:
                 inbox = await (await s.post(f"{base}/inboxes", json={"name": "API", "channel": {"type": "api"}})).json()
-                bot = await (await s.post(f"{base}/agent_bots", json={"name": "B", "outgoing_url": "https://b.example.com/h"})).json()
+                bot = await (await s.post(f"{base}/agent_bots", json={"name": "B", "outgoing_url": "https://127.0.0.1:9/h"})).json()
                 await s.post(f"{base}/inboxes/{inbox['id']}/set_agent_bot", json={"agent_bot": bot["id"]})
                 public = f"{served.base_url}/public/api/v1/inboxes/{inbox['inbox_identifier']}"
                 contact = await (await s.post(f"{public}/contacts", json={"name": "Jane"})).json()

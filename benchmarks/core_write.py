@@ -22,11 +22,12 @@ async def _world(home: Path) -> tuple[Any, int, list[int]]:
     from ndoto_cli.core.services import accounts, bots, customers, inboxes
     from ndoto_cli.core.settings import Settings
 
-    db = await Database(Settings(home=home)).open()
+    # The flood guard (200 a minute per conversation) would refuse a benchmark's burst: lifted here.
+    db = await Database(Settings(home=home, conversation_messages_per_minute=100_000)).open()
     boot = await db.write(lambda s: accounts.bootstrap(s))
     acc = boot.account.id
     inbox = await db.write(lambda s: inboxes.create_inbox(s, account_id=acc, name="Web", channel="web_widget"))
-    bot, _ = await db.write(lambda s: bots.create_bot(s, account_id=acc, name="B", outgoing_url="https://b.example.com/h"))
+    bot, _ = await db.write(lambda s: bots.create_bot(s, account_id=acc, name="B", outgoing_url="https://127.0.0.1:9/h"))
     await db.write(lambda s: inboxes.set_inbox_bot(s, account_id=acc, inbox_id=inbox.id, bot_id=bot.id))
     display_ids = []
     for i in range(32):

@@ -30,7 +30,7 @@ def seed(home: Path) -> None:
         db = await Database(Settings(home=home)).open()
         boot = await db.write(lambda s: accounts.bootstrap(s))
         inbox = await db.write(lambda s: inboxes.create_inbox(s, account_id=boot.account.id, name="Web", channel="web_widget"))
-        bot, _ = await db.write(lambda s: bots.create_bot(s, account_id=1, name="Bot", outgoing_url="https://b.example.com/h"))
+        bot, _ = await db.write(lambda s: bots.create_bot(s, account_id=1, name="Bot", outgoing_url="https://127.0.0.1:9/h"))
         await db.write(lambda s: inboxes.set_inbox_bot(s, account_id=1, inbox_id=inbox.id, bot_id=bot.id))
         await db.close()
 

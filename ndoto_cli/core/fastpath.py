@@ -109,10 +109,13 @@ async def fetch_one(session: AsyncSession, model: type, where: str, params: dict
     return fetch_one_raw(raw, model, where, params)
 
 
+@functools.cache
+def _select_sql(model: type, where: str) -> str:
+    return f"SELECT {', '.join(name for name, _ in _columns(model))} FROM {model.__tablename__} WHERE {where}"  # type: ignore[attr-defined]
+
+
 def fetch_one_raw(raw: Any, model: type, where: str, params: dict[str, Any]) -> Any | None:
-    cols = _columns(model)
-    sql = f"SELECT {', '.join(name for name, _ in cols)} FROM {model.__tablename__} WHERE {where}"  # type: ignore[attr-defined]
-    row = raw.execute(sql, params).fetchone()
+    row = raw.execute(_select_sql(model, where), params).fetchone()
     if row is None:
         return None
     values = _decode(model, row, 0)

@@ -209,6 +209,10 @@ class Conversation(SQLModel, table=True):
     created_at: float = Field(default_factory=now)
     updated_at: float = Field(default_factory=now)
     last_activity_at: float = Field(default_factory=now)
+    # The flood guard's window (messages.create_message): when the current minute began, and how
+    # many messages it has taken. Kept on the row the write updates anyway: no extra statement.
+    window_started_at: float = 0.0
+    window_messages: int = 0
 
 
 class Message(SQLModel, table=True):

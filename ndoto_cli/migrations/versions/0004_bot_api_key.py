@@ -1,4 +1,4 @@
-"""an AI bot's own credential for its api_base
+"""an AI bot's own credential for its api_base; a conversation's flood-guard window
 
 Revision ID: 0004
 Revises: 0003
@@ -19,8 +19,16 @@ def upgrade() -> None:
     # a key of its own (write-only: no view renders it).
     with op.batch_alter_table("agent_bots") as batch:
         batch.add_column(sa.Column("api_key", sa.String(), nullable=True))
+    # Why: Chatwoot's flood guard (messages per conversation per minute), counted on the row that
+    # every message write updates anyway.
+    with op.batch_alter_table("conversations") as batch:
+        batch.add_column(sa.Column("window_started_at", sa.Float(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("window_messages", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("conversations") as batch:
+        batch.drop_column("window_messages")
+        batch.drop_column("window_started_at")
     with op.batch_alter_table("agent_bots") as batch:
         batch.drop_column("api_key")
