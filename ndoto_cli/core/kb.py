@@ -145,6 +145,7 @@ def _pdf_text(path: Path) -> str:
     except (PdfReadError, OSError, ValueError) as exc:
         raise Invalid(f"{path.name}: cannot read this PDF ({exc})", field="path") from exc
     stem = path.stem.replace("-", " ").replace("_", " ").title()
+    pages = [page.replace("\x00", "") for page in pages]
     return "\n\n".join(f"# {stem}\n\n## Page {n}\n\n{text.strip()}" for n, text in enumerate(pages, start=1) if text.strip())
 
 
@@ -161,6 +162,7 @@ def read_document(path: Path) -> tuple[str, list[Section]]:
         raise Invalid(f"cannot read {path}: {exc.strerror}", field="path") from exc
     except UnicodeDecodeError as exc:
         raise Invalid(f"{path.name} is not UTF-8 text", field="path") from exc
+    raw = raw.replace("\x00", "")  # NUL cannot be stored by PostgreSQL and means nothing in a document
     text = to_markdown(raw, kind)
     first = re.search(r"^#\s+(.*\S)", text, re.MULTILINE)
     title = first.group(1) if first else path.stem.replace("-", " ").replace("_", " ").title()
