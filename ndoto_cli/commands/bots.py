@@ -323,8 +323,7 @@ def ping(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as_
         import json
         import time
 
-        from ndoto_cli.core.events import new_webhook_id
-        from ndoto_cli.dispatch.base import Job
+        from ndoto_cli.core.outbox.events import new_webhook_id
         from ndoto_cli.dispatch.webhook import WebhookTransport
 
         _scope_id, found = await _find(db, bot, account, system)
@@ -333,14 +332,12 @@ def ping(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as_
 
             raise Invalid(f"bot {found.name} is not a webhook bot: try `ndoto bots try {found.name} \"hello\"` for AI agents")
         payload = {"event": "ping", "id": 0, "bot": {"id": found.id, "name": found.name}, "created_at": int(time.time())}
-        job = Job(
-            delivery_id=0, webhook_id=new_webhook_id(), event_id=0, event_name="ping", payload_json=json.dumps(payload),
-            bot_id=found.id, bot_type="webhook", account_id=found.account_id, conversation_id=None, attempt=1,
-            outgoing_url=found.outgoing_url, secret=found.secret, timeout=found.timeout,
-        )
         transport = WebhookTransport(db.settings)
         try:
-            outcome = await transport.deliver(job)
+            outcome = await transport.post(
+                found.outgoing_url, secret=found.secret, timeout=found.timeout, webhook_id=new_webhook_id(), event="ping",
+                body=json.dumps(payload).encode("utf-8"),
+            )
         finally:
             await transport.close()
         return found, outcome

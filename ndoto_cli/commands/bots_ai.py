@@ -28,7 +28,7 @@ def try_(
     async def go(db: Any) -> Any:
         from ndoto_cli.dispatch.ai.agent import think
 
-        found = await ai_bot(db, bot, account, system)
+        found = await ai_bot(db, bot, account, system, "try")
         return await think(db, db.settings, found, question=question, turns=[{"role": "user", "content": question}], replies_so_far=0)
 
     turn = run(go, as_json=as_json)
@@ -78,7 +78,7 @@ def eval_(
 
         from ndoto_cli.dispatch.ai.agent import think
 
-        found = await ai_bot(db, bot, account, system)
+        found = await ai_bot(db, bot, account, system, "eval")
 
         async def one(case: dict[str, Any]) -> dict[str, Any]:
             q = case["question"]
@@ -135,9 +135,9 @@ def stats(
     since_ts = parse_since(since)
 
     async def go(db: Any) -> Any:
-        from ndoto_cli.core import ai_rules
+        from ndoto_cli.core.ai import rules as ai_rules
 
-        found = await ai_bot(db, bot, account, system)
+        found = await ai_bot(db, bot, account, system, "stats")
         async with db.read() as s:
             return await ai_rules.stats(s, bot_id=found.id, since=since_ts)
 

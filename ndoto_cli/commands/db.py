@@ -20,7 +20,7 @@ def upgrade(as_json: JsonOpt = False) -> None:
     """
 
     async def go(db: Any) -> dict[str, Any]:
-        from ndoto_cli.core.migrate import current, head_revision
+        from ndoto_cli.core.db.migrate import current, head_revision
 
         await db.open()
         return {"database": db.display_url, "revision": await current(db.writer), "head": head_revision()}
@@ -40,7 +40,7 @@ def info(as_json: JsonOpt = False) -> None:
     """
 
     async def go(db: Any) -> dict[str, Any]:
-        from ndoto_cli.core.migrate import current, head_revision
+        from ndoto_cli.core.db.migrate import current, head_revision
 
         return {"database": db.display_url, "revision": await current(db.writer), "head": head_revision()}
 
@@ -72,7 +72,7 @@ def backup(
     """
 
     async def go(db: Any) -> Any:
-        from ndoto_cli.core import backup as store
+        from ndoto_cli.core.db import backup as store
 
         return store.backup(_sqlite_path(db, "backup"), path.expanduser())
 
@@ -95,8 +95,8 @@ def restore(
     """
 
     async def go(db: Any) -> Any:
-        from ndoto_cli.core import backup as store
-        from ndoto_cli.core.migrate import head_revision
+        from ndoto_cli.core.db import backup as store
+        from ndoto_cli.core.db.migrate import head_revision
 
         target = _sqlite_path(db, "restore")
         head = head_revision()

@@ -14,20 +14,16 @@ BotArg = Annotated[str, typer.Argument(help="AI agent bot id or name.")]
 SystemOpt = Annotated[bool, typer.Option("--system", help="The bot is a system bot.")]
 
 
-async def ai_bot(db: Any, ref: str, account: str | None, system: bool) -> Any:
-    from ndoto_cli.core.errors import Invalid
+async def ai_bot(db: Any, ref: str, account: str | None, system: bool, purpose: str = "kb") -> Any:
     from ndoto_cli.core.services import bots
 
     scope = None if system else await resolve_account(db, account)
     async with db.read() as s:
-        bot = await bots.find_bot(s, account_id=scope, ref=ref)
-    if bot.bot_type != "ai_agent":
-        raise Invalid(f"bot {bot.name} is a webhook bot: knowledge bases belong to AI agent bots (--type ai)")
-    return bot
+        return bots.require_ai(await bots.find_bot(s, account_id=scope, ref=ref), purpose)
 
 
 def _files(paths: list[Path]) -> list[Path]:
-    from ndoto_cli.core.kb import SUFFIXES
+    from ndoto_cli.core.ai.ingest import SUFFIXES
 
     out: list[Path] = []
     for path in paths:
@@ -57,7 +53,7 @@ def add(
     files = _files(paths)
 
     async def go(db: Any) -> Any:
-        from ndoto_cli.core import kb
+        from ndoto_cli.core.ai import ingest, store
 
         found = await ai_bot(db, bot, account, system)
         results = []
@@ -70,7 +66,7 @@ def add(
             task = progress.add_task("Ingesting", total=len(files))
         try:
             for path in files:
-                raw, sections = kb.read_document(path)
+                raw, sections = ingest.read_document(path)
                 embeddings = None
                 if db.settings.embedding_model and sections:
                     from ndoto_cli.dispatch.ai.llm import embed
@@ -80,7 +76,7 @@ def add(
                         texts=[f"{s.title}\n{s.content}" for s in sections],
                     )
                 doc, changed = await db.write(
-                    lambda s, p=path, r=raw, sec=sections, e=embeddings: kb.add_document(s, bot_id=found.id, path=p, raw=r, sections=sec, embeddings=e)
+                    lambda s, p=path, r=raw, sec=sections, e=embeddings: store.add_document(s, bot_id=found.id, path=p, raw=r, sections=sec, embeddings=e)
                 )
                 results.append({"id": doc.id, "source": doc.source, "title": doc.title, "passages": doc.passages, "changed": changed})
                 if progress is not None:
@@ -109,11 +105,11 @@ def list_(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as
     """
 
     async def go(db: Any) -> Any:
-        from ndoto_cli.core import kb
+        from ndoto_cli.core.ai import store
 
         found = await ai_bot(db, bot, account, system)
         async with db.read() as s:
-            return await kb.list_documents(s, bot_id=found.id)
+            return await store.list_documents(s, bot_id=found.id)
 
     docs = run(go, as_json=as_json)
     items = [{"id": d.id, "title": d.title, "source": d.source, "passages": d.passages, "sha256": d.sha256} for d in docs]
@@ -138,10 +134,10 @@ def remove(
     """
 
     async def go(db: Any) -> Any:
-        from ndoto_cli.core import kb
+        from ndoto_cli.core.ai import store
 
         found = await ai_bot(db, bot, account, system)
-        return await db.write(lambda s: kb.remove_document(s, bot_id=found.id, ref=document))
+        return await db.write(lambda s: store.remove_document(s, bot_id=found.id, ref=document))
 
     doc = run(go, as_json=as_json)
     if as_json:

@@ -100,7 +100,7 @@ def _in_use(settings: Any, role: str, address: str | None) -> Any:
     path = sqlite_path(settings.resolved_database_url)
     if not path or path == ":memory:":
         return contextlib.nullcontext()
-    from ndoto_cli.core.backup import in_use
+    from ndoto_cli.core.db.backup import in_use
 
     return in_use(path, role=role, address=address)
 

@@ -13,8 +13,8 @@ import aiohttp
 from yarl import URL
 
 from ndoto_cli import __version__
+from ndoto_cli.core.outbox.queue import Claimed, Outcome
 from ndoto_cli.core.settings import Settings
-from ndoto_cli.dispatch.base import Job, Outcome
 from ndoto_cli.dispatch.guard import AddressRefused, GuardedResolver, check_literal
 from ndoto_cli.dispatch.signing import sign
 
@@ -87,19 +87,28 @@ class WebhookTransport:
             limit = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
         return limit
 
-    async def deliver(self, job: Job) -> Outcome:
-        url, secret, timeout = job.outgoing_url or "", job.secret, job.timeout
+    async def deliver(self, claimed: Claimed) -> Outcome:
+        if not claimed.outgoing_url:
+            return Outcome(ok=False, error="the bot has no outgoing_url")
+        return await self.post(
+            claimed.outgoing_url, secret=claimed.secret, timeout=claimed.timeout, webhook_id=claimed.webhook_id,
+            event=claimed.event_name, body=claimed.payload.encode("utf-8"),
+        )
+
+    async def post(
+        self, url: str, *, secret: str, timeout: float | None, webhook_id: str, event: str, body: bytes
+    ) -> Outcome:
+        """One signed POST (a delivery's attempt, or ``ndoto bots ping``); every failure is an Outcome."""
         started = time.perf_counter()
-        body = job.payload_json.encode("utf-8")
         stamp = int(time.time())
         headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
-            "webhook-id": job.webhook_id,
+            "webhook-id": webhook_id,
             "webhook-timestamp": str(stamp),
-            "webhook-signature": sign(secret, job.webhook_id, stamp, body),
-            "X-Ndoto-Event": job.event_name,
-            "X-Ndoto-Delivery": job.webhook_id,
+            "webhook-signature": sign(secret, webhook_id, stamp, body),
+            "X-Ndoto-Event": event,
+            "X-Ndoto-Delivery": webhook_id,
         }
 
         def took() -> float:
@@ -132,7 +141,7 @@ class WebhookTransport:
             return Outcome(ok=False, retryable=False, error=f"invalid outgoing_url {url!r}: {exc}", duration_ms=took())
         except TimeoutError:
             return Outcome(ok=False, retryable=True, error=f"timed out after {timeout or self.settings.delivery_timeout:g} s", duration_ms=took())
-        except Exception as exc:  # every failure is recorded, none escapes
+        except Exception as exc:  # network failures become outcomes; anything else is a bug the worker records
             refused = _refused(exc)
             if refused is not None:
                 return Outcome(ok=False, retryable=False, error=str(refused), duration_ms=took())

@@ -28,9 +28,10 @@ import time
 from typing import Any
 
 from ndoto_cli.core.db import Database
-from ndoto_cli.core.services import deliveries as store
+from ndoto_cli.core.outbox import queue as store
+from ndoto_cli.core.services import deliveries
 from ndoto_cli.core.settings import Settings
-from ndoto_cli.dispatch.base import Job, Outcome
+from ndoto_cli.dispatch.base import TRANSPORTS, Transport
 
 log = logging.getLogger("ndoto.dispatch")
 
@@ -63,8 +64,7 @@ class Dispatcher:
         self._prune_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._scan = True  # a full scan is due: new deliveries were committed, or the poll timer fired
-        self._webhook: Any = None
-        self._ai: Any = None
+        self._transports: dict[str, Transport] = {}  # by bot type, made on first use (TRANSPORTS)
         self.delivered = 0
         self.failed = 0
 
@@ -73,12 +73,9 @@ class Dispatcher:
         return self._loop_task is not None and not self._loop_task.done()
 
     async def start(self) -> None:
-        from ndoto_cli.dispatch.webhook import WebhookTransport
-
         self._stopping = False
         self._held.clear()
         self._crowded.clear()
-        self._webhook = WebhookTransport(self.settings)
         self.db.on_commit(self.wake)
         self._loop_task = asyncio.create_task(self._claim_loop(), name="ndoto-dispatch")
         self._prune_task = asyncio.create_task(self._prune_loop(), name="ndoto-prune")
@@ -117,9 +114,9 @@ class Dispatcher:
                 await self.db.write(lambda s: store.release(s, unstarted))
             except Exception:  # the leases expire instead
                 log.exception("giving back %d unstarted deliveries failed; their leases will expire", len(unstarted))
-        for transport in (self._webhook, self._ai):
-            if transport is not None:
-                await transport.close()
+        for transport in self._transports.values():
+            await transport.close()
+        self._transports.clear()
 
     async def _claim_loop(self) -> None:
         while not self._stopping:
@@ -129,12 +126,13 @@ class Dispatcher:
             if free > 0 and self._scan:
                 self._scan = False
                 try:
-                    batch = await self.db.write(lambda s, free=free: self._claim(s, limit=min(free, CLAIM_BATCH)))
+                    batch, crowded = await self.db.write(lambda s, free=free: self._claim(s, limit=min(free, CLAIM_BATCH)))
                 except Exception:  # a busy database must not kill the worker
                     log.exception("claiming deliveries failed; retrying")
                     self._scan = True
                     await asyncio.sleep(POLL_INTERVAL)
                     continue
+                self._crowded = crowded if batch.complete else self._crowded | crowded
                 self._start(batch.claimed)
                 more = not batch.complete
             self._scan = self._scan or more
@@ -150,16 +148,17 @@ class Dispatcher:
         """Claims one bot may hold: its slots, and as many again waiting for them."""
         return 2 * self.settings.delivery_concurrency
 
-    async def _claim(self, session: Any, *, limit: int) -> store.Claims:
-        """A full scan within each bot's room; remembers which bots are left crowded."""
+    async def _claim(self, session: Any, *, limit: int) -> tuple[store.Claims, set[int]]:
+        """A full scan within each bot's room, and the bots it left crowded.
+
+        ``Database.write`` may run this twice (a failed batch is re-run alone), so it changes no
+        state of the worker: the caller applies the result once the claim has committed."""
         exclude = self._maybe_expired()
         at_cap = {bot for bot, n in self._held.items() if n >= self.per_bot}
         batch = await store.claim(
             session, limit=limit, settings=self.settings, exclude=exclude, held=self._held, per_bot=self.per_bot
         )
-        crowded = batch.crowded | at_cap  # a bot left out at its cap may have more due: assume so
-        self._crowded = crowded if batch.complete else self._crowded | crowded
-        return batch
+        return batch, batch.crowded | at_cap  # a bot left out at its cap may have more due: assume so
 
     def _start(self, claimed: list[store.Claimed]) -> None:
         if self._stopping:
@@ -213,15 +212,8 @@ class Dispatcher:
                 outcome = await self._send(item)
             except Exception as exc:  # a transport bug is recorded and retried, never lost
                 log.exception("delivery %s crashed", item.delivery_id)
-                outcome = Outcome(ok=False, retryable=True, error=f"internal error: {type(exc).__name__}: {exc}")
-        self._results.append(
-            store.Result(
-                claimed=item, ok=outcome.ok, retryable=outcome.retryable, started_at=started,
-                duration_ms=outcome.duration_ms, status_code=outcome.status_code, error=outcome.error,
-                response_excerpt=outcome.response_excerpt, retry_after=outcome.retry_after,
-                disable_reason=outcome.disable_reason,
-            )
-        )
+                outcome = store.Outcome(ok=False, retryable=True, error=f"internal error: {type(exc).__name__}: {exc}")
+        self._results.append(store.Result(claimed=item, outcome=outcome, started_at=started))
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._drain_results())
 
@@ -236,38 +228,27 @@ class Dispatcher:
             self._leased_at[item.delivery_id] = time.monotonic()
         return renewed
 
-    async def _send(self, item: store.Claimed) -> Outcome:
+    async def _send(self, item: store.Claimed) -> store.Outcome:
         if item.disabled_reason:
-            return Outcome(ok=False, error=f"bot deliveries are disabled: {item.disabled_reason}")
-        job = Job(
-            delivery_id=item.delivery_id, webhook_id=item.webhook_id, event_id=item.event_id,
-            event_name=item.event_name, payload_json=item.payload, bot_id=item.bot_id, bot_type=item.bot_type,
-            account_id=item.account_id, conversation_id=item.conversation_id, attempt=item.attempts,
-            outgoing_url=item.outgoing_url, secret=item.secret, timeout=item.timeout,
-        )
-        if item.bot_type == "ai_agent":
-            transport = self._ai_transport()
-            if transport is None:
-                return Outcome(ok=False, retryable=True, error="the AI agent transport is not available in this build")
-            return await transport.deliver(job)
-        if not item.outgoing_url:
-            return Outcome(ok=False, error="the bot has no outgoing_url")
-        return await self._webhook.deliver(job)
+            return store.Outcome(ok=False, error=f"bot deliveries are disabled: {item.disabled_reason}")
+        transport = self._transports.get(item.bot_type)
+        if transport is None:
+            make = TRANSPORTS.get(item.bot_type)
+            if make is None:
+                return store.Outcome(ok=False, error=f"no transport for bots of type {item.bot_type!r}")
+            transport = self._transports[item.bot_type] = make(self.db, self.settings)
+        return await transport.deliver(item)
 
-    def _ai_transport(self) -> Any:
-        if self._ai is None:
-            try:
-                from ndoto_cli.dispatch.ai.transport import AITransport  # litellm stays unimported until now
-            except ImportError:
-                return None
-            self._ai = AITransport(self.db, self.settings)
-        return self._ai
+    @property
+    def _ai(self) -> Any:
+        """The AI transport, once one AI delivery was made (tests read what it dialled)."""
+        return self._transports.get("ai_agent")
 
     async def _drain_results(self) -> None:
         while self._results:
             batch, self._results = self._results, []
             try:
-                claimed = await self.db.write(lambda s, batch=batch: self._record(s, batch, claim_next=not self._stopping))
+                claimed, uncrowded = await self.db.write(lambda s, batch=batch: self._record(s, batch, claim_next=not self._stopping))
             except Exception:  # keep the outcomes and try again shortly
                 log.exception("recording %d delivery outcomes failed; retrying", len(batch))
                 self._results = batch + self._results
@@ -275,25 +256,29 @@ class Dispatcher:
                 continue
             for result in batch:
                 self._finished(result.claimed)
-                if result.ok:
+                if result.outcome.ok:
                     self.delivered += 1
-                elif not result.retryable:
+                elif not result.outcome.retryable:
                     self.failed += 1
+            self._crowded -= uncrowded
             self._start(claimed)
             self._wake.set()  # room was freed: a scan that stopped at the in-flight limit may go on
 
-    async def _record(self, session: Any, batch: list[store.Result], *, claim_next: bool) -> list[store.Claimed]:
+    async def _record(
+        self, session: Any, batch: list[store.Result], *, claim_next: bool
+    ) -> tuple[list[store.Claimed], set[int]]:
         """Record the outcomes, hand off stuck conversations, then lease the next delivery of
-        each finished (bot, conversation) queue: one transaction for all three."""
+        each finished (bot, conversation) queue: one transaction for all three. Returns the new
+        claims and the bots no longer crowded; like :meth:`_claim` it changes no worker state."""
         failed_for_good = set(await store.record(session, batch, settings=self.settings))
         for result in batch:
-            if not result.ok:
+            if not result.outcome.ok:
                 await store.handoff_if_stuck(
-                    session, claimed=result.claimed, reason=result.error or "delivery failed",
+                    session, claimed=result.claimed, reason=result.outcome.error or "delivery failed",
                     settings=self.settings, final=result.claimed.delivery_id in failed_for_good,
                 )
         if not claim_next:
-            return []
+            return [], set()
         streaks = {
             (r.claimed.bot_id, r.claimed.conversation_id): r.claimed.streak for r in batch
             if r.claimed.conversation_id is not None and self._may_follow(r.claimed)
@@ -310,14 +295,15 @@ class Dispatcher:
         for item in claimed:
             held[item.bot_id] = held.get(item.bot_id, 0) + 1
         exclude = self._maybe_expired()
+        uncrowded: set[int] = set()
         for bot in sorted({r.claimed.bot_id for r in batch} & self._crowded):
             room = self.per_bot - held.get(bot, 0)
             if room > 0:
                 more = await store.claim(session, limit=room, settings=self.settings, exclude=exclude, bot_id=bot)
                 claimed += more.claimed
                 if more.complete:
-                    self._crowded.discard(bot)
-        return claimed
+                    uncrowded.add(bot)
+        return claimed, uncrowded
 
     def _may_follow(self, item: store.Claimed) -> bool:
         """May the room this delivery frees go to the next delivery of its conversation?"""
@@ -326,7 +312,7 @@ class Dispatcher:
     async def _prune_loop(self) -> None:
         while not self._stopping:
             try:
-                pruned = await self.db.write(lambda s: store.prune(s, older_than_days=self.settings.retention_days))
+                pruned = await self.db.write(lambda s: deliveries.prune(s, older_than_days=self.settings.retention_days))
                 if pruned:
                     log.info("pruned %d delivered deliveries older than %s days", pruned, self.settings.retention_days)
             except Exception:

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed over by ``ndoto_cli.core.migrate``."""
+"""Alembic environment: runs on the connection handed over by ``ndoto_cli.core.db.migrate``."""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ class AiWorld:
 
 @pytest.fixture
 async def ai(ndoto_home: Path, llm_server: FakeLLM) -> AsyncIterator[AiWorld]:
-    from ndoto_cli.core import kb
+    from ndoto_cli.core.ai import store
 
     settings = Settings(home=ndoto_home, ai_model="openai/test-model", ai_api_base=llm_server.base, delivery_retry_schedule=[0.2])
     db = await Database(settings).open()
@@ -57,7 +57,7 @@ async def ai(ndoto_home: Path, llm_server: FakeLLM) -> AsyncIterator[AiWorld]:
     )
     await db.write(lambda s: inboxes.set_inbox_bot(s, account_id=acc, inbox_id=inbox.id, bot_id=bot.id))
     for path in sorted((EXAMPLES / "shop-help").iterdir()):
-        await db.write(lambda s, p=path: kb.add_document(s, bot_id=bot.id, path=p))
+        await db.write(lambda s, p=path: store.add_document(s, bot_id=bot.id, path=p))
     dispatcher = Dispatcher(db, settings)
     await dispatcher.start()
     try:

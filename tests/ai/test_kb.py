@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ndoto_cli.core import kb
+from ndoto_cli.core.ai import ingest, search, store
 from ndoto_cli.core.db import Database
 from ndoto_cli.core.errors import Invalid
 from ndoto_cli.core.services import accounts, bots
@@ -16,19 +16,19 @@ from tests.ai.conftest import EXAMPLES
 
 def test_split_keeps_headings_as_titles() -> None:
     text = "# Returns\n\nIntro.\n\n## Refund timing\n\nFive to seven days.\n\n### Mobile money\n\nWithin 24 hours.\n"
-    sections = kb.split(text, default_title="doc")
+    sections = ingest.split(text, default_title="doc")
     assert [s.title for s in sections] == ["Returns", "Returns > Refund timing", "Returns > Refund timing > Mobile money"]
     assert sections[1].content == "Five to seven days."
 
 
 def test_long_sections_are_cut_at_paragraphs() -> None:
     para = "word " * 150
-    sections = kb.split("# T\n\n" + "\n\n".join([para] * 5), default_title="doc")
-    assert len(sections) > 1 and all(len(s.content) <= kb.MAX_PASSAGE + len(para) for s in sections)
+    sections = ingest.split("# T\n\n" + "\n\n".join([para] * 5), default_title="doc")
+    assert len(sections) > 1 and all(len(s.content) <= ingest.MAX_PASSAGE + len(para) for s in sections)
 
 
 def test_html_becomes_sections() -> None:
-    _raw, sections = kb.read_document(EXAMPLES / "shop-help" / "gift-cards.html")
+    _raw, sections = ingest.read_document(EXAMPLES / "shop-help" / "gift-cards.html")
     assert [s.title for s in sections] == ["Gift cards > Buying a gift card", "Gift cards > Using a gift card"]
     assert "font-family" not in sections[0].content
 
@@ -43,31 +43,31 @@ async def ai_bot(db: Database) -> int:
 async def test_ingest_is_idempotent_and_replaces_changed_files(db: Database, ai_bot: int, tmp_path: Path) -> None:
     doc = tmp_path / "faq.md"
     doc.write_text("# FAQ\n\n## Opening hours\n\nWe open at 8.\n", encoding="utf-8")
-    first, changed = await db.write(lambda s: kb.add_document(s, bot_id=ai_bot, path=doc))
+    first, changed = await db.write(lambda s: store.add_document(s, bot_id=ai_bot, path=doc))
     assert changed and first.passages == 1
-    _again, changed = await db.write(lambda s: kb.add_document(s, bot_id=ai_bot, path=doc))
+    _again, changed = await db.write(lambda s: store.add_document(s, bot_id=ai_bot, path=doc))
     assert not changed
     doc.write_text("# FAQ\n\n## Opening hours\n\nWe open at 9.\n\n## Parking\n\nFree parking behind the shop.\n", encoding="utf-8")
-    updated, changed = await db.write(lambda s: kb.add_document(s, bot_id=ai_bot, path=doc))
+    updated, changed = await db.write(lambda s: store.add_document(s, bot_id=ai_bot, path=doc))
     assert changed and updated.id == first.id and updated.passages == 2
     async with db.read() as s:
-        hits = await kb.search(s, bot_id=ai_bot, question="when do you open?")
+        hits = await search.search(s, bot_id=ai_bot, question="when do you open?")
         assert [h.content for h in hits] == ["We open at 9."]
-        assert len(await kb.list_documents(s, bot_id=ai_bot)) == 1
-    await db.write(lambda s: kb.remove_document(s, bot_id=ai_bot, ref="faq.md"))
+        assert len(await store.list_documents(s, bot_id=ai_bot)) == 1
+    await db.write(lambda s: store.remove_document(s, bot_id=ai_bot, ref="faq.md"))
     async with db.read() as s:
-        assert await kb.search(s, bot_id=ai_bot, question="when do you open?") == []
+        assert await search.search(s, bot_id=ai_bot, question="when do you open?") == []
 
 
 async def test_paraphrased_questions_find_their_passage(db: Database, ai_bot: int) -> None:
     for path in sorted((EXAMPLES / "shop-help").iterdir()):
-        await db.write(lambda s, p=path: kb.add_document(s, bot_id=ai_bot, path=p))
+        await db.write(lambda s, p=path: store.add_document(s, bot_id=ai_bot, path=p))
     cases = [json.loads(line) for line in (EXAMPLES / "shop-help-questions.jsonl").read_text().splitlines() if line.strip()]
     cases = [c for c in cases if c.get("expect_passage")]
     hits = 0
     async with db.read() as s:
         for case in cases:
-            found = await kb.search(s, bot_id=ai_bot, question=case["question"], limit=4)
+            found = await search.search(s, bot_id=ai_bot, question=case["question"], limit=4)
             hits += any(case["expect_passage"].lower() in (h.title + h.content).lower() for h in found)
     rate = hits / len(cases)
     print(f"BM25 retrieval hit rate on the example set: {hits}/{len(cases)} = {rate:.0%}")
@@ -75,9 +75,9 @@ async def test_paraphrased_questions_find_their_passage(db: Database, ai_bot: in
 
 
 def test_fusion_rewards_agreement() -> None:
-    a = [kb.Hit(1, "a", "", 9, "x"), kb.Hit(2, "b", "", 5, "x")]
-    b = [kb.Hit(2, "b", "", 0.9, "x"), kb.Hit(3, "c", "", 0.8, "x")]
-    assert next(h.passage_id for h in kb.fuse([a, b], limit=3)) == 2
+    a = [search.Hit(1, "a", "", 9, "x"), search.Hit(2, "b", "", 5, "x")]
+    b = [search.Hit(2, "b", "", 0.9, "x"), search.Hit(3, "c", "", 0.8, "x")]
+    assert next(h.passage_id for h in search.fuse([a, b], limit=3)) == 2
 
 
 def _minimal_pdf(lines: list[str]) -> bytes:
@@ -105,12 +105,12 @@ def _minimal_pdf(lines: list[str]) -> bytes:
 async def test_pdf_documents(db: Database, ai_bot: int, tmp_path: Path) -> None:
     pdf = tmp_path / "warranty-policy.pdf"
     pdf.write_bytes(_minimal_pdf(["Warranty", "All electronics carry a two year warranty."]))
-    doc, changed = await db.write(lambda s: kb.add_document(s, bot_id=ai_bot, path=pdf))
+    doc, changed = await db.write(lambda s: store.add_document(s, bot_id=ai_bot, path=pdf))
     assert changed and doc.passages == 1
     async with db.read() as s:
-        hits = await kb.search(s, bot_id=ai_bot, question="how long is the warranty on a laptop?")
+        hits = await search.search(s, bot_id=ai_bot, question="how long is the warranty on a laptop?")
     assert hits and "two year warranty" in hits[0].content and hits[0].title == "Warranty Policy > Page 1"
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(b"%PDF-1.4 not really")
     with pytest.raises(Invalid, match="cannot read this PDF"):
-        await db.write(lambda s: kb.add_document(s, bot_id=ai_bot, path=broken))
+        await db.write(lambda s: store.add_document(s, bot_id=ai_bot, path=broken))

@@ -88,7 +88,6 @@ async def test_the_webhook_resolver_keeps_only_public_addresses() -> None:
 
 async def test_an_ipv6_form_of_loopback_is_refused_before_connecting() -> None:
     from ndoto_cli.core.settings import Settings
-    from ndoto_cli.dispatch.base import Job
     from ndoto_cli.dispatch.webhook import WebhookTransport
     from tests.dispatch.receiver import Receiver
 
@@ -97,10 +96,8 @@ async def test_an_ipv6_form_of_loopback_is_refused_before_connecting() -> None:
     transport = WebhookTransport(Settings(allow_private_addresses=False))
     try:
         for host in ("[::ffff:127.0.0.1]", "[::127.0.0.1]", "[64:ff9b::7f00:1]", "127.0.0.1", "localhost"):
-            job = Job(delivery_id=1, webhook_id="msg_1", event_id=1, event_name="ping", payload_json="{}", bot_id=1,
-                      bot_type="webhook", account_id=1, conversation_id=None, attempt=1,
-                      outgoing_url=f"http://{host}:{port}/hook", secret="whsec_" + "A" * 32)
-            outcome = await transport.deliver(job)
+            outcome = await transport.post(f"http://{host}:{port}/hook", secret="whsec_" + "A" * 32, timeout=2,
+                                           webhook_id="msg_1", event="ping", body=b"{}")
             assert not outcome.ok and not outcome.retryable and "private address" in (outcome.error or ""), host
         assert receiver.received == []
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from ndoto_cli.core.db import Database
-from ndoto_cli.core.migrate import current, head_revision
+from ndoto_cli.core.db.migrate import current, head_revision
 from ndoto_cli.core.settings import Settings
 
 

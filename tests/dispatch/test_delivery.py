@@ -12,6 +12,7 @@ from standardwebhooks import Webhook
 
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.models import AgentBot, Conversation, Delivery, DeliveryAttempt
+from ndoto_cli.core.outbox import queue
 from ndoto_cli.core.services import accounts, bots, deliveries, inboxes
 from ndoto_cli.dispatch.worker import Dispatcher
 from tests.conftest import World
@@ -294,12 +295,12 @@ async def test_stopping_gives_back_claims_still_waiting_for_a_slot(dworld: World
 
 async def test_a_lease_renewal_loses_to_a_worker_that_took_the_delivery_over(dworld: World, dispatch_settings: Any) -> None:
     await say(dworld, "hello")
-    claimed = (await dworld.db.write(lambda s: deliveries.claim(s, limit=10, settings=dispatch_settings))).claimed
-    assert await dworld.db.write(lambda s: deliveries.renew_lease(s, claimed[0], settings=dispatch_settings))
+    claimed = (await dworld.db.write(lambda s: queue.claim(s, limit=10, settings=dispatch_settings))).claimed
+    assert await dworld.db.write(lambda s: queue.renew_lease(s, claimed[0], settings=dispatch_settings))
     await dworld.db.write(lambda s: _expire(s, claimed[0].delivery_id))
-    again = (await dworld.db.write(lambda s: deliveries.claim(s, limit=10, settings=dispatch_settings))).claimed
+    again = (await dworld.db.write(lambda s: queue.claim(s, limit=10, settings=dispatch_settings))).claimed
     assert [c.delivery_id for c in again] == [claimed[0].delivery_id]
-    assert not await dworld.db.write(lambda s: deliveries.renew_lease(s, claimed[0], settings=dispatch_settings))
+    assert not await dworld.db.write(lambda s: queue.renew_lease(s, claimed[0], settings=dispatch_settings))
 
 
 async def _expire(s: Any, delivery_id: int) -> None:

@@ -11,10 +11,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core import addresses, limits
+from ndoto_cli.core.credentials import new_signing_secret
 from ndoto_cli.core.errors import Conflict, Forbidden, Invalid, NotFound
 from ndoto_cli.core.models import AgentBot, BotType, TokenOwner
 from ndoto_cli.core.services.tokens import delete_token, issue_token
-from ndoto_cli.core.tokens import new_signing_secret
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 BOT_TYPE_ALIASES = {"webhook": BotType.webhook.value, "0": BotType.webhook.value, "ai": BotType.ai_agent.value,
@@ -166,6 +166,22 @@ async def create_bot(
     await session.flush()
     token = await issue_token(session, owner_type=TokenOwner.agent_bot, owner_id=bot.id)  # type: ignore[arg-type]
     return bot, token
+
+
+AI_ONLY = {
+    "kb": "knowledge bases belong to AI agent bots (--type ai)",
+    "try": "`bots try` runs an AI agent's turn; send a webhook bot a test event with `ndoto bots ping {name}`",
+    "eval": "`bots eval` scores an AI agent's answers; a webhook bot answers from its own server",
+    "stats": "`bots stats` counts an AI agent's answers; a webhook bot's record is `ndoto deliveries list --bot {name}`",
+}
+
+
+def require_ai(bot: AgentBot, purpose: str = "kb") -> AgentBot:
+    """What only AI agent bots have (a knowledge base, turns, answer statistics): one refusal,
+    worded for what was asked, whichever front end asked."""
+    if bot.bot_type != BotType.ai_agent.value:
+        raise Invalid(f"bot {bot.name} is a webhook bot: " + AI_ONLY[purpose].format(name=bot.name), field="bot")
+    return bot
 
 
 def _visible(account_id: int | None) -> Any:

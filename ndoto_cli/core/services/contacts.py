@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core import limits
+from ndoto_cli.core.credentials import new_identifier
 from ndoto_cli.core.errors import Conflict, Invalid, NotFound
 from ndoto_cli.core.models import Contact, ContactInbox, Inbox
-from ndoto_cli.core.tokens import new_identifier
 
 
 async def create_contact(

@@ -13,9 +13,9 @@ from ndoto_cli.core import limits, routing
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.bundle import Bundle, load_bundle, load_by_display_id, refresh_bundle
 from ndoto_cli.core.errors import Forbidden, Invalid, NotFound, Unauthorized
-from ndoto_cli.core.events import emit
 from ndoto_cli.core.models import AgentBot, BotType, Conversation, Message, MessageType, Status, User
-from ndoto_cli.core.payloads import conversation_payload
+from ndoto_cli.core.outbox.events import emit
+from ndoto_cli.core.outbox.payloads import conversation_payload
 from ndoto_cli.core.services.contacts import get_contact, link_contact
 from ndoto_cli.core.services.inboxes import get_inbox, inbox_bot
 from ndoto_cli.core.views import last_public_message, load_sender, message_json
@@ -72,7 +72,7 @@ async def emit_conversation_event(
 
 async def add_activity(session: AsyncSession, bundle: Bundle, text: str, *, actor: Actor) -> None:
     """An activity line in the thread ("Conversation was resolved by Ann"). Never sent to bots."""
-    from ndoto_cli.core.payloads import message_payload
+    from ndoto_cli.core.outbox.payloads import message_payload
 
     conv = bundle.conversation
     now = time.time()

@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.bundle import load_bundle
-from ndoto_cli.core.events import emit
 from ndoto_cli.core.models import Account, Contact, Inbox
-from ndoto_cli.core.payloads import conversation_data, webwidget_payload
+from ndoto_cli.core.outbox.events import emit
+from ndoto_cli.core.outbox.payloads import conversation_data, webwidget_payload
 from ndoto_cli.core.services import contacts as contact_svc
 from ndoto_cli.core.services import conversations as convs
 from ndoto_cli.core.services.conversations import deliverable, last_message_json

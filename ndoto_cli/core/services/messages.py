@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ndoto_cli.core import fastpath, limits, routing
+from ndoto_cli.core import limits, routing
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.bundle import Bundle, load_bundle
+from ndoto_cli.core.db import statements
 from ndoto_cli.core.errors import Forbidden, Invalid, NotFound, TooManyRequests
-from ndoto_cli.core.events import emit
 from ndoto_cli.core.models import (
     AgentBot,
     Channel,
@@ -26,7 +26,8 @@ from ndoto_cli.core.models import (
     Status,
     User,
 )
-from ndoto_cli.core.payloads import message_payload
+from ndoto_cli.core.outbox.events import emit
+from ndoto_cli.core.outbox.payloads import message_payload
 from ndoto_cli.core.services import conversations as convs
 from ndoto_cli.core.views import load_sender, message_json
 
@@ -133,7 +134,7 @@ async def create_message(
     limits.row_id(display_id, what="conversation")
     if bundle is None:
         # Hot path: one raw statement for the conversation and its neighbours (SQLite).
-        bundle = await fastpath.fetch_bundle(session, account_id=account_id, display_id=display_id) or await convs.load(
+        bundle = await statements.fetch_bundle(session, account_id=account_id, display_id=display_id) or await convs.load(
             session, account_id=account_id, display_id=display_id
         )
     conv: Conversation = bundle.conversation
@@ -195,7 +196,7 @@ async def create_message(
         "created_at": now,
         "updated_at": now,
     }
-    values["id"] = await fastpath.insert_returning_id(
+    values["id"] = await statements.insert_returning_id(
         session,
         "INSERT INTO messages (account_id, inbox_id, conversation_id, message_type, content, content_type, "
         "content_attributes, additional_attributes, private, status, sender_type, sender_id, source_id, created_at, "
@@ -209,7 +210,7 @@ async def create_message(
         },
     )
     in_window = (conv.window_started_at or 0.0) > now - FLOOD_WINDOW
-    await fastpath.execute(
+    await statements.execute(
         session,
         # SET expressions all read the row's old values (SQLite and PostgreSQL alike).
         "UPDATE conversations SET last_activity_at = :now, updated_at = :now, "
@@ -227,7 +228,7 @@ async def create_message(
             set_committed_value(conv, field, value)  # already written: don't let the ORM write it again
         else:
             setattr(conv, field, value)
-    message: Message = fastpath.build(Message, values)
+    message: Message = statements.build(Message, values)
     sender = await _sender_obj(session, bundle, sender_type, sender_id)
     await _emit_message(session, "message_created", message, bundle=bundle, sender=sender, actor=actor, owner=owner)
     return MessageResult(message, bundle, sender)

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ndoto_cli.core.credentials import hash_token, new_token
 from ndoto_cli.core.errors import Unauthorized
 from ndoto_cli.core.models import AccessToken, AgentBot, AgentBotInbox, PlatformApp, TokenOwner, User
-from ndoto_cli.core.tokens import hash_token, new_token
 
 LAST_USED_RESOLUTION = 60.0  # seconds: don't turn every authenticated read into a write
 
@@ -72,16 +72,16 @@ async def authenticate(session: AsyncSession, token: str | None) -> Principal:
     """Resolve a presented token to its owner, or raise Unauthorized."""
     if not token:
         raise Unauthorized("missing api_access_token header")
-    from ndoto_cli.core import fastpath
+    from ndoto_cli.core.db import statements
 
     digest = hash_token(token.strip())
     owners = {TokenOwner.user.value: User, TokenOwner.agent_bot.value: AgentBot, TokenOwner.platform_app.value: PlatformApp}
-    if await fastpath.raw_sqlite(session) is not None:
+    if await statements.raw_sqlite(session) is not None:
         # Every API request starts here: two raw statements instead of two ORM round trips.
-        row = await fastpath.fetch_one(session, AccessToken, "token_hash = :h", {"h": digest})
+        row = await statements.fetch_one(session, AccessToken, "token_hash = :h", {"h": digest})
         owner = None
         if row is not None and row.owner_type in owners:
-            owner = await fastpath.fetch_one(session, owners[row.owner_type], "id = :id", {"id": row.owner_id})
+            owner = await statements.fetch_one(session, owners[row.owner_type], "id = :id", {"id": row.owner_id})
     else:
         row = (await session.execute(select(AccessToken).where(AccessToken.token_hash == digest))).scalar_one_or_none()
         owner = await session.get(owners[row.owner_type], row.owner_id) if row is not None and row.owner_type in owners else None
@@ -105,15 +105,15 @@ async def authenticate_db(db: Any, token: str | None) -> Principal:
     if quick is None:
         async with db.read() as session:
             return await authenticate(session, token)
-    from ndoto_cli.core import fastpath
+    from ndoto_cli.core.db import statements
 
     if not token:
         raise Unauthorized("missing api_access_token header")
-    row = fastpath.fetch_one_raw(quick, AccessToken, "token_hash = :h", {"h": hash_token(token.strip())})
+    row = statements.fetch_one_raw(quick, AccessToken, "token_hash = :h", {"h": hash_token(token.strip())})
     owners = {TokenOwner.user.value: User, TokenOwner.agent_bot.value: AgentBot, TokenOwner.platform_app.value: PlatformApp}
     owner = None
     if row is not None and row.owner_type in owners:
-        owner = fastpath.fetch_one_raw(quick, owners[row.owner_type], "id = :id", {"id": row.owner_id})
+        owner = statements.fetch_one_raw(quick, owners[row.owner_type], "id = :id", {"id": row.owner_id})
     if row is None or owner is None:
         raise Unauthorized("Invalid Access Token")
     principal = Principal(kind=row.owner_type, token_id=row.id, last_used_at=row.last_used_at)

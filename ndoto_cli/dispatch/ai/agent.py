@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ndoto_cli.core import kb
-from ndoto_cli.core.ai_rules import GROUNDING, endpoint, matched_keyword, redact
+from ndoto_cli.core.ai import search as kb_search
+from ndoto_cli.core.ai.rules import GROUNDING, endpoint, matched_keyword, redact
 from ndoto_cli.core.models import AgentBot
 from ndoto_cli.core.settings import Settings
 from ndoto_cli.dispatch.ai import llm
@@ -19,7 +19,7 @@ class Turn:
     action: str  # "reply" or "handoff"
     text: str | None = None
     reason: str | None = None
-    passages: list[kb.Hit] = field(default_factory=list)
+    passages: list[kb_search.Hit] = field(default_factory=list)
     answer: llm.Answer | None = None
 
 
@@ -33,15 +33,15 @@ def _secrets(bot: AgentBot) -> list[str | None]:
     return [bot.api_key, *env]
 
 
-async def retrieve(db: Any, settings: Settings, bot: AgentBot, question: str, limit: int = 4) -> list[kb.Hit]:
+async def retrieve(db: Any, settings: Settings, bot: AgentBot, question: str, limit: int = 4) -> list[kb_search.Hit]:
     query_embedding = None
     if settings.embedding_model:
         (query_embedding,) = await llm.embed(model=settings.embedding_model, api_base=settings.ai_api_base, texts=[question])
     async with db.read() as s:
-        return await kb.search(s, bot_id=bot.id, question=question, limit=limit, query_embedding=query_embedding)  # type: ignore[arg-type]
+        return await kb_search.search(s, bot_id=bot.id, question=question, limit=limit, query_embedding=query_embedding)  # type: ignore[arg-type]
 
 
-def prompt(bot: AgentBot, passages: list[kb.Hit], turns: list[dict[str, str]]) -> list[dict[str, Any]]:
+def prompt(bot: AgentBot, passages: list[kb_search.Hit], turns: list[dict[str, str]]) -> list[dict[str, Any]]:
     context = "\n\n".join(f"[{i + 1}] {p.title}\n{p.content}" for i, p in enumerate(passages)) or "(no passage matched the question)"
     system = f"{bot.system_prompt.strip()}\n\n{GROUNDING}\n\nKnowledge base passages:\n{context}".strip()
     return [{"role": "system", "content": system}, *turns]

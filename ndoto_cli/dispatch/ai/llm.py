@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ndoto_cli.core.addresses import REFUSAL_HINT
-from ndoto_cli.core.ai_rules import HANDOFF_PREFIX, HANDOFF_TOOL, LOCAL_DEFAULT_PROVIDERS, Endpoint
+from ndoto_cli.core.ai.rules import HANDOFF_PREFIX, HANDOFF_TOOL, LOCAL_DEFAULT_PROVIDERS, Endpoint
 from ndoto_cli.dispatch.ai.pinned import EndpointRefused
 
 

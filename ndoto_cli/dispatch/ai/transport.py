@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ndoto_cli.core import ai_rules, routing
+from ndoto_cli.core import routing
 from ndoto_cli.core.actors import Actor
+from ndoto_cli.core.ai import rules as ai_rules
 from ndoto_cli.core.errors import NdotoError
 from ndoto_cli.core.models import AgentBot, Status
+from ndoto_cli.core.outbox.queue import Claimed, Outcome
 from ndoto_cli.core.services import conversations, messages
 from ndoto_cli.core.settings import Settings
 from ndoto_cli.dispatch.ai.agent import Turn, clients_for, think
-from ndoto_cli.dispatch.base import Job, Outcome
 
 
 class AITransport:
@@ -29,14 +30,14 @@ class AITransport:
     async def close(self) -> None:
         await self.clients.close()
 
-    async def deliver(self, job: Job) -> Outcome:
-        payload = job.payload
+    async def deliver(self, claimed: Claimed) -> Outcome:
+        payload = claimed.data
         if not ai_rules.should_answer(payload):
             return Outcome(ok=True, response_excerpt="ignored: not an incoming customer message")
         account_id = payload["account"]["id"]
         display_id = payload["conversation"]["id"]
         async with self.db.read() as s:
-            bot = await s.get(AgentBot, job.bot_id)
+            bot = await s.get(AgentBot, claimed.bot_id)
             try:
                 bundle = await conversations.load(s, account_id=account_id, display_id=display_id)
             except NdotoError:

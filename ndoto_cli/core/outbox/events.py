@@ -42,10 +42,10 @@ async def emit(
     recipients: list[int],
 ) -> int:
     """Append ``name`` with its payload and one pending delivery per recipient bot; return event id."""
-    from ndoto_cli.core import fastpath
+    from ndoto_cli.core.db import statements
 
     now = time.time()
-    event_id = await fastpath.insert_returning_id(
+    event_id = await statements.insert_returning_id(
         session,
         "INSERT INTO events (account_id, conversation_id, name, payload, created_at) "
         "VALUES (:account_id, :conversation_id, :name, :payload, :created_at) RETURNING id",
@@ -59,7 +59,7 @@ async def emit(
     )
     if recipients:
         session.info[NEW_DELIVERIES] = True
-        await fastpath.execute(
+        await statements.execute(
             session,
             "INSERT INTO deliveries (event_id, agent_bot_id, account_id, conversation_id, webhook_id, status, "
             "attempts, next_attempt_at, handed_off, created_at, updated_at) VALUES (:event_id, :agent_bot_id, "

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import class_mapper
 
 from ndoto_cli.core.bundle import Bundle
+from ndoto_cli.core.db.sqlite_inline import InlineConnection
 from ndoto_cli.core.limits import loads_stored
 from ndoto_cli.core.models import (
     Account,
@@ -29,7 +30,6 @@ from ndoto_cli.core.models import (
     Inbox,
     User,
 )
-from ndoto_cli.core.sqlite_inline import InlineConnection
 
 _RAW_KEY = "ndoto_raw_sqlite"
 

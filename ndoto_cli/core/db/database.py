@@ -2,10 +2,11 @@
 
 Why a single writer: SQLite allows one writer at a time, and on this hardware Python CPU (not the
 disk) is the limit. Every state change goes through :meth:`Database.write`, which runs concurrent
-callers' changes on one connection, each inside its own savepoint, and commits them together
-(group commit). Each caller still gets its result only after its own change is durable, and a
-caller whose change fails is rolled back alone. Reads use a separate pooled engine (WAL lets
-readers run beside the writer).
+callers' changes on one connection in one transaction and commits them together (group commit).
+Each caller still gets its result only after its own change is durable. A caller whose change
+fails does not take the others down: the batch is rolled back and each change is run again
+alone, in a transaction of its own (no savepoints on the common path: they cost two statements
+per change). Reads use a separate pooled engine (WAL lets readers run beside the writer).
 
 Several processes (``ndoto serve``, the CLI, the TUI) can share one SQLite file: write
 transactions start with ``BEGIN IMMEDIATE`` and wait up to ``busy_timeout`` for each other.
@@ -52,7 +53,7 @@ def _make_engine(url: str, *, writer: bool) -> AsyncEngine:
         kwargs.update(pool_size=32, max_overflow=64)
     path = sqlite_path(url)
     if path and path != ":memory:":
-        from ndoto_cli.core.sqlite_inline import creator
+        from ndoto_cli.core.db.sqlite_inline import creator
 
         kwargs["async_creator"] = creator(path, busy_timeout_ms=INLINE_BUSY_MS if writer else 1000)
     from ndoto_cli.core.limits import loads_stored
@@ -127,7 +128,7 @@ class Database:
 
     async def open(self) -> Database:
         """Apply pending migrations; returns self so ``db = await Database(s).open()`` reads well."""
-        from ndoto_cli.core.migrate import current, head_revision, upgrade
+        from ndoto_cli.core.db.migrate import current, head_revision, upgrade
 
         if self.is_sqlite and Path(sqlite_path(self.url) or "").exists() and await current(self.reader) == head_revision():
             return self  # the common case: no write lock taken just to find nothing to do
@@ -168,7 +169,11 @@ class Database:
             yield session
 
     async def write(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """Run ``fn(session)`` in a transaction, grouped with concurrent writers; commit; return."""
+        """Run ``fn(session)`` in a transaction, grouped with concurrent writers; commit; return.
+
+        ``fn`` may run twice: when another change of its batch fails, the batch is rolled back and
+        each change re-run alone. So a write function changes nothing outside its session; what
+        it decides for the caller, it returns (see the dispatcher's ``_claim`` and ``_record``)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.append((fn, future))
