@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import JsonOpt, console, dump_json, run, table
+from ndoto_cli.commands.output import JsonOpt, console, dump_json, run, table
 
 app = typer.Typer(help="Accounts (each has its own agents, inboxes, bots and conversations).\n\nExample: ndoto accounts list", no_args_is_help=True, rich_markup_mode=None)
 

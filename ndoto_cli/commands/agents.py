@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import (
+from ndoto_cli.commands.output import (
     AccountOpt,
     JsonOpt,
     YesOpt,

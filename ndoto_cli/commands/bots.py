@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import (
+from ndoto_cli.commands.output import (
     AccountOpt,
+    ExitCode,
     JsonOpt,
     YesOpt,
     confirm,
@@ -52,7 +53,7 @@ async def _find(db: Any, ref: str, account: str | None, system: bool) -> tuple[i
 
 def _prompt(system_prompt: str | None, system_prompt_file: Path | None) -> str | None:
     if system_prompt is not None and system_prompt_file is not None:
-        fail("give --system-prompt or --system-prompt-file, not both", exit_code=2)
+        fail("give --system-prompt or --system-prompt-file, not both", exit_code=ExitCode.USAGE)
     if system_prompt_file is not None:
         try:
             return system_prompt_file.read_text(encoding="utf-8")
@@ -228,7 +229,7 @@ def update(
     values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending, api_key)
     values.update({k: v for k, v in {"name": name, "outgoing_url": url, "description": description}.items() if v is not None})
     if not values:
-        fail("nothing to change: give at least one option (see --help)", exit_code=2, as_json=as_json)
+        fail("nothing to change: give at least one option (see --help)", exit_code=ExitCode.USAGE, as_json=as_json)
 
     async def go(db: Any) -> Any:
         from ndoto_cli.core.services import bots

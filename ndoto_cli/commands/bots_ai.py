@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import AccountOpt, JsonOpt, console, dump_json, fail, run, table
 from ndoto_cli.commands.kb import BotArg, SystemOpt, ai_bot
+from ndoto_cli.commands.output import AccountOpt, JsonOpt, console, dump_json, fail, run, table
 
 
 def try_(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import AccountOpt, JsonOpt, console, dump_json, fail, resolve_account, run, table
+from ndoto_cli.commands.output import AccountOpt, ExitCode, JsonOpt, console, dump_json, fail, resolve_account, run, table
 
 app = typer.Typer(help="Conversations: read threads, reply, write private notes, resolve, assign.\n\nExample: ndoto conversations list --status pending", no_args_is_help=True, rich_markup_mode=None)
 
@@ -24,23 +24,9 @@ class StatusChoice(str, Enum):
 
 
 async def acting_user(s: Any, account_id: int, ref: str | None) -> Any:
-    """The human on whose behalf the CLI acts: ``--as EMAIL``, else the account's first administrator."""
-    from sqlalchemy import select
-
-    from ndoto_cli.core.errors import Invalid
-    from ndoto_cli.core.models import Role, User
     from ndoto_cli.core.services import accounts
 
-    if ref:
-        return await accounts.find_user(s, account_id=account_id, ref=ref)
-    user = (
-        await s.execute(
-            select(User).where(User.account_id == account_id, User.role == Role.administrator.value).order_by(User.id).limit(1)
-        )
-    ).scalar_one_or_none()
-    if user is None:
-        raise Invalid("the account has no administrator", hint="`ndoto agents create --role administrator ...`")
-    return user
+    return await accounts.acting_user(s, account_id=account_id, ref=ref)
 
 
 def _actor(user: Any) -> Any:
@@ -156,7 +142,7 @@ def _message(conversation: int, text: str, private: bool, as_user: str | None, a
     async def go(db: Any) -> Any:
         from ndoto_cli.core.services import messages
 
-        account_id = await resolve_account(db, account)
+        account_id = await resolve_account(db, account, email=as_user)
         async with db.read() as s:
             user = await acting_user(s, account_id, as_user)
         return await db.write(
@@ -193,7 +179,7 @@ def _status(conversation: int, status: str, as_user: str | None, account: str | 
         from ndoto_cli.core.services import conversations
         from ndoto_cli.core.views import render_conversation
 
-        account_id = await resolve_account(db, account)
+        account_id = await resolve_account(db, account, email=as_user)
         async with db.read() as s:
             user = await acting_user(s, account_id, as_user)
 
@@ -243,13 +229,13 @@ def assign(
     Example: ndoto conversations assign 1 --agent ann@acme.test
     """
     if sum([agent is not None, bot is not None, none]) != 1:
-        fail("give exactly one of --agent, --bot or --none", exit_code=2, as_json=as_json)
+        fail("give exactly one of --agent, --bot or --none", exit_code=ExitCode.USAGE, as_json=as_json)
 
     async def go(db: Any) -> Any:
         from ndoto_cli.core.services import accounts, bots, conversations
         from ndoto_cli.core.views import render_conversation
 
-        account_id = await resolve_account(db, account)
+        account_id = await resolve_account(db, account, email=as_user)
         async with db.read() as s:
             actor_user = await acting_user(s, account_id, as_user)
             target_user = await accounts.find_user(s, account_id=account_id, ref=agent) if agent else None

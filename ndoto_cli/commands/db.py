@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import JsonOpt, YesOpt, confirm, console, dump_json, fail, run
+from ndoto_cli.commands.output import JsonOpt, YesOpt, confirm, console, dump_json, fail, run
 
 app = typer.Typer(help="Database schema and location.\n\nExample: ndoto db info", no_args_is_help=True, rich_markup_mode=None)
 

@@ -8,7 +8,19 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import AccountOpt, JsonOpt, YesOpt, confirm, console, dump_json, fail, resolve_account, run, table
+from ndoto_cli.commands.output import (
+    AccountOpt,
+    ExitCode,
+    JsonOpt,
+    YesOpt,
+    confirm,
+    console,
+    dump_json,
+    fail,
+    resolve_account,
+    run,
+    table,
+)
 
 app = typer.Typer(help="Deliveries of events to bots: state, attempts, retries.\n\nExample: ndoto deliveries list --status failed", no_args_is_help=True, rich_markup_mode=None)
 
@@ -31,7 +43,7 @@ def parse_since(value: str | None) -> float | None:
     try:
         return datetime.fromisoformat(value).timestamp()
     except ValueError:
-        fail(f"--since must look like 30m, 2h, 7d or 2026-11-25T10:00, not {value!r}", exit_code=2)
+        fail(f"--since must look like 30m, 2h, 7d or 2026-11-25T10:00, not {value!r}", exit_code=ExitCode.USAGE)
 
 
 BotOpt = Annotated[str | None, typer.Option("--bot", help="Bot id or name.")]
@@ -136,7 +148,7 @@ def retry(
     Example: ndoto deliveries retry --failed --bot OrderBot --since 1d --yes
     """
     if (delivery is None) == (not failed):
-        fail("give a delivery id or --failed", exit_code=2, as_json=as_json)
+        fail("give a delivery id or --failed", exit_code=ExitCode.USAGE, as_json=as_json)
     since_ts = parse_since(since)
 
     async def go(db: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import AccountOpt, JsonOpt, YesOpt, confirm, console, dump_json, resolve_account, run, table
+from ndoto_cli.commands.output import AccountOpt, JsonOpt, YesOpt, confirm, console, dump_json, resolve_account, run, table
 
 app = typer.Typer(help="Inboxes: where conversations arrive (web widget or API channel).\n\nExample: ndoto inboxes create --name \"Website Chat\" --channel web_widget", no_args_is_help=True, rich_markup_mode=None)
 bind_app = typer.Typer(help="Connect an inbox to its bot (one active bot per inbox).\n\nExample: ndoto inbox assign OrderBot \"Website Chat\"", no_args_is_help=True, rich_markup_mode=None)

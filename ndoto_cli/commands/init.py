@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import JsonOpt, console, dump_json, run, token_notice
+from ndoto_cli.commands.output import JsonOpt, console, dump_json, run, token_notice
 
 
 def init(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import AccountOpt, JsonOpt, console, dump_json, fail, resolve_account, run, table
+from ndoto_cli.commands.output import AccountOpt, JsonOpt, console, dump_json, fail, resolve_account, run, table
 
 app = typer.Typer(help="Knowledge bases of AI agent bots.\n\nExample: ndoto kb add Helper examples/shop-help/", no_args_is_help=True, rich_markup_mode=None)
 BotArg = Annotated[str, typer.Argument(help="AI agent bot id or name.")]

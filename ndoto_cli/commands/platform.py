@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import JsonOpt, console, dump_json, run, table, token_notice
+from ndoto_cli.commands.output import JsonOpt, console, dump_json, run, table, token_notice
 
 app = typer.Typer(help="Platform apps: tokens for the platform API (system bots).\n\nExample: ndoto platform create Provisioning", no_args_is_help=True, rich_markup_mode=None)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import AccountOpt, JsonOpt, console, dump_json, resolve_account, run
+from ndoto_cli.commands.output import AccountOpt, JsonOpt, console, dump_json, resolve_account, run
 
 
 def say(

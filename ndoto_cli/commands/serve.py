@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands._common import console, fail, run, token_notice
-from ndoto_cli.commands._common import settings as read_settings
+from ndoto_cli.commands.output import ExitCode, console, fail, run, token_notice
+from ndoto_cli.commands.output import settings as read_settings
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -44,7 +44,7 @@ def serve(
     host = host or settings.host
     port = settings.port if port is None else port
     if (ssl_certfile is None) != (ssl_keyfile is None):
-        fail("--ssl-certfile and --ssl-keyfile go together", exit_code=2)
+        fail("--ssl-certfile and --ssl-keyfile go together", exit_code=ExitCode.USAGE)
     for path in (ssl_certfile, ssl_keyfile):
         if path is not None and not path.is_file():
             fail(f"no such file: {path}")

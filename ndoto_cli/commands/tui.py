@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ndoto_cli.commands._common import AccountOpt, fail, settings
+from ndoto_cli.commands.output import AccountOpt, fail, settings
 
 
 def tui(

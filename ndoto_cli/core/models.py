@@ -11,8 +11,11 @@ import time
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+
+OPEN_DELIVERY = text("status IN ('pending', 'delivering')")
 
 
 def now() -> float:
@@ -258,6 +261,11 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_bot_conversation", "agent_bot_id", "conversation_id", "id"),
+        # The dispatcher's claim walks open deliveries in id order (queue.claim names this index);
+        # delivered rows, most of the table, never enter these two.
+        Index("ix_deliveries_open_id", "id", sqlite_where=OPEN_DELIVERY, postgresql_where=OPEN_DELIVERY),
+        Index("ix_deliveries_open_queue", "agent_bot_id", "conversation_id", "id",
+              sqlite_where=OPEN_DELIVERY, postgresql_where=OPEN_DELIVERY),
     )
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="events.id", index=True, ondelete="CASCADE")

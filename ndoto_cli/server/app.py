@@ -93,14 +93,12 @@ def create_app(settings: Settings, *, db: Database | None = None, start_dispatch
     app.state.public_clients = Limiter(settings.public_requests_per_minute)
     app.state.public_contacts = Limiter(settings.public_messages_per_minute)
 
-    from ndoto_cli.server import errors, routes_admin, routes_conversations, routes_deliveries, routes_platform, routes_public
+    from ndoto_cli.server import errors
+    from ndoto_cli.server.routes import ROUTERS
 
     errors.install(app)
-    app.include_router(routes_conversations.router)
-    app.include_router(routes_admin.router)
-    app.include_router(routes_deliveries.router)
-    app.include_router(routes_platform.router)
-    app.include_router(routes_public.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     @app.get("/health", tags=["health"], summary="Liveness, database and dispatcher state")
     async def health(request: Request) -> dict[str, Any]:

@@ -41,14 +41,13 @@ class ChatApp(App[None]):
         yield Footer()
 
     async def on_mount(self) -> None:
-        from ndoto_cli.commands._common import resolve_account
-        from ndoto_cli.core.services import inboxes
+        from ndoto_cli.core.services import accounts, inboxes
 
         try:
             self.db = await Database(self.settings).open()
-            account_id = await resolve_account(self.db, self.account)
             async with self.db.read() as s:
-                self.inbox = await inboxes.find_inbox(s, account_id=account_id, ref=self.inbox_ref)
+                account = await accounts.resolve_account(s, self.account)
+                self.inbox = await inboxes.find_inbox(s, account_id=account.id, ref=self.inbox_ref)  # type: ignore[arg-type]
         except NdotoError as exc:
             self.error = exc.message
             self.exit(return_code=1)
@@ -63,35 +62,21 @@ class ChatApp(App[None]):
             await self.db.close()
 
     async def poll(self) -> None:
-        from sqlalchemy import func, select
-
-        from ndoto_cli.core.models import Contact, Conversation, Message
+        from ndoto_cli.core.services import customers
 
         async with self.db.read() as s:
-            conv = (
-                await s.execute(
-                    select(Conversation).join(Contact, Contact.id == Conversation.contact_id)
-                    .where(Conversation.inbox_id == self.inbox.id, Contact.name == self.contact)
-                    .order_by(Conversation.id.desc()).limit(1)  # type: ignore[union-attr]
-                )
-            ).scalar_one_or_none()
+            conv = await customers.latest_conversation_of(s, inbox_id=self.inbox.id, contact_name=self.contact)
             if conv is None:
                 return
-            newest = (await s.execute(select(func.max(Message.id)).where(Message.conversation_id == conv.id))).scalar_one() or 0
-            if newest == self.seen:
-                return
-            self.seen = newest
-            rows = (
-                await s.execute(
-                    select(Message).where(
-                        Message.conversation_id == conv.id, Message.private.is_(False), Message.message_type.in_([0, 1, 3])  # type: ignore[attr-defined]
-                    ).order_by(Message.id.desc()).limit(100)  # type: ignore[union-attr]
-                )
-            ).scalars().all()
+            rows = await customers.contact_thread(s, conversation_id=conv.id)
+        newest = rows[-1].id if rows else 0
+        if newest == self.seen:
+            return
+        self.seen = newest
         thread = self.query_one("#thread", VerticalScroll)
         await thread.remove_children()
         widgets = []
-        for m in reversed(rows):
+        for m in rows:
             when = datetime.fromtimestamp(m.created_at).strftime("%H:%M")
             if m.message_type == 0:
                 widgets.append(Static(f"{when} [b]you[/b]\n{escape(m.content or '')}", classes="msg-in"))

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.db import Database
-from ndoto_cli.core.errors import Invalid
-from ndoto_cli.core.models import Event, Role, User
+from ndoto_cli.core.models import Event, User
 from ndoto_cli.core.services import accounts, bots, conversations, deliveries, inboxes, messages
 
 
@@ -26,27 +25,10 @@ class Who:
 
 
 async def resolve_user(db: Database, *, email: str | None, account: str | None) -> Who:
-    """``--as EMAIL`` (in the only account or ``--account``), else the first administrator."""
+    """``--as EMAIL`` and ``--account``, by the same core rules as the CLI's."""
     async with db.read() as s:
-        rows = await accounts.list_accounts(s)
-        if not rows:
-            raise Invalid("no account yet", hint="run `ndoto init` first")
-        if account is not None:
-            rows = [a for a in rows if str(a.id) == str(account) or a.name == account]
-            if not rows:
-                raise Invalid(f"no account {account!r}")
-        for acct in rows:
-            if email:
-                user = (await s.execute(select(User).where(User.account_id == acct.id, User.email == email.lower()))).scalar_one_or_none()
-            else:
-                user = (
-                    await s.execute(
-                        select(User).where(User.account_id == acct.id, User.role == Role.administrator.value).order_by(User.id).limit(1)
-                    )
-                ).scalar_one_or_none()
-            if user is not None:
-                return Who(acct.id, user)
-    raise Invalid(f"no agent {email!r}" if email else "no administrator found", hint="see `ndoto agents list`")
+        acct = await accounts.resolve_account(s, account, email=email)
+        return Who(acct.id, await accounts.acting_user(s, account_id=acct.id, ref=email))  # type: ignore[arg-type]
 
 
 async def change_mark(db: Database) -> int:

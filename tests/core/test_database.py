@@ -73,3 +73,26 @@ def test_two_processes_write_the_same_file(tmp_path: Path) -> None:
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
     with sqlite3.connect(tmp_path / "ndoto.db") as conn:
         assert conn.execute("select count(*) from accounts").fetchone()[0] == 180
+
+
+def test_the_models_are_the_whole_schema(tmp_path: Path) -> None:
+    """After the migrations, autogenerate proposes nothing: models and migrations agree."""
+    import asyncio
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+    from sqlmodel import SQLModel
+
+    from ndoto_cli.core.db.migrate import include_object
+
+    async def migrate() -> None:
+        database = await Database(Settings(home=tmp_path)).open()
+        await database.close()
+
+    asyncio.run(migrate())
+    engine = create_engine(f"sqlite:///{tmp_path / 'ndoto.db'}")
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"include_object": include_object})
+        assert compare_metadata(context, SQLModel.metadata) == []
+    engine.dispose()

@@ -104,7 +104,7 @@ async def test_the_console_reads_what_is_already_stored(seed: Seed, ndoto_home: 
     from ndoto_cli.tui.app import InboxApp
 
     _store_deep_rows(ndoto_home, seed)
-    app = InboxApp(Settings(home=ndoto_home), poll_interval=0.2)
+    app = InboxApp(Settings(home=ndoto_home), poll_interval=0.2, account="1")
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.pause()
         await app.show_thread(seed.web_conversation)

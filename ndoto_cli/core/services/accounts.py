@@ -177,3 +177,41 @@ async def bootstrap(
         session, account_id=account.id, name=admin_name, email=admin_email, role=Role.administrator.value  # type: ignore[arg-type]
     )
     return Bootstrap(True, account, admin, token)
+
+
+async def resolve_account(session: AsyncSession, ref: str | None, *, email: str | None = None) -> Account:
+    """Which account a front end acts in (the CLI's ``--account``, the console, ``ndoto chat``).
+
+    ``ref``: an id or a name. Without one: the only account; with several, the one account where
+    ``email`` is an agent (so ``--as ann@acme.test`` is enough); else an error listing them."""
+    rows = await list_accounts(session)
+    if ref is not None:
+        for row in rows:
+            if str(row.id) == str(ref).strip() or row.name == ref:
+                return row
+        raise NotFound(f"no account {ref!r}", hint="see `ndoto accounts list`")
+    if len(rows) == 1:
+        return rows[0]
+    if not rows:
+        raise Invalid("no account yet", hint="run `ndoto init` first")
+    if email:
+        owners = (await session.execute(select(User.account_id).where(User.email == email.strip().lower()))).scalars().all()
+        if len(set(owners)) == 1:
+            return next(r for r in rows if r.id == owners[0])
+    listing = ", ".join(f"{r.id} ({r.name})" for r in rows)
+    raise Invalid(f"several accounts exist, choose one with --account: {listing}")
+
+
+async def acting_user(session: AsyncSession, *, account_id: int, ref: str | None) -> User:
+    """The human on whose behalf a front end acts: ``ref`` (an email or id), else the account's
+    first administrator (the one ``ndoto init`` made)."""
+    if ref:
+        return await find_user(session, account_id=account_id, ref=ref)
+    user = (
+        await session.execute(
+            select(User).where(User.account_id == account_id, User.role == Role.administrator.value).order_by(User.id).limit(1)
+        )
+    ).scalar_one_or_none()
+    if user is None:
+        raise Invalid("the account has no administrator", hint="`ndoto agents create --role administrator ...`")
+    return user

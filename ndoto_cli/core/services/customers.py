@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.bundle import load_bundle
-from ndoto_cli.core.models import Account, Contact, Inbox
+from ndoto_cli.core.models import Account, Contact, Inbox, MessageType
 from ndoto_cli.core.outbox.events import emit
 from ndoto_cli.core.outbox.payloads import conversation_data, webwidget_payload
 from ndoto_cli.core.services import contacts as contact_svc
@@ -80,3 +80,34 @@ async def trigger_widget(
         session, name="webwidget_triggered", account_id=inbox.account_id,
         conversation_id=conv.id if conv is not None else None, payload=payload, recipients=recipients,
     )
+
+
+def seen_by_contact(message: Any) -> bool:
+    """What reaches a customer (the public API, ``ndoto chat``, the widget): public messages,
+    never private notes nor activity lines."""
+    return not message.private and message.message_type != MessageType.activity.value
+
+
+async def contact_thread(session: AsyncSession, *, conversation_id: int, limit: int = 100) -> list[Any]:
+    """A conversation as its contact sees it: the latest ``limit`` visible messages, oldest first."""
+    from sqlalchemy import select
+
+    from ndoto_cli.core.models import Message
+
+    rows = (
+        await session.execute(
+            select(Message).where(
+                Message.conversation_id == conversation_id, Message.private.is_(False),  # type: ignore[attr-defined]
+                Message.message_type != MessageType.activity.value,
+            ).order_by(Message.id.desc()).limit(limit)  # type: ignore[union-attr]
+        )
+    ).scalars().all()
+    return list(reversed(rows))
+
+
+async def latest_conversation_of(session: AsyncSession, *, inbox_id: int, contact_name: str) -> Any | None:
+    """The newest conversation of the contact of that name in the inbox (``ndoto chat``)."""
+    contact = await contact_svc.find_contact_by_name(session, account_id=(await session.get(Inbox, inbox_id)).account_id, name=contact_name)  # type: ignore[union-attr]
+    if contact is None:
+        return None
+    return await convs.find_open_conversation(session, inbox_id=inbox_id, contact_id=contact.id)  # type: ignore[arg-type]

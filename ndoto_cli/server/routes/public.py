@@ -98,8 +98,7 @@ async def list_conversations(request: Request, inbox_identifier: str, source_id:
         out = []
         for conv in rows:
             bundle = await load_bundle(s, conv)
-            msgs = await messages.list_messages(s, conversation_id=conv.id)  # type: ignore[arg-type]
-            visible = [m for m in msgs if not m.private]
+            visible = await customers.contact_thread(s, conversation_id=conv.id, limit=20)  # type: ignore[arg-type]
             out.append(_conversation_json(bundle, [_public_message(m, conv.display_id, await load_sender(s, m)) for m in visible]))
     return out
 
@@ -124,8 +123,8 @@ async def list_messages(request: Request, inbox_identifier: str, source_id: str,
     async with request.app.state.db.read() as s:
         inbox, _link, contact = await _contact(s, inbox_identifier, source_id)
         bundle = await _conversation(s, inbox, contact, conversation_id)
-        rows = await messages.list_messages(s, conversation_id=bundle.conversation.id, limit=100)
-        return [_public_message(m, conversation_id, await load_sender(s, m)) for m in rows if not m.private]
+        rows = await customers.contact_thread(s, conversation_id=bundle.conversation.id, limit=100)
+        return [_public_message(m, conversation_id, await load_sender(s, m)) for m in rows]
 
 
 @router.post("/contacts/{source_id}/conversations/{conversation_id}/messages", responses=doc(PublicMessageOut), summary="Send a message as the contact")

@@ -1,5 +1,6 @@
-"""The CLI's one output layer: data to stdout (rich or ``--json``), diagnostics to stderr,
-one error envelope, one set of exit codes. Every command goes through :func:`run`.
+"""The CLI's output layer: data to stdout (rich or ``--json``), diagnostics to stderr, one error
+envelope, one set of exit codes, the question before a destructive action. Every command goes
+through :func:`run`.
 
 Only typer (and the standard library) is imported at module level so ``ndoto --help`` stays fast;
 core, rich and the database are imported when a command actually runs.
@@ -71,12 +72,6 @@ def console() -> Any:
     return Console()
 
 
-def err_console() -> Any:
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
 def settings(*, as_json: bool = False) -> Any:
     """The settings from the environment; a bad ``NDOTO_*`` value is one clear error line."""
     from ndoto_cli.core.errors import NdotoError
@@ -121,24 +116,12 @@ def run(fn: Callable[[Any], Awaitable[T]], *, as_json: bool = False, migrate: bo
         raise
 
 
-async def resolve_account(db: Any, ref: str | None) -> int:
-    """The ``--account`` option: an id or a name; default the only account, else list them."""
-    from ndoto_cli.core.errors import Invalid, NotFound
+async def resolve_account(db: Any, ref: str | None, *, email: str | None = None) -> int:
+    """The ``--account`` option, by core's rule (``accounts.resolve_account``)."""
     from ndoto_cli.core.services import accounts
 
     async with db.read() as session:
-        rows = await accounts.list_accounts(session)
-    if ref is not None:
-        for row in rows:
-            if str(row.id) == str(ref).strip() or row.name == ref:
-                return int(row.id)
-        raise NotFound(f"no account {ref!r}", hint="see `ndoto accounts list`")
-    if len(rows) == 1:
-        return int(rows[0].id)
-    if not rows:
-        raise Invalid("no account yet", hint="run `ndoto init` first")
-    listing = ", ".join(f"{r.id} ({r.name})" for r in rows)
-    raise Invalid(f"several accounts exist, choose one with --account: {listing}")
+        return int((await accounts.resolve_account(session, ref, email=email)).id)  # type: ignore[arg-type]
 
 
 def token_notice(token: str, what: str) -> None:
