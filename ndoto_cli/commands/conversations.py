@@ -32,7 +32,7 @@ async def acting_user(s: Any, account_id: int, ref: str | None) -> Any:
 def _actor(user: Any) -> Any:
     from ndoto_cli.core.actors import Actor
 
-    return Actor("user", user.id, user.name)
+    return Actor.of_user(user)
 
 
 @app.command("list")

@@ -23,8 +23,14 @@ from ndoto_cli.core.models import (
     ContactInbox,
     Conversation,
     Inbox,
+    LinkStatus,
     User,
 )
+
+
+def active_bot_of(link: AgentBotInbox | None) -> int | None:
+    """The bot an inbox link makes active, if any: the one place that reads a link's status."""
+    return link.agent_bot_id if link is not None and link.status == LinkStatus.active else None
 
 
 @dataclass
@@ -49,8 +55,7 @@ class Bundle:
 
     @property
     def inbox_bot_id(self) -> int | None:
-        link = self.inbox_link
-        return link.agent_bot_id if link is not None and link.status == "active" else None
+        return active_bot_of(self.inbox_link)
 
 
 @functools.cache

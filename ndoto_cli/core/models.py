@@ -8,12 +8,12 @@ Secrets (token hashes, signing secrets) live only here, never in the public shap
 from __future__ import annotations
 
 import time
-from enum import IntEnum, StrEnum
+from enum import Enum, IntEnum, StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
-
 
 OPEN_DELIVERY = text("status IN ('pending', 'delivering')")
 
@@ -54,6 +54,21 @@ class SenderType(StrEnum):
     agent_bot = "agent_bot"
 
 
+class ActorKind(StrEnum):
+    """Who made a change (``core.actors.Actor``, ``performed_by`` in payloads)."""
+
+    user = "user"
+    agent_bot = "agent_bot"
+    contact = "contact"
+    platform_app = "platform_app"
+    system = "system"
+
+
+class LinkStatus(StrEnum):
+    active = "active"
+    inactive = "inactive"
+
+
 class BotType(StrEnum):
     webhook = "webhook"
     ai_agent = "ai_agent"
@@ -70,6 +85,34 @@ class DeliveryStatus(StrEnum):
     delivering = "delivering"
     delivered = "delivered"
     failed = "failed"
+
+
+class StrEnumColumn(TypeDecorator[Any]):
+    """An enum stored as its plain value (no CHECK, no native type: the migrations stay what they
+    are), read back as the enum member, so code compares members, never literals."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[Enum]) -> None:
+        self.enum = enum
+        super().__init__()
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else self.enum(value)
+
+
+class IntEnumColumn(StrEnumColumn):
+    impl = Integer
+    cache_ok = True
+
+
+def enum_field(enum: type[Enum], default: Any = ..., **kwargs: Any) -> Any:
+    column = IntEnumColumn(enum) if issubclass(enum, int) else StrEnumColumn(enum)
+    return Field(default=default, sa_type=column, **kwargs)  # type: ignore[arg-type]
 
 
 class Account(SQLModel, table=True):
@@ -89,7 +132,7 @@ class User(SQLModel, table=True):
     account_id: int = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
     name: str
     email: str
-    role: str = Role.agent.value
+    role: Role = enum_field(Role, Role.agent)
     created_at: float = Field(default_factory=now)
 
 
@@ -108,7 +151,7 @@ class AccessToken(SQLModel, table=True):
     __tablename__ = "access_tokens"
     __table_args__ = (UniqueConstraint("owner_type", "owner_id"),)
     id: int | None = Field(default=None, primary_key=True)
-    owner_type: str
+    owner_type: TokenOwner = enum_field(TokenOwner)
     owner_id: int
     token_hash: str = Field(unique=True)
     prefix: str
@@ -121,7 +164,7 @@ class Inbox(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
     name: str
-    channel_type: str = Channel.api.value
+    channel_type: Channel = enum_field(Channel, Channel.api)
     identifier: str = Field(unique=True)
     created_at: float = Field(default_factory=now)
 
@@ -158,7 +201,7 @@ class AgentBot(SQLModel, table=True):
     platform_app_id: int | None = Field(default=None, foreign_key="platform_apps.id", ondelete="SET NULL")
     name: str
     description: str = ""
-    bot_type: str = BotType.webhook.value
+    bot_type: BotType = enum_field(BotType, BotType.webhook)
     outgoing_url: str | None = None
     secret: str
     timeout: float | None = None
@@ -184,7 +227,7 @@ class AgentBotInbox(SQLModel, table=True):
     inbox_id: int = Field(foreign_key="inboxes.id", unique=True, ondelete="CASCADE")
     agent_bot_id: int = Field(foreign_key="agent_bots.id", index=True, ondelete="CASCADE")
     account_id: int = Field(foreign_key="accounts.id", ondelete="CASCADE")
-    status: str = "active"
+    status: LinkStatus = enum_field(LinkStatus, LinkStatus.active)
     created_at: float = Field(default_factory=now)
 
 
@@ -202,7 +245,7 @@ class Conversation(SQLModel, table=True):
     inbox_id: int = Field(foreign_key="inboxes.id", ondelete="CASCADE")
     contact_id: int = Field(foreign_key="contacts.id", index=True, ondelete="CASCADE")
     contact_inbox_id: int = Field(foreign_key="contact_inboxes.id", ondelete="CASCADE")
-    status: str = Status.open.value
+    status: Status = enum_field(Status, Status.open)
     assignee_id: int | None = Field(default=None, foreign_key="users.id", index=True, ondelete="SET NULL")
     assignee_agent_bot_id: int | None = Field(default=None, foreign_key="agent_bots.id", ondelete="SET NULL")
     snoozed_until: float | None = None
@@ -225,14 +268,14 @@ class Message(SQLModel, table=True):
     account_id: int = Field(foreign_key="accounts.id", ondelete="CASCADE")
     inbox_id: int = Field(foreign_key="inboxes.id", ondelete="CASCADE")
     conversation_id: int = Field(foreign_key="conversations.id", ondelete="CASCADE")
-    message_type: int = MessageType.incoming.value
+    message_type: MessageType = enum_field(MessageType, MessageType.incoming)
     content: str | None = None
     content_type: str = "text"
     content_attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     additional_attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     private: bool = False
     status: str = "sent"
-    sender_type: str | None = None
+    sender_type: SenderType | None = enum_field(SenderType, None)
     sender_id: int | None = None
     source_id: str | None = None
     created_at: float = Field(default_factory=now)
@@ -273,7 +316,7 @@ class Delivery(SQLModel, table=True):
     account_id: int | None = None
     conversation_id: int | None = None
     webhook_id: str
-    status: str = DeliveryStatus.pending.value
+    status: DeliveryStatus = enum_field(DeliveryStatus, DeliveryStatus.pending)
     attempts: int = 0
     next_attempt_at: float = Field(default_factory=now)
     last_status_code: int | None = None

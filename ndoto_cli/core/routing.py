@@ -25,19 +25,19 @@ def active_bot_id(bundle: Bundle) -> int | None:
 
 def owner_bot_id(bundle: Bundle) -> int | None:
     conv = bundle.conversation
-    if conv.assignee_id is not None or conv.status != Status.pending.value:
+    if conv.assignee_id is not None or conv.status != Status.pending:
         return None
     return active_bot_id(bundle)
 
 
 def status_for_new_conversation(bundle_or_inbox_bot: int | None) -> str:
     """A new conversation in an inbox with an active bot starts pending: the bot owns it."""
-    return Status.pending.value if bundle_or_inbox_bot is not None else Status.open.value
+    return Status.pending if bundle_or_inbox_bot is not None else Status.open
 
 
 def status_after_reopen(bundle: Bundle) -> str:
     """An incoming message on a resolved/snoozed conversation reopens it: back to the bot if any."""
-    return Status.pending.value if active_bot_id(bundle) is not None else Status.open.value
+    return Status.pending if active_bot_id(bundle) is not None else Status.open
 
 
 def recipients(owner_before: int | None, owner_after: int | None) -> list[int]:

@@ -12,12 +12,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ndoto_cli.core.bundle import Bundle
+from ndoto_cli.core.bundle import Bundle, active_bot_of
 from ndoto_cli.core.models import (
     AccessToken,
     Account,
     AgentBot,
     AgentBotInbox,
+    BotType,
     Contact,
     Conversation,
     Inbox,
@@ -142,7 +143,7 @@ def bot_json(
         "created_at": ts(bot.created_at),
         "updated_at": ts(bot.updated_at),
     }
-    if bot.bot_type == "ai_agent":
+    if bot.bot_type == BotType.ai_agent:
         data["bot_config"] = {
             "system_prompt": bot.system_prompt,
             "model": bot.model,
@@ -168,7 +169,7 @@ def inbox_json(inbox: Inbox, link: AgentBotInbox | None = None, bot: AgentBot | 
         "channel_type": inbox.channel_type,
         "inbox_identifier": inbox.identifier,
         "identifier": inbox.identifier,
-        "agent_bot_id": link.agent_bot_id if link is not None and link.status == "active" else None,
+        "agent_bot_id": active_bot_of(link),
         "agent_bot": bot_push(bot) if bot is not None else None,
         "created_at": ts(inbox.created_at),
     }
@@ -233,7 +234,7 @@ async def last_public_message(session: AsyncSession, conversation_id: int) -> Me
             .where(
                 Message.conversation_id == conversation_id,
                 Message.private.is_(False),  # type: ignore[attr-defined]
-                Message.message_type != MessageType.activity.value,
+                Message.message_type != MessageType.activity,
             )
             .order_by(Message.id.desc())  # type: ignore[union-attr]
             .limit(1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from ndoto_cli.core.models import BotType
 from ndoto_cli.core.outbox.queue import Claimed, Outcome
 
 
@@ -33,4 +34,4 @@ def _ai_agent(db: Any, settings: Any) -> Transport:
     return AITransport(db, settings)
 
 
-TRANSPORTS: dict[str, Callable[[Any, Any], Transport]] = {"webhook": _webhook, "ai_agent": _ai_agent}
+TRANSPORTS: dict[str, Callable[[Any, Any], Transport]] = {BotType.webhook: _webhook, BotType.ai_agent: _ai_agent}

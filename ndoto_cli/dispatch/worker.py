@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 from ndoto_cli.core.db import Database
+from ndoto_cli.core.models import BotType
 from ndoto_cli.core.outbox import queue as store
 from ndoto_cli.core.services import deliveries
 from ndoto_cli.core.settings import Settings
@@ -242,7 +243,7 @@ class Dispatcher:
     @property
     def _ai(self) -> Any:
         """The AI transport, once one AI delivery was made (tests read what it dialled)."""
-        return self._transports.get("ai_agent")
+        return self._transports.get(BotType.ai_agent)
 
     async def _drain_results(self) -> None:
         while self._results:

@@ -17,7 +17,7 @@ if connection is None:  # pragma: no cover - only for `alembic revision --autoge
     url = get_settings().resolved_database_url.replace("+aiosqlite", "")
     connection = create_engine(url).connect()
 
-from ndoto_cli.core.db.migrate import include_object  # noqa: E402 - after the models are registered
+from ndoto_cli.core.db.migrate import include_object
 
 context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True, include_object=include_object)
 with context.begin_transaction():

@@ -68,7 +68,7 @@ class Caller:
 
     @property
     def is_admin(self) -> bool:
-        return self.principal.user is not None and self.principal.user.role == Role.administrator.value
+        return self.principal.user is not None and self.principal.user.role == Role.administrator
 
     def require_user(self) -> None:
         if self.principal.user is None:

@@ -14,6 +14,7 @@ from textual.widgets import Footer, Header, Input, Static
 
 from ndoto_cli.core.db import Database
 from ndoto_cli.core.errors import NdotoError
+from ndoto_cli.core.models import SenderType
 from ndoto_cli.core.settings import Settings
 
 
@@ -81,7 +82,7 @@ class ChatApp(App[None]):
             if m.message_type == 0:
                 widgets.append(Static(f"{when} [b]you[/b]\n{escape(m.content or '')}", classes="msg-in"))
             else:
-                who = "bot" if m.sender_type == "agent_bot" else "agent"
+                who = "bot" if m.sender_type == SenderType.agent_bot else "agent"
                 widgets.append(Static(f"{when} [b]{who}[/b]\n{escape(m.content or '')}", classes="msg-bot" if who == "bot" else "msg-out"))
         await thread.mount_all(widgets)
         thread.scroll_end(animate=False)

@@ -21,7 +21,7 @@ class Who:
 
     @property
     def actor(self) -> Actor:
-        return Actor("user", self.user.id, self.user.name)
+        return Actor.of_user(self.user)
 
 
 async def resolve_user(db: Database, *, email: str | None, account: str | None) -> Who:

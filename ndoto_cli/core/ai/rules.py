@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ndoto_cli.core.models import AiReply, Message, MessageType
+from ndoto_cli.core.models import AiReply, Message, MessageType, SenderType
 
 GROUNDING = (
     "Answer the customer using ONLY the knowledge base passages below and the conversation. "
@@ -107,9 +107,9 @@ async def bot_replies(session: AsyncSession, *, conversation_id: int, bot_id: in
         (
             await session.execute(
                 select(func.count()).select_from(Message).where(
-                    Message.conversation_id == conversation_id, Message.sender_type == "agent_bot",
+                    Message.conversation_id == conversation_id, Message.sender_type == SenderType.agent_bot,
                     Message.sender_id == bot_id, Message.private.is_(False),  # type: ignore[attr-defined]
-                    Message.message_type == MessageType.outgoing.value,
+                    Message.message_type == MessageType.outgoing,
                 )
             )
         ).scalar_one()
@@ -122,12 +122,12 @@ async def history(session: AsyncSession, *, conversation_id: int, limit: int = 1
         await session.execute(
             select(Message).where(
                 Message.conversation_id == conversation_id, Message.private.is_(False),  # type: ignore[attr-defined]
-                Message.message_type.in_([MessageType.incoming.value, MessageType.outgoing.value]),  # type: ignore[attr-defined]
+                Message.message_type.in_([MessageType.incoming, MessageType.outgoing]),  # type: ignore[attr-defined]
             ).order_by(Message.id.desc()).limit(limit)  # type: ignore[union-attr]
         )
     ).scalars().all()
     return [
-        {"role": "user" if m.message_type == MessageType.incoming.value else "assistant", "content": m.content or ""}
+        {"role": "user" if m.message_type == MessageType.incoming else "assistant", "content": m.content or ""}
         for m in reversed(rows)
     ]
 

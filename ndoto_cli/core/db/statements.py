@@ -28,6 +28,7 @@ from ndoto_cli.core.models import (
     ContactInbox,
     Conversation,
     Inbox,
+    StrEnumColumn,
     User,
 )
 
@@ -69,11 +70,14 @@ async def execute(session: AsyncSession, sql: str, params: dict[str, Any] | list
 
 
 @functools.cache
-def _columns(model: type) -> tuple[tuple[str, str], ...]:
-    """(name, kind) per column; kind says how SQLite's raw value maps back (json, bool, plain)."""
+def _columns(model: type) -> tuple[tuple[str, Any], ...]:
+    """(name, kind) per column; kind says how SQLite's raw value maps back: "json", "bool", an
+    enum class (the member), or "" (as it is)."""
     out = []
     for column in model.__table__.columns:  # type: ignore[attr-defined]
-        kind = "json" if isinstance(column.type, JSON) else "bool" if isinstance(column.type, Boolean) else ""
+        kind: Any = "json" if isinstance(column.type, JSON) else "bool" if isinstance(column.type, Boolean) else ""
+        if isinstance(column.type, StrEnumColumn):
+            kind = column.type.enum
         out.append((column.name, kind))
     return tuple(out)
 
@@ -97,6 +101,8 @@ def _decode(model: type, row: tuple[Any, ...], offset: int) -> dict[str, Any] | 
             value = loads_stored(value)
         elif kind == "bool" and value is not None:
             value = bool(value)
+        elif kind and value is not None and not isinstance(kind, str):
+            value = kind(value)
         values[name] = value
     return values
 

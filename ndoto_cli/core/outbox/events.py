@@ -71,7 +71,7 @@ async def emit(
                     "account_id": account_id,
                     "conversation_id": conversation_id,
                     "webhook_id": new_webhook_id(),
-                    "status": DeliveryStatus.pending.value,
+                    "status": DeliveryStatus.pending,
                     "now": now,
                 }
                 for bot_id in recipients

@@ -28,7 +28,7 @@ from ndoto_cli.core import routing
 from ndoto_cli.core.actors import SYSTEM
 from ndoto_cli.core.bundle import load_bundle
 from ndoto_cli.core.db import statements
-from ndoto_cli.core.models import Account, AgentBot, Conversation, Delivery, DeliveryStatus, Status
+from ndoto_cli.core.models import Account, AgentBot, BotType, Conversation, Delivery, DeliveryStatus, Status
 from ndoto_cli.core.settings import Settings
 
 LEASE_MARGIN = 5.0  # seconds beyond an attempt's timeout: an expired lease means a dead process
@@ -80,7 +80,7 @@ _CLAIM_SQL = (
 
 
 def lease_seconds(claimed: Claimed, settings: Settings) -> float:
-    if claimed.bot_type == "ai_agent":
+    if claimed.bot_type == BotType.ai_agent:
         return AI_LEASE
     return (claimed.timeout or settings.delivery_timeout) + LEASE_MARGIN
 
@@ -270,11 +270,11 @@ async def record(session: AsyncSession, results: list[Result], *, settings: Sett
             }
         )
         if r.ok:
-            status, due, delivered_at = DeliveryStatus.delivered.value, now, now
+            status, due, delivered_at = DeliveryStatus.delivered, now, now
         elif r.retryable and c.attempts < settings.delivery_max_attempts:
-            status, due, delivered_at = DeliveryStatus.pending.value, next_attempt_at(settings, c.attempts, r.retry_after, now), None
+            status, due, delivered_at = DeliveryStatus.pending, next_attempt_at(settings, c.attempts, r.retry_after, now), None
         else:
-            status, due, delivered_at = DeliveryStatus.failed.value, now, None
+            status, due, delivered_at = DeliveryStatus.failed, now, None
             failed.append(c.delivery_id)
         updates.append(
             {
@@ -334,7 +334,7 @@ async def handoff_if_stuck(
 
     delivery.handed_off = True
     await apply_status(
-        session, bundle, Status.open.value, actor=SYSTEM,
+        session, bundle, Status.open, actor=SYSTEM,
         activity=f"Conversation was handed to a human: bot {bot.name} could not be reached ({reason})",
     )
     return True

@@ -53,13 +53,13 @@ async def update_account(
 
 
 def _check_role(role: str) -> str:
-    if role not in (Role.administrator.value, Role.agent.value):
+    if role not in (Role.administrator, Role.agent):
         raise Invalid(f"role must be administrator or agent, not {role!r}", field="role")
     return role
 
 
 async def create_user(
-    session: AsyncSession, *, account_id: int, name: str, email: str, role: str = Role.agent.value
+    session: AsyncSession, *, account_id: int, name: str, email: str, role: str = Role.agent
 ) -> tuple[User, str]:
     """Create a human agent and its API token (returned once, stored hashed)."""
     await get_account(session, account_id=account_id)
@@ -108,11 +108,11 @@ async def find_user(session: AsyncSession, *, account_id: int, ref: str) -> User
 
 async def delete_user(session: AsyncSession, *, account_id: int, user_id: int) -> User:
     user = await get_user(session, account_id=account_id, user_id=user_id)
-    if user.role == Role.administrator.value:
+    if user.role == Role.administrator:
         admins = (
             await session.execute(
                 select(func.count()).select_from(User).where(
-                    User.account_id == account_id, User.role == Role.administrator.value
+                    User.account_id == account_id, User.role == Role.administrator
                 )
             )
         ).scalar_one()
@@ -161,7 +161,7 @@ async def bootstrap(
         admin = (
             await session.execute(
                 select(User)
-                .where(User.account_id == existing.id, User.role == Role.administrator.value)
+                .where(User.account_id == existing.id, User.role == Role.administrator)
                 .order_by(User.id)
                 .limit(1)
             )
@@ -169,12 +169,12 @@ async def bootstrap(
         if admin is not None:
             return Bootstrap(False, existing, admin, None)
         admin, token = await create_user(
-            session, account_id=existing.id, name=admin_name, email=admin_email, role=Role.administrator.value  # type: ignore[arg-type]
+            session, account_id=existing.id, name=admin_name, email=admin_email, role=Role.administrator  # type: ignore[arg-type]
         )
         return Bootstrap(True, existing, admin, token)
     account = await create_account(session, name=account_name)
     admin, token = await create_user(
-        session, account_id=account.id, name=admin_name, email=admin_email, role=Role.administrator.value  # type: ignore[arg-type]
+        session, account_id=account.id, name=admin_name, email=admin_email, role=Role.administrator  # type: ignore[arg-type]
     )
     return Bootstrap(True, account, admin, token)
 
@@ -209,7 +209,7 @@ async def acting_user(session: AsyncSession, *, account_id: int, ref: str | None
         return await find_user(session, account_id=account_id, ref=ref)
     user = (
         await session.execute(
-            select(User).where(User.account_id == account_id, User.role == Role.administrator.value).order_by(User.id).limit(1)
+            select(User).where(User.account_id == account_id, User.role == Role.administrator).order_by(User.id).limit(1)
         )
     ).scalar_one_or_none()
     if user is None:

@@ -17,8 +17,8 @@ from ndoto_cli.core.models import AgentBot, BotType, TokenOwner
 from ndoto_cli.core.services.tokens import delete_token, issue_token
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
-BOT_TYPE_ALIASES = {"webhook": BotType.webhook.value, "0": BotType.webhook.value, "ai": BotType.ai_agent.value,
-                    "ai_agent": BotType.ai_agent.value, "ai-agent": BotType.ai_agent.value}
+BOT_TYPE_ALIASES = {"webhook": BotType.webhook, "0": BotType.webhook, "ai": BotType.ai_agent,
+                    "ai_agent": BotType.ai_agent, "ai-agent": BotType.ai_agent}
 MAX_KEYWORDS = 50
 MAX_EXCHANGES = 1000
 MAX_TIMEOUT = 300.0
@@ -150,7 +150,7 @@ async def create_bot(
     kind = parse_bot_type(bot_type)
     name = await _check_name(session, account_id=account_id, name=name)
     values = _clean(session, {**settings, "outgoing_url": outgoing_url, "description": description})
-    if kind == BotType.webhook.value and not values.get("outgoing_url"):
+    if kind == BotType.webhook and not values.get("outgoing_url"):
         raise Invalid("a webhook bot needs a URL (--url / outgoing_url)", field="outgoing_url")
     for key in ("outgoing_url", "api_base", "api_key"):
         values[key] = values.get(key) or None
@@ -179,7 +179,7 @@ AI_ONLY = {
 def require_ai(bot: AgentBot, purpose: str = "kb") -> AgentBot:
     """What only AI agent bots have (a knowledge base, turns, answer statistics): one refusal,
     worded for what was asked, whichever front end asked."""
-    if bot.bot_type != BotType.ai_agent.value:
+    if bot.bot_type != BotType.ai_agent:
         raise Invalid(f"bot {bot.name} is a webhook bot: " + AI_ONLY[purpose].format(name=bot.name), field="bot")
     return bot
 
@@ -243,7 +243,7 @@ async def update_bot(session: AsyncSession, *, account_id: int | None, bot_id: i
             changes[key] = changes[key] or None  # an empty value clears it
     if "outgoing_url" in changes:
         bot.disabled_reason = None  # a new URL is a new chance (410 disabled the old one)
-    if changes.get("bot_type", bot.bot_type) == BotType.webhook.value and not changes.get("outgoing_url", bot.outgoing_url):
+    if changes.get("bot_type", bot.bot_type) == BotType.webhook and not changes.get("outgoing_url", bot.outgoing_url):
         raise Invalid("a webhook bot needs a URL (--url / outgoing_url)", field="outgoing_url")
     for key, value in changes.items():
         setattr(bot, key, value)

@@ -35,7 +35,7 @@ async def deliverable(session: AsyncSession, bot_ids: list[int], bundle: Bundle 
     keep = []
     for bot_id in bot_ids:
         bot = (bundle.bot(bot_id) if bundle is not None else None) or await session.get(AgentBot, bot_id)
-        if bot is not None and (bot.bot_type == BotType.ai_agent.value or bot.outgoing_url):
+        if bot is not None and (bot.bot_type == BotType.ai_agent or bot.outgoing_url):
             keep.append(bot_id)
     return keep
 
@@ -80,7 +80,7 @@ async def add_activity(session: AsyncSession, bundle: Bundle, text: str, *, acto
         account_id=conv.account_id,
         inbox_id=conv.inbox_id,
         conversation_id=conv.id,  # type: ignore[arg-type]
-        message_type=MessageType.activity.value,
+        message_type=MessageType.activity,
         content=text,
         created_at=now,
         updated_at=now,
@@ -115,25 +115,25 @@ async def apply_status(
     """
     conv = bundle.conversation
     previous = conv.status
-    if status == previous and (status != Status.snoozed.value or snoozed_until == conv.snoozed_until):
+    if status == previous and (status != Status.snoozed or snoozed_until == conv.snoozed_until):
         return False
     if owner_before is ...:
         owner_before = routing.owner_bot_id(bundle)
     conv.status = status
-    conv.snoozed_until = snoozed_until if status == Status.snoozed.value else None
+    conv.snoozed_until = snoozed_until if status == Status.snoozed else None
     conv.updated_at = time.time()
     await session.flush()
     if activity is None:
-        if previous == Status.pending.value and status == Status.open.value and actor.is_bot:
+        if previous == Status.pending and status == Status.open and actor.is_bot:
             activity = f"Conversation was handed off to a human by {actor.name}"
         else:
             activity = f"Conversation was {_STATUS_WORDS[status]} by {actor.name}"
     await add_activity(session, bundle, activity, actor=actor)
-    if status == Status.resolved.value:
+    if status == Status.resolved:
         await emit_conversation_event(session, bundle, "conversation_resolved", actor=actor, owner_before=owner_before)
-    elif status == Status.open.value and previous in (Status.resolved.value, Status.snoozed.value, Status.pending.value):
+    elif status == Status.open and previous in (Status.resolved, Status.snoozed, Status.pending):
         await emit_conversation_event(session, bundle, "conversation_opened", actor=actor, owner_before=owner_before)
-    elif status == Status.pending.value and previous in (Status.resolved.value, Status.snoozed.value):
+    elif status == Status.pending and previous in (Status.resolved, Status.snoozed):
         # Reopened straight back to the bot: it is "a resolved conversation reopened" all the same.
         await emit_conversation_event(session, bundle, "conversation_opened", actor=actor, owner_before=owner_before)
     changed = [{"status": {"previous_value": previous, "current_value": status}}]
@@ -190,16 +190,16 @@ async def create_conversation(
     if actor.is_bot and (bot is None or bot.id != actor.id):
         raise Forbidden(f"bot {actor.name} is not the active bot of inbox {inbox.name}")
     if bot is not None:
-        initial = Status.pending.value
+        initial = Status.pending
     elif status is not None:
         initial = parse_status(status)
     else:
-        initial = Status.open.value
+        initial = Status.open
     if assignee_id is not None:
         user = await session.get(User, limits.row_id(assignee_id, what="agent"))
         if user is None or user.account_id != account_id:
             raise NotFound(f"agent {assignee_id} not found in account {account_id}", field="assignee_id")
-        initial = Status.open.value if initial == Status.pending.value else initial
+        initial = Status.open if initial == Status.pending else initial
     for field, value in (("custom_attributes", custom_attributes), ("additional_attributes", additional_attributes)):
         if value is not None:
             limits.json_object(limits.of(session), value, field=field)
@@ -256,7 +256,7 @@ async def create_api_conversation(
     if inbox_id is None:
         raise Invalid("inbox_id is required", field="inbox_id")
     inbox = await get_inbox(session, account_id=account_id, inbox_id=inbox_id)
-    if inbox.channel_type != Channel.api.value:
+    if inbox.channel_type != Channel.api:
         raise Invalid("conversations can be created through the API only in API inboxes", field="inbox_id")
     if contact_id is None and source_id:
         contact_id = (await get_contact_inbox(session, inbox_id=inbox_id, source_id=source_id)).contact_id
@@ -303,16 +303,16 @@ async def change_status(
     await check_bot_may_act(bundle, actor, "status")
     conv = bundle.conversation
     if status is None or status == "":
-        target = Status.resolved.value if conv.status == Status.open.value else Status.open.value
+        target = Status.resolved if conv.status == Status.open else Status.open
     else:
         target = parse_status(status)
     if snoozed_until is not None:
         snoozed_until = limits.number(snoozed_until, field="snoozed_until", minimum=0, maximum=limits.MAX_TIMESTAMP)
-    if target == Status.snoozed.value and snoozed_until is not None and snoozed_until <= time.time():
+    if target == Status.snoozed and snoozed_until is not None and snoozed_until <= time.time():
         raise Invalid("snoozed_until must be in the future", field="snoozed_until")
-    if target == Status.pending.value and routing.active_bot_id(bundle) is None:
+    if target == Status.pending and routing.active_bot_id(bundle) is None:
         raise Invalid("pending means 'the bot is handling it', but this conversation has no bot", field="status")
-    if target == Status.pending.value and conv.assignee_id is not None:
+    if target == Status.pending and conv.assignee_id is not None:
         # Giving it back to the bot: the human lets go.
         await assign_user(session, account_id=account_id, display_id=display_id, user_id=None, actor=actor, bundle=bundle)
         return bundle
@@ -353,14 +353,14 @@ async def assign_user(
     if user is not None:
         await add_activity(session, bundle, f"Assigned to {user.name} by {actor.name}", actor=actor)
         await emit_conversation_event(session, bundle, "conversation_updated", actor=actor, owner_before=owner_before, changed=changed)
-        if conv.status == Status.pending.value:
-            await apply_status(session, bundle, Status.open.value, actor=actor, owner_before=owner_before,
+        if conv.status == Status.pending:
+            await apply_status(session, bundle, Status.open, actor=actor, owner_before=owner_before,
                                activity=f"{user.name} took over the conversation")
     else:
         await add_activity(session, bundle, f"Conversation unassigned by {actor.name}", actor=actor)
         await emit_conversation_event(session, bundle, "conversation_updated", actor=actor, owner_before=owner_before, changed=changed)
-        if routing.active_bot_id(bundle) is not None and conv.status == Status.open.value:
-            await apply_status(session, bundle, Status.pending.value, actor=actor,
+        if routing.active_bot_id(bundle) is not None and conv.status == Status.open:
+            await apply_status(session, bundle, Status.pending, actor=actor,
                                activity="Conversation handed back to the bot")
     return bundle
 
@@ -375,7 +375,7 @@ async def hand_back(session: AsyncSession, *, account_id: int, display_id: int, 
         )
     if bundle.conversation.assignee_id is not None:
         return await assign_user(session, account_id=account_id, display_id=display_id, user_id=None, actor=actor, bundle=bundle)
-    await apply_status(session, bundle, Status.pending.value, actor=actor, activity=f"Conversation handed back to the bot by {actor.name}")
+    await apply_status(session, bundle, Status.pending, actor=actor, activity=f"Conversation handed back to the bot by {actor.name}")
     return bundle
 
 
@@ -404,8 +404,8 @@ async def assign_bot(
     text = f"Assigned to bot {bot.name} by {actor.name}" if bot else f"Conversation bot removed by {actor.name}"
     await add_activity(session, bundle, text, actor=actor)
     await emit_conversation_event(session, bundle, "conversation_updated", actor=actor, owner_before=owner_before, changed=changed)
-    if bot is not None and conv.status != Status.pending.value:
-        await apply_status(session, bundle, Status.pending.value, actor=actor, activity=f"Bot {bot.name} is handling the conversation")
+    if bot is not None and conv.status != Status.pending:
+        await apply_status(session, bundle, Status.pending, actor=actor, activity=f"Bot {bot.name} is handling the conversation")
     return bundle
 
 

@@ -19,7 +19,7 @@ from ndoto_cli.core.services.messages import MessageResult, create_message
 
 
 def contact_actor(contact: Contact) -> Actor:
-    return Actor("contact", contact.id, contact.name)
+    return Actor.of_contact(contact)
 
 
 async def say(
@@ -85,7 +85,7 @@ async def trigger_widget(
 def seen_by_contact(message: Any) -> bool:
     """What reaches a customer (the public API, ``ndoto chat``, the widget): public messages,
     never private notes nor activity lines."""
-    return not message.private and message.message_type != MessageType.activity.value
+    return not message.private and message.message_type != MessageType.activity
 
 
 async def contact_thread(session: AsyncSession, *, conversation_id: int, limit: int = 100) -> list[Any]:
@@ -98,7 +98,7 @@ async def contact_thread(session: AsyncSession, *, conversation_id: int, limit: 
         await session.execute(
             select(Message).where(
                 Message.conversation_id == conversation_id, Message.private.is_(False),  # type: ignore[attr-defined]
-                Message.message_type != MessageType.activity.value,
+                Message.message_type != MessageType.activity,
             ).order_by(Message.id.desc()).limit(limit)  # type: ignore[union-attr]
         )
     ).scalars().all()

@@ -71,9 +71,9 @@ async def retry(session: AsyncSession, *, delivery_ids: list[int]) -> int:
         delivery = await session.get(Delivery, row_id(delivery_id, what="delivery"))
         if delivery is None:
             raise NotFound(f"delivery {delivery_id} not found")
-        if delivery.status in (DeliveryStatus.delivered.value, DeliveryStatus.delivering.value):
+        if delivery.status in (DeliveryStatus.delivered, DeliveryStatus.delivering):
             continue
-        delivery.status = DeliveryStatus.pending.value
+        delivery.status = DeliveryStatus.pending
         delivery.attempts = 0
         delivery.next_attempt_at = now
         delivery.updated_at = now
@@ -87,7 +87,7 @@ async def retry(session: AsyncSession, *, delivery_ids: list[int]) -> int:
 async def failed_ids(
     session: AsyncSession, *, account_id: int | None = None, bot_id: int | None = None, since: float | None = None
 ) -> list[int]:
-    query = select(Delivery.id).where(Delivery.status == DeliveryStatus.failed.value)
+    query = select(Delivery.id).where(Delivery.status == DeliveryStatus.failed)
     if account_id is not None:
         query = query.where((Delivery.account_id == account_id) | Delivery.account_id.is_(None))  # type: ignore[union-attr]
     if bot_id is not None:
@@ -124,7 +124,7 @@ async def prune(session: AsyncSession, *, older_than_days: float) -> int:
         int(i)
         for i in (
             await session.execute(
-                select(Delivery.id).where(Delivery.status == DeliveryStatus.delivered.value, Delivery.created_at < cutoff)
+                select(Delivery.id).where(Delivery.status == DeliveryStatus.delivered, Delivery.created_at < cutoff)
             )
         ).scalars()
     ]

@@ -8,17 +8,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core import limits
+from ndoto_cli.core.bundle import active_bot_of
 from ndoto_cli.core.credentials import new_identifier
 from ndoto_cli.core.errors import Conflict, Invalid, NotFound
-from ndoto_cli.core.models import AgentBot, AgentBotInbox, Channel, Inbox
+from ndoto_cli.core.models import AgentBot, AgentBotInbox, Channel, Inbox, LinkStatus
 
 CHANNEL_ALIASES = {
-    "web_widget": Channel.web_widget.value,
-    "webwidget": Channel.web_widget.value,
-    "web": Channel.web_widget.value,
-    "Channel::WebWidget": Channel.web_widget.value,
-    "api": Channel.api.value,
-    "Channel::Api": Channel.api.value,
+    "web_widget": Channel.web_widget,
+    "webwidget": Channel.web_widget,
+    "web": Channel.web_widget,
+    "Channel::WebWidget": Channel.web_widget,
+    "api": Channel.api,
+    "Channel::Api": Channel.api,
 }
 
 
@@ -89,10 +90,8 @@ async def inbox_link(session: AsyncSession, *, inbox_id: int) -> AgentBotInbox |
 
 
 async def inbox_bot(session: AsyncSession, *, inbox_id: int) -> AgentBot | None:
-    link = await inbox_link(session, inbox_id=inbox_id)
-    if link is None or link.status != "active":
-        return None
-    return await session.get(AgentBot, link.agent_bot_id)
+    bot_id = active_bot_of(await inbox_link(session, inbox_id=inbox_id))
+    return await session.get(AgentBot, bot_id) if bot_id is not None else None
 
 
 @dataclass
@@ -124,7 +123,7 @@ async def set_inbox_bot(
             session.add(AgentBotInbox(inbox_id=inbox_id, agent_bot_id=bot.id, account_id=account_id))  # type: ignore[arg-type]
         else:
             link.agent_bot_id = bot.id  # type: ignore[assignment]
-            link.status = "active"
+            link.status = LinkStatus.active
     await session.flush()
     return Assignment(inbox, bot, previous)
 

@@ -17,12 +17,14 @@ from ndoto_cli.core.bundle import Bundle, load_bundle
 from ndoto_cli.core.db import statements
 from ndoto_cli.core.errors import Forbidden, Invalid, NotFound, TooManyRequests
 from ndoto_cli.core.models import (
+    ActorKind,
     AgentBot,
     Channel,
     Contact,
     Conversation,
     Message,
     MessageType,
+    SenderType,
     Status,
     User,
 )
@@ -48,7 +50,7 @@ def parse_message_type(value: Any) -> int:
         if number in (0, 1, 3):
             return number
     elif isinstance(value, str) and value.strip().lower() in ("incoming", "outgoing", "template"):
-        return MessageType[value.strip().lower()].value
+        return MessageType[value.strip().lower()]
     raise Invalid(f"message_type must be incoming, outgoing or template, not {value!r}", field="message_type")
 
 
@@ -92,20 +94,22 @@ class MessageResult:
         return message_json(self.message, display_id=self.bundle.conversation.display_id, sender=self.sender, echo_id=echo_id)
 
 
-def _sender_for(bundle: Bundle, actor: Actor, message_type: int) -> tuple[str | None, int | None]:
-    if message_type == MessageType.incoming.value:
-        return "contact", bundle.contact.id
-    if actor.kind in ("user", "agent_bot"):
-        return actor.kind, actor.id
+def _sender_for(bundle: Bundle, actor: Actor, message_type: int) -> tuple[SenderType | None, int | None]:
+    if message_type == MessageType.incoming:
+        return SenderType.contact, bundle.contact.id
+    if actor.kind == ActorKind.user:
+        return SenderType.user, actor.id
+    if actor.kind == ActorKind.agent_bot:
+        return SenderType.agent_bot, actor.id
     return None, None
 
 
-async def _sender_obj(session: AsyncSession, bundle: Bundle, kind: str | None, sender_id: int | None) -> Any:
-    if kind == "contact":
+async def _sender_obj(session: AsyncSession, bundle: Bundle, kind: SenderType | None, sender_id: int | None) -> Any:
+    if kind == SenderType.contact:
         return bundle.contact
-    if kind == "user":
+    if kind == SenderType.user:
         return await session.get(User, sender_id)
-    if kind == "agent_bot":
+    if kind == SenderType.agent_bot:
         return bundle.bot(sender_id) or await session.get(AgentBot, sender_id)  # type: ignore[arg-type]
     return None
 
@@ -151,16 +155,16 @@ async def create_message(
         limits.json_object(bounds, additional_attributes, field="additional_attributes")
     if not (content and content.strip()) and not attributes:
         raise Invalid("content must not be empty", field="content")
-    if kind == MessageType.incoming.value and private:
+    if kind == MessageType.incoming and private:
         raise Invalid("an incoming message cannot be private", field="private")
-    if kind == MessageType.incoming.value and actor.kind != "contact" and bundle.inbox.channel_type != Channel.api.value:
+    if kind == MessageType.incoming and actor.kind != ActorKind.contact and bundle.inbox.channel_type != Channel.api:
         raise Invalid("Incoming messages are only allowed in Api inboxes", field="message_type")
     await convs.check_bot_may_act(bundle, actor, "note" if private else "reply")
     check_flood(conv, now=time.time(), per_minute=bounds.messages_per_minute)
 
-    reopen = kind == MessageType.incoming.value and conv.status in (Status.resolved.value, Status.snoozed.value)
+    reopen = kind == MessageType.incoming and conv.status in (Status.resolved, Status.snoozed)
     takeover = (
-        actor.is_user and kind == MessageType.outgoing.value and not private and routing.owner_bot_id(bundle) is not None
+        actor.is_user and kind == MessageType.outgoing and not private and routing.owner_bot_id(bundle) is not None
     )
     if (reopen or takeover) and not bundle.attached:
         # Rare branches change the conversation through the ORM: load it attached.
@@ -245,7 +249,7 @@ async def _emit_message(
     owner: int | None,
     changed: list[dict[str, Any]] | None = None,
 ) -> None:
-    if not message.private and message.message_type != MessageType.activity.value:
+    if not message.private and message.message_type != MessageType.activity:
         last = message_json(message, display_id=bundle.conversation.display_id, sender=sender)
     else:
         last = await convs.last_message_json(session, bundle)
@@ -253,7 +257,7 @@ async def _emit_message(
     if changed is not None:
         payload["changed_attributes"] = changed
     # Activity messages are never sent to bots (as Chatwoot); the event row still feeds live views.
-    bots = [] if message.message_type == MessageType.activity.value else await convs.deliverable(session, routing.recipients(owner, owner), bundle)
+    bots = [] if message.message_type == MessageType.activity else await convs.deliverable(session, routing.recipients(owner, owner), bundle)
     await emit(
         session, name=name, account_id=message.account_id, conversation_id=message.conversation_id, payload=payload, recipients=bots
     )
@@ -283,7 +287,7 @@ async def update_message(
     bundle = await convs.load(session, account_id=account_id, display_id=display_id)
     await convs.check_bot_may_act(bundle, actor, "update")
     message = await get_message(session, bundle=bundle, message_id=message_id)
-    if message.message_type == MessageType.activity.value:
+    if message.message_type == MessageType.activity:
         raise Forbidden("activity messages cannot be changed")
     changed: list[dict[str, Any]] = []
 

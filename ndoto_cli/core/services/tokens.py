@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.credentials import hash_token, new_token
 from ndoto_cli.core.errors import Unauthorized
-from ndoto_cli.core.models import AccessToken, AgentBot, AgentBotInbox, PlatformApp, TokenOwner, User
+from ndoto_cli.core.models import AccessToken, ActorKind, AgentBot, AgentBotInbox, PlatformApp, TokenOwner, User
 
 LAST_USED_RESOLUTION = 60.0  # seconds: don't turn every authenticated read into a write
 
@@ -21,11 +22,11 @@ async def issue_token(session: AsyncSession, *, owner_type: TokenOwner, owner_id
     token = new_token(owner_type)
     row = (
         await session.execute(
-            select(AccessToken).where(AccessToken.owner_type == owner_type.value, AccessToken.owner_id == owner_id)
+            select(AccessToken).where(AccessToken.owner_type == owner_type, AccessToken.owner_id == owner_id)
         )
     ).scalar_one_or_none()
     if row is None:
-        row = AccessToken(owner_type=owner_type.value, owner_id=owner_id, token_hash="", prefix="")
+        row = AccessToken(owner_type=owner_type, owner_id=owner_id, token_hash="", prefix="")
         session.add(row)
     row.token_hash = hash_token(token)
     row.prefix = token[:8]
@@ -38,7 +39,7 @@ async def issue_token(session: AsyncSession, *, owner_type: TokenOwner, owner_id
 async def delete_token(session: AsyncSession, *, owner_type: TokenOwner, owner_id: int) -> None:
     row = (
         await session.execute(
-            select(AccessToken).where(AccessToken.owner_type == owner_type.value, AccessToken.owner_id == owner_id)
+            select(AccessToken).where(AccessToken.owner_type == owner_type, AccessToken.owner_id == owner_id)
         )
     ).scalar_one_or_none()
     if row is not None:
@@ -57,15 +58,13 @@ class Principal:
     platform_app: PlatformApp | None = None
 
     @property
-    def actor(self):  # avoids an import cycle in the annotation
-        from ndoto_cli.core.actors import Actor
-
+    def actor(self) -> Actor:
         if self.user is not None:
-            return Actor("user", self.user.id, self.user.name)
+            return Actor.of_user(self.user)
         if self.bot is not None:
-            return Actor("agent_bot", self.bot.id, self.bot.name)
+            return Actor.of_bot(self.bot)
         assert self.platform_app is not None
-        return Actor("platform_app", self.platform_app.id, self.platform_app.name)
+        return Actor(ActorKind.platform_app, self.platform_app.id, self.platform_app.name)
 
 
 async def authenticate(session: AsyncSession, token: str | None) -> Principal:
@@ -75,7 +74,7 @@ async def authenticate(session: AsyncSession, token: str | None) -> Principal:
     from ndoto_cli.core.db import statements
 
     digest = hash_token(token.strip())
-    owners = {TokenOwner.user.value: User, TokenOwner.agent_bot.value: AgentBot, TokenOwner.platform_app.value: PlatformApp}
+    owners = {TokenOwner.user: User, TokenOwner.agent_bot: AgentBot, TokenOwner.platform_app: PlatformApp}
     if await statements.raw_sqlite(session) is not None:
         # Every API request starts here: two raw statements instead of two ORM round trips.
         row = await statements.fetch_one(session, AccessToken, "token_hash = :h", {"h": digest})
@@ -88,9 +87,9 @@ async def authenticate(session: AsyncSession, token: str | None) -> Principal:
     if row is None:
         raise Unauthorized("Invalid Access Token")
     principal = Principal(kind=row.owner_type, token_id=row.id, last_used_at=row.last_used_at)  # type: ignore[arg-type]
-    if row.owner_type == TokenOwner.user.value:
+    if row.owner_type == TokenOwner.user:
         principal.user = owner
-    elif row.owner_type == TokenOwner.agent_bot.value:
+    elif row.owner_type == TokenOwner.agent_bot:
         principal.bot = owner
     else:
         principal.platform_app = owner
@@ -110,14 +109,14 @@ async def authenticate_db(db: Any, token: str | None) -> Principal:
     if not token:
         raise Unauthorized("missing api_access_token header")
     row = statements.fetch_one_raw(quick, AccessToken, "token_hash = :h", {"h": hash_token(token.strip())})
-    owners = {TokenOwner.user.value: User, TokenOwner.agent_bot.value: AgentBot, TokenOwner.platform_app.value: PlatformApp}
+    owners = {TokenOwner.user: User, TokenOwner.agent_bot: AgentBot, TokenOwner.platform_app: PlatformApp}
     owner = None
     if row is not None and row.owner_type in owners:
         owner = statements.fetch_one_raw(quick, owners[row.owner_type], "id = :id", {"id": row.owner_id})
     if row is None or owner is None:
         raise Unauthorized("Invalid Access Token")
     principal = Principal(kind=row.owner_type, token_id=row.id, last_used_at=row.last_used_at)
-    setattr(principal, {"user": "user", "agent_bot": "bot", "platform_app": "platform_app"}[row.owner_type], owner)
+    setattr(principal, {TokenOwner.user: "user", TokenOwner.agent_bot: "bot", TokenOwner.platform_app: "platform_app"}[row.owner_type], owner)
     return principal
 
 

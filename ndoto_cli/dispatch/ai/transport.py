@@ -57,7 +57,7 @@ class AITransport:
         bundle = await conversations.load(s, account_id=account_id, display_id=display_id)
         if routing.owner_bot_id(bundle) != bot.id:
             return "silent: a human took over while the model was thinking"
-        actor = Actor("agent_bot", bot.id, bot.name)  # type: ignore[arg-type]
+        actor = Actor.of_bot(bot)
         answer = turn.answer
         usage = {
             "model": answer.model if answer else None, "latency_ms": answer.latency_ms if answer else 0.0,
@@ -78,6 +78,6 @@ class AITransport:
             content=f"Handed off by {bot.name}: {reason}\n{ai_rules.summary(turns)}",
         )
         bundle = await conversations.load(s, account_id=account_id, display_id=display_id)
-        await conversations.apply_status(s, bundle, Status.open.value, actor=actor)
+        await conversations.apply_status(s, bundle, Status.open, actor=actor)
         await ai_rules.record(s, agent_bot_id=bot.id, conversation_id=conv_id, kind="handoff", reason=reason, **usage)
         return f"handed off: {reason}"
