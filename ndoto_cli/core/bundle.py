@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from ndoto_cli.core.errors import NotFound
+from ndoto_cli.core.limits import row_id
 from ndoto_cli.core.models import (
     Account,
     AgentBot,
@@ -99,13 +100,7 @@ async def refresh_bundle(session: AsyncSession, bundle: Bundle) -> Bundle:
     return bundle
 
 
-async def get_conversation(session: AsyncSession, *, account_id: int, display_id: int) -> Conversation:
-    return (await load_by_display_id(session, account_id=account_id, display_id=display_id)).conversation
-
-
 async def load_by_display_id(session: AsyncSession, *, account_id: int, display_id: int) -> Bundle:
-    from ndoto_cli.core.limits import row_id
-
     row_id(display_id, what="conversation")
     bundle = await _fetch(session, (Conversation.account_id == account_id) & (Conversation.display_id == display_id))
     if bundle is None:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ndoto_cli.core.bundle import Bundle, load_bundle
+from ndoto_cli.core.bundle import load_bundle
 from ndoto_cli.core.errors import Invalid
 from ndoto_cli.core.models import Conversation
 from ndoto_cli.core.views import render_conversation
@@ -88,41 +88,29 @@ async def list_conversations(
     return ConversationPage(items, counts["mine"], counts["assigned"], counts["unassigned"], counts["all"])
 
 
-async def conversation_bundles(session: AsyncSession, conversations: list[Conversation]) -> list[Bundle]:
-    return [await load_bundle(session, conv) for conv in conversations]
+TAB_WHERE = {
+    "mine": "c.assignee_id = :user_id AND c.status != 'resolved'",
+    "bot": "c.status = 'pending' AND c.assignee_id IS NULL",
+    "open": "c.status IN ('open', 'snoozed')",
+    "resolved": "c.status = 'resolved'",
+    "all": "1 = 1",
+}
+TABS = tuple(TAB_WHERE)
 
 
-# --- The console's views: counts per tab and light rows, without loading whole tables. ---
-
-TABS = ("mine", "bot", "open", "resolved", "all")
-
-
-def _tab_filter(tab: str, user_id: int | None) -> tuple[str, dict[str, Any]]:
-    if tab == "mine":
-        return "c.assignee_id = :user_id AND c.status != 'resolved'", {"user_id": user_id}
-    if tab == "bot":
-        return "c.status = 'pending' AND c.assignee_id IS NULL", {}
-    if tab == "open":
-        return "c.status IN ('open', 'snoozed')", {}
-    if tab == "resolved":
-        return "c.status = 'resolved'", {}
-    if tab == "all":
-        return "1 = 1", {}
-    raise Invalid(f"unknown tab {tab!r}")
+def _tab_filter(tab: str) -> str:
+    try:
+        return TAB_WHERE[tab]
+    except KeyError:
+        raise Invalid(f"unknown tab {tab!r}") from None
 
 
 async def tab_counts(session: AsyncSession, *, account_id: int, user_id: int | None, inbox_id: int | None = None) -> dict[str, int]:
     from sqlalchemy import text
 
     inbox = " AND c.inbox_id = :inbox_id" if inbox_id is not None else ""
-    sql = (
-        "SELECT "
-        "SUM(CASE WHEN c.assignee_id = :user_id AND c.status != 'resolved' THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN c.status = 'pending' AND c.assignee_id IS NULL THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN c.status IN ('open', 'snoozed') THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN c.status = 'resolved' THEN 1 ELSE 0 END), COUNT(*) "
-        f"FROM conversations c WHERE c.account_id = :account_id{inbox}"
-    )
+    sums = ", ".join(f"SUM(CASE WHEN {where} THEN 1 ELSE 0 END)" for where in TAB_WHERE.values())
+    sql = f"SELECT {sums} FROM conversations c WHERE c.account_id = :account_id{inbox}"
     row = (await session.execute(text(sql), {"account_id": account_id, "user_id": user_id, "inbox_id": inbox_id})).one()
     return {tab: int(value or 0) for tab, value in zip(TABS, row, strict=True)}
 
@@ -145,7 +133,7 @@ async def conversation_rows(
     """One page of a tab, newest activity first, with each row's last public message excerpt."""
     from sqlalchemy import text
 
-    where, params = _tab_filter(tab, user_id)
+    where = _tab_filter(tab)
     inbox = " AND c.inbox_id = :inbox_id" if inbox_id is not None else ""
     sql = (
         "SELECT c.display_id, ct.name, c.status, c.last_activity_at, "
@@ -159,7 +147,7 @@ async def conversation_rows(
     )
     rows = (
         await session.execute(
-            text(sql), {"account_id": account_id, "inbox_id": inbox_id, "limit": limit, "offset": offset, **params}
+            text(sql), {"account_id": account_id, "inbox_id": inbox_id, "limit": limit, "offset": offset, "user_id": user_id}
         )
     ).all()
     out = []

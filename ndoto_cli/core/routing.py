@@ -30,9 +30,12 @@ def owner_bot_id(bundle: Bundle) -> int | None:
     return active_bot_id(bundle)
 
 
-def status_for_new_conversation(bundle_or_inbox_bot: int | None) -> str:
-    """A new conversation in an inbox with an active bot starts pending: the bot owns it."""
-    return Status.pending if bundle_or_inbox_bot is not None else Status.open
+def status_for_new_conversation(inbox_bot_id: int | None, *, asked: Status | str | None = None) -> Status:
+    """A new conversation in an inbox with an active bot starts pending: the bot owns it, whatever
+    was asked (Chatwoot forces it too); without a bot it starts as asked, else open."""
+    if inbox_bot_id is not None:
+        return Status.pending
+    return Status(asked) if asked else Status.open
 
 
 def status_after_reopen(bundle: Bundle) -> str:

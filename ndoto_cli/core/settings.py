@@ -12,6 +12,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ndoto_cli.core.errors import Invalid
+
 
 def _default_home() -> Path:
     import platformdirs
@@ -139,8 +141,6 @@ def get_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        from ndoto_cli.core.errors import Invalid
-
         problems = []
         for error in exc.errors():
             name = f"NDOTO_{str(error['loc'][0]).upper()}" if error.get("loc") else "NDOTO_*"

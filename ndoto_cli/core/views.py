@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core.bundle import Bundle, active_bot_of
+from ndoto_cli.core.limits import depth
 from ndoto_cli.core.models import (
-    AccessToken,
     Account,
     AgentBot,
     AgentBotInbox,
@@ -26,6 +26,7 @@ from ndoto_cli.core.models import (
     MessageType,
     User,
 )
+from ndoto_cli.core.routing import owner_bot_id
 
 RENDER_DEPTH = 64  # deeper stored values are replaced when rendered (serializers stop near 255)
 UNRENDERABLE = {"_ndoto_error": "this value is nested too deeply to show; it was stored before limits applied"}
@@ -38,8 +39,6 @@ def attrs(value: Any) -> Any:
         return {}
     if not isinstance(value, dict):
         return {"_ndoto_error": "this value is not an object"}
-    from ndoto_cli.core.limits import depth
-
     if depth(value, stop_at=RENDER_DEPTH + 1) > RENDER_DEPTH:
         return dict(UNRENDERABLE)
     return value
@@ -252,8 +251,6 @@ def assignee_meta(bundle: Bundle) -> tuple[dict[str, Any] | None, str | None]:
 
 def owner_json(bundle: Bundle) -> dict[str, Any]:
     """Who answers this conversation now: Ndoto's explicit answer to 'is the bot still on it?'."""
-    from ndoto_cli.core.routing import owner_bot_id
-
     if bundle.assignee is not None:
         return {"type": "user", "id": bundle.assignee.id, "name": bundle.assignee.name}
     bot_id = owner_bot_id(bundle)
@@ -319,14 +316,3 @@ async def render_conversation(session: AsyncSession, bundle: Bundle) -> dict[str
     if last is not None:
         last_json = message_json(last, display_id=bundle.conversation.display_id, sender=await load_sender(session, last))
     return conversation_json(bundle, last_message=last_json)
-
-
-async def token_info(session: AsyncSession, owner_type: str, owner_id: int) -> dict[str, Any] | None:
-    row = (
-        await session.execute(
-            select(AccessToken).where(AccessToken.owner_type == owner_type, AccessToken.owner_id == owner_id)
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        return None
-    return {"prefix": row.prefix, "created_at": ts(row.created_at), "last_used_at": ts(row.last_used_at)}

@@ -301,3 +301,24 @@ async def test_hand_back_gives_the_conversation_to_the_bot(world: World) -> None
     no_bot = (await say(world, "hi", inbox_id=world.api_inbox_id, name="Joe")).bundle.conversation.display_id
     with pytest.raises(Invalid, match="no bot"):
         await world.db.write(lambda s: conversations.hand_back(s, account_id=world.account_id, display_id=no_bot, actor=agent))
+
+
+async def test_an_attribute_update_fires_conversation_updated_with_what_changed(world: World) -> None:
+    display_id = (await say(world, "hi")).bundle.conversation.display_id
+    after = await last_event_id(world.db)
+    await world.db.write(
+        lambda s: conversations.update_conversation(
+            s, account_id=world.account_id, display_id=display_id, actor=ADMIN, priority="high", custom_attributes={"plan": "pro"}
+        )
+    )
+    (event,) = await outbox(world.db, after=after)
+    assert event.name == "conversation_updated" and event.bots == [world.bot_id]  # the owning bot hears it
+    assert event.payload["changed_attributes"] == [
+        {"priority": {"previous_value": None, "current_value": "high"}},
+        {"custom_attributes": {"previous_value": {}, "current_value": {"plan": "pro"}}},
+    ]
+    # The same values again change nothing and fire nothing.
+    await world.db.write(
+        lambda s: conversations.update_conversation(s, account_id=world.account_id, display_id=display_id, actor=ADMIN, priority="high")
+    )
+    assert await outbox(world.db, after=event.event_id) == []

@@ -13,12 +13,11 @@ from ndoto_cli.core.ai.ingest import Section, read_document
 from ndoto_cli.core.db import statements
 from ndoto_cli.core.errors import Invalid, NotFound
 from ndoto_cli.core.models import AgentBot, KbDocument, KbPassage
+from ndoto_cli.core.services.bots import require_ai
 
 
 async def require_ai_bot(session: AsyncSession, *, bot_id: int) -> AgentBot:
     """Knowledge bases belong to AI agent bots: a webhook bot's is refused, whoever asks."""
-    from ndoto_cli.core.services.bots import require_ai
-
     bot = await session.get(AgentBot, bot_id)
     if bot is None:
         raise NotFound(f"bot {bot_id} not found")

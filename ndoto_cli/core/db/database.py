@@ -23,7 +23,9 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from ndoto_cli.core.limits import SESSION_KEY, Limits
+from ndoto_cli.core.db.migrate import current, head_revision, upgrade
+from ndoto_cli.core.db.sqlite_inline import creator
+from ndoto_cli.core.limits import SESSION_KEY, Limits, loads_stored
 from ndoto_cli.core.settings import Settings
 
 T = TypeVar("T")
@@ -53,11 +55,7 @@ def _make_engine(url: str, *, writer: bool) -> AsyncEngine:
         kwargs.update(pool_size=32, max_overflow=64)
     path = sqlite_path(url)
     if path and path != ":memory:":
-        from ndoto_cli.core.db.sqlite_inline import creator
-
         kwargs["async_creator"] = creator(path, busy_timeout_ms=INLINE_BUSY_MS if writer else 1000)
-    from ndoto_cli.core.limits import loads_stored
-
     engine = create_async_engine(url, json_deserializer=loads_stored, **kwargs)
     if _is_sqlite(url):
         begin_sql = "BEGIN IMMEDIATE" if writer else "BEGIN"
@@ -128,8 +126,6 @@ class Database:
 
     async def open(self) -> Database:
         """Apply pending migrations; returns self so ``db = await Database(s).open()`` reads well."""
-        from ndoto_cli.core.db.migrate import current, head_revision, upgrade
-
         if self.is_sqlite and Path(sqlite_path(self.url) or "").exists() and await current(self.reader) == head_revision():
             return self  # the common case: no write lock taken just to find nothing to do
         await self._retry_locked(lambda: upgrade(self.writer))
@@ -256,8 +252,3 @@ class Database:
         self._wake_pending = False
         for hook in self._commit_hooks:
             hook()
-
-
-async def open_database(settings: Settings) -> Database:
-    """Create and open (migrate) the database for these settings."""
-    return await Database(settings).open()

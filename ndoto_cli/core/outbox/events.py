@@ -13,18 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ndoto_cli.core.db import NEW_DELIVERIES
+from ndoto_cli.core.db import NEW_DELIVERIES, statements
 from ndoto_cli.core.models import DeliveryStatus
-
-EVENT_NAMES = (
-    "message_created",
-    "message_updated",
-    "conversation_opened",
-    "conversation_resolved",
-    "conversation_status_changed",
-    "conversation_updated",
-    "webwidget_triggered",
-)
 
 
 def new_webhook_id() -> str:
@@ -42,8 +32,6 @@ async def emit(
     recipients: list[int],
 ) -> int:
     """Append ``name`` with its payload and one pending delivery per recipient bot; return event id."""
-    from ndoto_cli.core.db import statements
-
     now = time.time()
     event_id = await statements.insert_returning_id(
         session,

@@ -28,7 +28,9 @@ from ndoto_cli.core import routing
 from ndoto_cli.core.actors import SYSTEM
 from ndoto_cli.core.bundle import load_bundle
 from ndoto_cli.core.db import statements
-from ndoto_cli.core.models import Account, AgentBot, BotType, Conversation, Delivery, DeliveryStatus, Status
+from ndoto_cli.core.models import Account, AgentBot, BotType, Conversation, Delivery, DeliveryStatus
+from ndoto_cli.core.services.bots import set_disabled
+from ndoto_cli.core.services.handoff import hand_to_humans
 from ndoto_cli.core.settings import Settings
 
 LEASE_MARGIN = 5.0  # seconds beyond an attempt's timeout: an expired lease means a dead process
@@ -283,8 +285,6 @@ async def record(session: AsyncSession, results: list[Result], *, settings: Sett
             }
         )
         if r.disable_reason:
-            from ndoto_cli.core.services.bots import set_disabled
-
             await set_disabled(session, bot_id=c.bot_id, reason=r.disable_reason)
     if attempts:
         await statements.execute(
@@ -330,11 +330,9 @@ async def handoff_if_stuck(
     bundle = await load_bundle(session, conv)
     if routing.owner_bot_id(bundle) != bot.id:
         return False
-    from ndoto_cli.core.services.conversations import apply_status
-
     delivery.handed_off = True
-    await apply_status(
-        session, bundle, Status.open, actor=SYSTEM,
+    await hand_to_humans(
+        session, bundle=bundle, actor=SYSTEM,
         activity=f"Conversation was handed to a human: bot {bot.name} could not be reached ({reason})",
     )
     return True

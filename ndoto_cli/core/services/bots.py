@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core import addresses, limits
 from ndoto_cli.core.credentials import new_signing_secret
-from ndoto_cli.core.errors import Conflict, Forbidden, Invalid, NotFound
+from ndoto_cli.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from ndoto_cli.core.models import AgentBot, BotType, TokenOwner
 from ndoto_cli.core.services.tokens import delete_token, issue_token
 
@@ -296,8 +296,6 @@ async def platform_bot(session: AsyncSession, *, platform_app_id: int, bot_id: i
     if bot is None:
         raise NotFound(f"bot {bot_id} not found")
     if bot.platform_app_id != platform_app_id:
-        from ndoto_cli.core.errors import Unauthorized
-
         raise Unauthorized("Non permissible resource")
     return bot
 

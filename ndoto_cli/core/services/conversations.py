@@ -13,10 +13,11 @@ from ndoto_cli.core import limits, routing
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.bundle import Bundle, load_bundle, load_by_display_id, refresh_bundle
 from ndoto_cli.core.errors import Forbidden, Invalid, NotFound, Unauthorized
-from ndoto_cli.core.models import AgentBot, BotType, Conversation, Message, MessageType, Status, User
+from ndoto_cli.core.models import AgentBot, BotType, Channel, Conversation, Message, MessageType, Status, User
 from ndoto_cli.core.outbox.events import emit
-from ndoto_cli.core.outbox.payloads import conversation_payload
-from ndoto_cli.core.services.contacts import get_contact, link_contact
+from ndoto_cli.core.outbox.payloads import conversation_payload, message_payload
+from ndoto_cli.core.services.bots import get_bot
+from ndoto_cli.core.services.contacts import get_contact, get_contact_inbox, link_contact
 from ndoto_cli.core.services.inboxes import get_inbox, inbox_bot
 from ndoto_cli.core.views import last_public_message, load_sender, message_json
 
@@ -72,8 +73,6 @@ async def emit_conversation_event(
 
 async def add_activity(session: AsyncSession, bundle: Bundle, text: str, *, actor: Actor) -> None:
     """An activity line in the thread ("Conversation was resolved by Ann"). Never sent to bots."""
-    from ndoto_cli.core.outbox.payloads import message_payload
-
     conv = bundle.conversation
     now = time.time()
     message = Message(
@@ -104,21 +103,20 @@ async def apply_status(
     status: str,
     *,
     actor: Actor,
+    owner_before: int | None,
     snoozed_until: float | None = None,
     activity: str | None = None,
-    owner_before: int | None | object = ...,
 ) -> bool:
     """Set the status and fire its events; returns False when nothing changed.
 
-    ``owner_before`` is passed when the status change is part of a larger change that already
-    altered ownership (a human assigned), so the bot hears the whole change that ended its turn.
+    ``owner_before``: the bot that owned the conversation before the whole change this status
+    change belongs to (``routing.owner_bot_id`` read by the caller first), so a bot hears the
+    change that ended or started its turn even when an assignment came first.
     """
     conv = bundle.conversation
     previous = conv.status
     if status == previous and (status != Status.snoozed or snoozed_until == conv.snoozed_until):
         return False
-    if owner_before is ...:
-        owner_before = routing.owner_bot_id(bundle)
     conv.status = status
     conv.snoozed_until = snoozed_until if status == Status.snoozed else None
     conv.updated_at = time.time()
@@ -189,12 +187,7 @@ async def create_conversation(
     bot = await inbox_bot(session, inbox_id=inbox_id)
     if actor.is_bot and (bot is None or bot.id != actor.id):
         raise Forbidden(f"bot {actor.name} is not the active bot of inbox {inbox.name}")
-    if bot is not None:
-        initial = Status.pending
-    elif status is not None:
-        initial = parse_status(status)
-    else:
-        initial = Status.open
+    initial = routing.status_for_new_conversation(bot.id if bot is not None else None, asked=parse_status(status) if status else None)
     if assignee_id is not None:
         user = await session.get(User, limits.row_id(assignee_id, what="agent"))
         if user is None or user.account_id != account_id:
@@ -249,8 +242,6 @@ async def create_api_conversation(
 ) -> Bundle:
     """``POST /conversations``: only in API inboxes (Chatwoot's rule), for a contact given by id
     or by its ``source_id`` in the inbox, with an optional first message."""
-    from ndoto_cli.core.models import Channel
-    from ndoto_cli.core.services.contacts import get_contact_inbox
     from ndoto_cli.core.services.messages import create_message
 
     if inbox_id is None:
@@ -316,7 +307,7 @@ async def change_status(
         # Giving it back to the bot: the human lets go.
         await assign_user(session, account_id=account_id, display_id=display_id, user_id=None, actor=actor, bundle=bundle)
         return bundle
-    await apply_status(session, bundle, target, actor=actor, snoozed_until=snoozed_until)
+    await apply_status(session, bundle, target, actor=actor, owner_before=routing.owner_bot_id(bundle), snoozed_until=snoozed_until)
     return bundle
 
 
@@ -360,7 +351,7 @@ async def assign_user(
         await add_activity(session, bundle, f"Conversation unassigned by {actor.name}", actor=actor)
         await emit_conversation_event(session, bundle, "conversation_updated", actor=actor, owner_before=owner_before, changed=changed)
         if routing.active_bot_id(bundle) is not None and conv.status == Status.open:
-            await apply_status(session, bundle, Status.pending, actor=actor,
+            await apply_status(session, bundle, Status.pending, actor=actor, owner_before=routing.owner_bot_id(bundle),
                                activity="Conversation handed back to the bot")
     return bundle
 
@@ -375,7 +366,8 @@ async def hand_back(session: AsyncSession, *, account_id: int, display_id: int, 
         )
     if bundle.conversation.assignee_id is not None:
         return await assign_user(session, account_id=account_id, display_id=display_id, user_id=None, actor=actor, bundle=bundle)
-    await apply_status(session, bundle, Status.pending, actor=actor, activity=f"Conversation handed back to the bot by {actor.name}")
+    await apply_status(session, bundle, Status.pending, actor=actor, owner_before=routing.owner_bot_id(bundle),
+                       activity=f"Conversation handed back to the bot by {actor.name}")
     return bundle
 
 
@@ -384,8 +376,6 @@ async def assign_bot(
 ) -> Bundle:
     """Give a conversation to a bot (overrides the inbox bot; clears the human; pending), or clear
     the conversation-level bot with ``bot_id=None``."""
-    from ndoto_cli.core.services.bots import get_bot
-
     bundle = await load(session, account_id=account_id, display_id=display_id)
     await check_bot_may_act(bundle, actor, "assign")
     conv = bundle.conversation
@@ -405,7 +395,8 @@ async def assign_bot(
     await add_activity(session, bundle, text, actor=actor)
     await emit_conversation_event(session, bundle, "conversation_updated", actor=actor, owner_before=owner_before, changed=changed)
     if bot is not None and conv.status != Status.pending:
-        await apply_status(session, bundle, Status.pending, actor=actor, activity=f"Bot {bot.name} is handling the conversation")
+        await apply_status(session, bundle, Status.pending, actor=actor, owner_before=routing.owner_bot_id(bundle),
+                           activity=f"Bot {bot.name} is handling the conversation")
     return bundle
 
 
@@ -420,18 +411,29 @@ async def update_conversation(
     additional_attributes: dict[str, Any] | None = None,
     clear_priority: bool = False,
 ) -> Bundle:
+    """Priority, custom and additional attributes; fires ``conversation_updated`` with the
+    ``changed_attributes`` (Chatwoot's shape), so bots and live views hear of it."""
     bundle = await load(session, account_id=account_id, display_id=display_id)
     await check_bot_may_act(bundle, actor, "update")
     conv = bundle.conversation
     if priority is not None and priority not in ("low", "medium", "high", "urgent"):
         raise Invalid("priority must be low, medium, high, urgent or null", field="priority")
+    wanted: dict[str, Any] = {}
     if priority is not None or clear_priority:
-        conv.priority = priority
+        wanted["priority"] = priority
     for field, value in (("custom_attributes", custom_attributes), ("additional_attributes", additional_attributes)):
         if value is not None:
-            setattr(conv, field, limits.json_object(limits.of(session), value, field=field))
+            wanted[field] = limits.json_object(limits.of(session), value, field=field)
+    changed = [{field: {"previous_value": getattr(conv, field), "current_value": value}}
+               for field, value in wanted.items() if getattr(conv, field) != value]
+    if not changed:
+        return bundle
+    for field, value in wanted.items():
+        setattr(conv, field, value)
     conv.updated_at = time.time()
     await session.flush()
+    owner = routing.owner_bot_id(bundle)
+    await emit_conversation_event(session, bundle, "conversation_updated", actor=actor, owner_before=owner, changed=changed)
     return bundle
 
 

@@ -6,9 +6,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ndoto_cli.core import limits
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.bundle import load_bundle
-from ndoto_cli.core.models import Account, Contact, Inbox, MessageType
+from ndoto_cli.core.models import Account, Contact, Inbox, Message, MessageType
 from ndoto_cli.core.outbox.events import emit
 from ndoto_cli.core.outbox.payloads import conversation_data, webwidget_payload
 from ndoto_cli.core.services import contacts as contact_svc
@@ -52,8 +53,6 @@ async def trigger_widget(
     session: AsyncSession, *, inbox: Inbox, source_id: str, event_info: dict[str, Any] | None = None
 ) -> int:
     """``webwidget_triggered``: a widget session started; goes to the inbox's bot only."""
-    from ndoto_cli.core import limits
-
     if event_info is not None:
         limits.json_object(limits.of(session), event_info, field="event_info")
     link = await contact_svc.get_contact_inbox(session, inbox_id=inbox.id, source_id=source_id)  # type: ignore[arg-type]
@@ -82,17 +81,9 @@ async def trigger_widget(
     )
 
 
-def seen_by_contact(message: Any) -> bool:
-    """What reaches a customer (the public API, ``ndoto chat``, the widget): public messages,
-    never private notes nor activity lines."""
-    return not message.private and message.message_type != MessageType.activity
-
-
 async def contact_thread(session: AsyncSession, *, conversation_id: int, limit: int = 100) -> list[Any]:
     """A conversation as its contact sees it: the latest ``limit`` visible messages, oldest first."""
     from sqlalchemy import select
-
-    from ndoto_cli.core.models import Message
 
     rows = (
         await session.execute(

@@ -11,7 +11,8 @@ from ndoto_cli.core import limits
 from ndoto_cli.core.bundle import active_bot_of
 from ndoto_cli.core.credentials import new_identifier
 from ndoto_cli.core.errors import Conflict, Invalid, NotFound
-from ndoto_cli.core.models import AgentBot, AgentBotInbox, Channel, Inbox, LinkStatus
+from ndoto_cli.core.models import AgentBot, AgentBotInbox, Channel, Conversation, Inbox, LinkStatus
+from ndoto_cli.core.services.bots import get_bot
 
 CHANNEL_ALIASES = {
     "web_widget": Channel.web_widget,
@@ -108,8 +109,6 @@ async def set_inbox_bot(
 
     Conversations already in the inbox keep their status: only new ones start pending.
     """
-    from ndoto_cli.core.services.bots import get_bot
-
     inbox = await get_inbox(session, account_id=account_id, inbox_id=inbox_id)
     link = await inbox_link(session, inbox_id=inbox_id)
     previous = await session.get(AgentBot, link.agent_bot_id) if link is not None else None
@@ -143,8 +142,6 @@ async def bot_serves_inbox(session: AsyncSession, *, bot_id: int, inbox_id: int)
 
 async def conversation_count(session: AsyncSession, *, inbox_id: int) -> int:
     from sqlalchemy import func
-
-    from ndoto_cli.core.models import Conversation
 
     query = select(func.count()).select_from(Conversation).where(Conversation.inbox_id == inbox_id)
     return int((await session.execute(query)).scalar_one())

@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ndoto_cli.core import limits, routing
 from ndoto_cli.core.actors import Actor
-from ndoto_cli.core.bundle import Bundle, load_bundle
+from ndoto_cli.core.bundle import Bundle
 from ndoto_cli.core.db import statements
 from ndoto_cli.core.errors import Forbidden, Invalid, NotFound, TooManyRequests
 from ndoto_cli.core.models import (
@@ -172,7 +172,7 @@ async def create_message(
         conv = bundle.conversation
     if reopen:
         await convs.apply_status(
-            session, bundle, routing.status_after_reopen(bundle), actor=actor,
+            session, bundle, routing.status_after_reopen(bundle), actor=actor, owner_before=routing.owner_bot_id(bundle),
             activity="Conversation was reopened by a new message from the contact",
         )
     elif takeover:
@@ -359,10 +359,3 @@ async def list_messages(
         return list(rows)
     rows = (await session.execute(query.order_by(Message.id.desc()).limit(limit))).scalars()  # type: ignore[union-attr]
     return list(reversed(list(rows)))
-
-
-async def load_result(session: AsyncSession, message: Message) -> MessageResult:
-    conv = await session.get(Conversation, message.conversation_id)
-    assert conv is not None
-    bundle = await load_bundle(session, conv)
-    return MessageResult(message, bundle, await load_sender(session, message))

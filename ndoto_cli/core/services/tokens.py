@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.credentials import hash_token, new_token
+from ndoto_cli.core.db import statements
 from ndoto_cli.core.errors import Unauthorized
 from ndoto_cli.core.models import AccessToken, ActorKind, AgentBot, AgentBotInbox, PlatformApp, TokenOwner, User
 
@@ -71,8 +72,6 @@ async def authenticate(session: AsyncSession, token: str | None) -> Principal:
     """Resolve a presented token to its owner, or raise Unauthorized."""
     if not token:
         raise Unauthorized("missing api_access_token header")
-    from ndoto_cli.core.db import statements
-
     digest = hash_token(token.strip())
     owners = {TokenOwner.user: User, TokenOwner.agent_bot: AgentBot, TokenOwner.platform_app: PlatformApp}
     if await statements.raw_sqlite(session) is not None:
@@ -104,8 +103,6 @@ async def authenticate_db(db: Any, token: str | None) -> Principal:
     if quick is None:
         async with db.read() as session:
             return await authenticate(session, token)
-    from ndoto_cli.core.db import statements
-
     if not token:
         raise Unauthorized("missing api_access_token header")
     row = statements.fetch_one_raw(quick, AccessToken, "token_hash = :h", {"h": hash_token(token.strip())})

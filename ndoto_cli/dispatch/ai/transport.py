@@ -14,9 +14,9 @@ from ndoto_cli.core import routing
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.ai import rules as ai_rules
 from ndoto_cli.core.errors import NdotoError
-from ndoto_cli.core.models import AgentBot, Status
+from ndoto_cli.core.models import AgentBot
 from ndoto_cli.core.outbox.queue import Claimed, Outcome
-from ndoto_cli.core.services import conversations, messages
+from ndoto_cli.core.services import conversations, handoff, messages
 from ndoto_cli.core.settings import Settings
 from ndoto_cli.dispatch.ai.agent import Turn, clients_for, think
 
@@ -72,12 +72,9 @@ class AITransport:
             await ai_rules.record(s, agent_bot_id=bot.id, conversation_id=conv_id, message_id=result.message.id, kind="reply", **usage)
             return f"replied with message {result.message.id}"
         reason = turn.reason or "handoff"
-        await messages.create_message(s, account_id=account_id, display_id=display_id, actor=actor, content=bot.handoff_message)
-        await messages.create_message(
-            s, account_id=account_id, display_id=display_id, actor=actor, private=True,
-            content=f"Handed off by {bot.name}: {reason}\n{ai_rules.summary(turns)}",
+        await handoff.hand_to_humans(
+            s, bundle=bundle, actor=actor, customer_message=bot.handoff_message,
+            note=f"Handed off by {bot.name}: {reason}\n{ai_rules.summary(turns)}",
         )
-        bundle = await conversations.load(s, account_id=account_id, display_id=display_id)
-        await conversations.apply_status(s, bundle, Status.open, actor=actor)
         await ai_rules.record(s, agent_bot_id=bot.id, conversation_id=conv_id, kind="handoff", reason=reason, **usage)
         return f"handed off: {reason}"
