@@ -71,13 +71,7 @@ def list_(
         dump_json({"meta": result.meta(), "payload": result.items})
         return
 
-    def owner(c: dict[str, Any]) -> str:
-        o = c["owner"]
-        if o["type"] == "user":
-            return o["name"]
-        if o["type"] == "agent_bot":
-            return f"bot #{o['id']}"
-        return "-"
+    from ndoto_cli.core.views import owner_text
 
     def last(c: dict[str, Any]) -> str:
         text = (c["last_non_activity_message"] or {}).get("content") or ""
@@ -85,7 +79,7 @@ def list_(
 
     table(
         ["id", "contact", "status", "owner", "last message"],
-        [[c["id"], c["meta"]["sender"]["name"], c["status"], owner(c), last(c)] for c in result.items],
+        [[c["id"], c["meta"]["sender"]["name"], c["status"], owner_text(c), last(c)] for c in result.items],
         empty="No conversations match. Try a bot: ndoto say --inbox <inbox> --contact Jane \"Hello\"",
     )
     if result.all_count > page * 25:
@@ -119,23 +113,21 @@ def show(conversation: ConvArg, account: AccountOpt = None, as_json: JsonOpt = F
 
     from rich.markup import escape
 
+    from ndoto_cli.core.views import message_kind, owner_text
+
     out = console()
-    owner = conv["owner"]
-    who = owner.get("name") or (f"bot #{owner['id']}" if owner["type"] == "agent_bot" else "nobody yet (waiting for a human)")
-    out.print(f"[bold]#{conv['id']}[/bold] {escape(conv['meta']['sender']['name'])} - {conv['status']} - answered by {escape(who)}", highlight=False)
+    out.print(f"[bold]#{conv['id']}[/bold] {escape(conv['meta']['sender']['name'])} - {conv['status']} - answered by {escape(owner_text(conv))}", highlight=False)
     for m in thread:
         when = datetime.fromtimestamp(m["created_at"]).strftime("%H:%M")
-        kind = {0: "customer", 1: "reply", 2: "activity", 3: "template"}[m["message_type"]]
+        kind = message_kind(m)
         sender = escape((m["sender"] or {}).get("name", ""))
         text = escape(m["content"] or "")
-        stype = (m["sender"] or {}).get("type", "")
-        if m["message_type"] == 2:
+        if kind == "activity":
             out.print(f"[dim]{when}   -- {text}[/dim]", highlight=False)
-        elif m["private"]:
+        elif kind == "note":
             out.print(f"{when} [yellow]\\[private note] {sender}:[/yellow] {text}", highlight=False)
         else:
-            tag = "bot" if stype == "agent_bot" else kind
-            out.print(f"{when} [bold]{sender}[/bold] ({tag}): {text}", highlight=False)
+            out.print(f"{when} [bold]{sender}[/bold] ({kind}): {text}", highlight=False)
 
 
 def _message(conversation: int, text: str, private: bool, as_user: str | None, account: str | None, as_json: bool) -> Any:
@@ -259,6 +251,6 @@ def assign(
     if as_json:
         dump_json(data)
         return
-    owner = data["owner"]
-    who = owner.get("name") or (f"bot #{owner['id']}" if owner["type"] == "agent_bot" else "nobody yet (waiting for a human)")
-    console().print(f"Conversation {conversation} is {data['status']}, answered by {who}.")
+    from ndoto_cli.core.views import owner_text
+
+    console().print(f"Conversation {conversation} is {data['status']}, answered by {owner_text(data)}.")

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core.bundle import load_bundle
 from ndoto_cli.core.errors import Invalid
-from ndoto_cli.core.models import Conversation
-from ndoto_cli.core.views import render_conversation
+from ndoto_cli.core.models import Conversation, Status
+from ndoto_cli.core.views import owner_label, render_conversation
 
 PAGE_SIZE = 25
 ASSIGNEE_TYPES = ("me", "unassigned", "assigned", "all")
@@ -152,12 +152,8 @@ async def conversation_rows(
     ).all()
     out = []
     for display_id, contact, status, last, content, user, conv_bot, inbox_bot, assignee_id, inbox_name in rows:
-        if assignee_id is not None:
-            owner = user or "agent"
-        elif status == "pending" and (conv_bot or inbox_bot):
-            owner = f"bot: {conv_bot or inbox_bot}"
-        else:
-            owner = "-"
+        bot = (conv_bot or inbox_bot) if status == Status.pending and assignee_id is None else None
+        owner = owner_label(user=user if assignee_id is not None else None, bot=bot, status=status)
         excerpt = " ".join((content or "").split())
         out.append(Row(display_id, contact, status, last, excerpt[:60], owner, inbox_name))
     return out

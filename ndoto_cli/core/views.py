@@ -24,6 +24,7 @@ from ndoto_cli.core.models import (
     Inbox,
     Message,
     MessageType,
+    Status,
     User,
 )
 from ndoto_cli.core.routing import owner_bot_id
@@ -255,8 +256,44 @@ def owner_json(bundle: Bundle) -> dict[str, Any]:
         return {"type": "user", "id": bundle.assignee.id, "name": bundle.assignee.name}
     bot_id = owner_bot_id(bundle)
     if bot_id is not None:
-        return {"type": "agent_bot", "id": bot_id}
-    return {"type": None, "id": None}
+        bot = bundle.bot(bot_id)
+        return {"type": "agent_bot", "id": bot_id, "name": bot.name if bot is not None else None}
+    return {"type": None, "id": None, "name": None}
+
+
+# -- Plain-text presenters: the CLI, the console and `ndoto chat` word things the same way; styling
+# -- stays in each front end.
+
+def owner_label(*, user: str | None, bot: str | None, status: str) -> str:
+    """Who answers a conversation, in words: a human's name, a bot's, or who it waits for."""
+    if user:
+        return user
+    if bot:
+        return f"bot {bot}"
+    return "nobody (resolved)" if status == Status.resolved else "waiting for a human"
+
+
+def owner_text(conversation: dict[str, Any]) -> str:
+    """:func:`owner_label` of a conversation JSON (its ``owner`` and ``status``)."""
+    owner = conversation["owner"]
+    return owner_label(
+        user=owner["name"] if owner["type"] == "user" else None,
+        bot=(owner.get("name") or f"#{owner['id']}") if owner["type"] == "agent_bot" else None,
+        status=conversation["status"],
+    )
+
+
+def message_kind(message: dict[str, Any]) -> str:
+    """What a message is to a reader: activity, note, customer, bot, agent or template."""
+    if message["message_type"] == MessageType.activity:
+        return "activity"
+    if message["private"]:
+        return "note"
+    if message["message_type"] == MessageType.incoming:
+        return "customer"
+    if message["message_type"] == MessageType.template:
+        return "template"
+    return "bot" if (message.get("sender") or {}).get("type") == "agent_bot" else "agent"
 
 
 def conversation_json(

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, ListItem, L
 from ndoto_cli.core.db import Database
 from ndoto_cli.core.errors import NdotoError
 from ndoto_cli.core.settings import Settings
+from ndoto_cli.core.views import message_kind, owner_text
 from ndoto_cli.tui import data
 from ndoto_cli.tui.modals import Help, Picker
 from ndoto_cli.tui.screens import BotsScreen, DeliveriesScreen
@@ -201,8 +202,7 @@ class InboxApp(App[None]):
             return
         conv, msgs = loaded
         self.current = display_id
-        owner = conv["owner"]
-        who = owner.get("name") or (f"bot #{owner['id']}" if owner["type"] == "agent_bot" else "nobody (waiting for a human)")
+        who = owner_text(conv)
         contact = conv["meta"]["sender"]
         self.query_one("#details", Static).update(
             f"[b]#{conv['id']} {escape(contact['name'])}[/b]  {escape(contact.get('email') or '')}  inbox: {escape(conv['inbox_name'])}\n"
@@ -222,18 +222,16 @@ class InboxApp(App[None]):
     @staticmethod
     def _message_widget(m: dict[str, Any]) -> Static:
         when = datetime.fromtimestamp(m["created_at"]).strftime("%H:%M")
-        sender = m["sender"] or {}
-        name = escape(sender.get("name", ""))
+        name = escape((m["sender"] or {}).get("name", ""))
         text = escape(m["content"] or "")
-        if m["message_type"] == 2:
+        kind = message_kind(m)
+        if kind == "activity":
             return Static(f"{when} · {text}", classes="msg-activity")
-        if m["private"]:
+        if kind == "note":
             return Static(f"{when} [b]{name}[/b] (private note)\n{text}", classes="msg-note")
-        if m["message_type"] == 0:
+        if kind == "customer":
             return Static(f"{when} [b]{name}[/b]\n{text}", classes="msg-in")
-        if sender.get("type") == "agent_bot":
-            return Static(f"{when} [b]{name}[/b] (bot)\n{text}", classes="msg-bot")
-        return Static(f"{when} [b]{name}[/b] (agent)\n{text}", classes="msg-out")
+        return Static(f"{when} [b]{name}[/b] ({kind})\n{text}", classes="msg-bot" if kind == "bot" else "msg-out")
 
     # -- events ---------------------------------------------------------------------------------
     @on(Tabs.TabActivated, "#tabs")

@@ -114,34 +114,24 @@ async def _sender_obj(session: AsyncSession, bundle: Bundle, kind: SenderType | 
     return None
 
 
-async def create_message(
-    session: AsyncSession,
-    *,
-    account_id: int,
-    display_id: int,
-    actor: Actor,
-    content: str | None,
-    message_type: Any = "outgoing",
-    private: bool = False,
-    content_type: str = "text",
-    content_attributes: Any = None,
-    additional_attributes: dict[str, Any] | None = None,
-    source_id: str | None = None,
-    bundle: Bundle | None = None,
-) -> MessageResult:
-    """Add a message and fire ``message_created`` to the bot(s) that own the conversation.
+@dataclass
+class _Draft:
+    """A message that passed validation, before it is written."""
 
-    Rules: incoming messages come from the contact (an agent or bot may post one only in an API
-    inbox, as Chatwoot); an incoming message on a resolved/snoozed conversation reopens it (back to
-    the bot when one is active); a human's public reply on a bot-owned conversation takes it over.
-    """
-    limits.row_id(display_id, what="conversation")
-    if bundle is None:
-        # Hot path: one raw statement for the conversation and its neighbours (SQLite).
-        bundle = await statements.fetch_bundle(session, account_id=account_id, display_id=display_id) or await convs.load(
-            session, account_id=account_id, display_id=display_id
-        )
-    conv: Conversation = bundle.conversation
+    kind: MessageType
+    content: str | None
+    content_type: str
+    attributes: dict[str, Any]
+    additional_attributes: dict[str, Any]
+    private: bool
+    source_id: str | None
+
+
+def _validate(
+    session: AsyncSession, bundle: Bundle, actor: Actor, *, content: Any, message_type: Any, private: Any,
+    content_type: Any, content_attributes: Any, additional_attributes: Any, source_id: Any,
+) -> _Draft:
+    """Every check of the message itself (nothing is written yet)."""
     kind = parse_message_type(message_type)
     if not isinstance(private, bool):
         raise Invalid("private must be true or false", field="private")
@@ -159,46 +149,44 @@ async def create_message(
         raise Invalid("an incoming message cannot be private", field="private")
     if kind == MessageType.incoming and actor.kind != ActorKind.contact and bundle.inbox.channel_type != Channel.api:
         raise Invalid("Incoming messages are only allowed in Api inboxes", field="message_type")
-    await convs.check_bot_may_act(bundle, actor, "note" if private else "reply")
-    check_flood(conv, now=time.time(), per_minute=bounds.messages_per_minute)
+    return _Draft(kind, content, content_type, attributes, additional_attributes or {}, private, source_id)
 
-    reopen = kind == MessageType.incoming and conv.status in (Status.resolved, Status.snoozed)
+
+async def _hand_over(session: AsyncSession, bundle: Bundle, actor: Actor, draft: _Draft) -> Bundle:
+    """What a message does to its conversation's owner: a customer's message on a resolved or
+    snoozed conversation reopens it (back to the bot when one is active); a human's public reply
+    on a bot-owned conversation takes it over. Returns the bundle to go on with."""
+    conv = bundle.conversation
+    reopen = draft.kind == MessageType.incoming and conv.status in (Status.resolved, Status.snoozed)
     takeover = (
-        actor.is_user and kind == MessageType.outgoing and not private and routing.owner_bot_id(bundle) is not None
+        actor.is_user and draft.kind == MessageType.outgoing and not draft.private and routing.owner_bot_id(bundle) is not None
     )
-    if (reopen or takeover) and not bundle.attached:
-        # Rare branches change the conversation through the ORM: load it attached.
-        bundle = await convs.load(session, account_id=account_id, display_id=conv.display_id)
-        conv = bundle.conversation
+    if not (reopen or takeover):
+        return bundle
+    if not bundle.attached:  # these rare branches change the conversation through the ORM: load it attached
+        bundle = await convs.load(session, account_id=conv.account_id, display_id=conv.display_id)
     if reopen:
         await convs.apply_status(
             session, bundle, routing.status_after_reopen(bundle), actor=actor, owner_before=routing.owner_bot_id(bundle),
             activity="Conversation was reopened by a new message from the contact",
         )
-    elif takeover:
+    else:
         await convs.assign_user(
-            session, account_id=account_id, display_id=conv.display_id, user_id=actor.id, actor=actor, bundle=bundle
+            session, account_id=conv.account_id, display_id=conv.display_id, user_id=actor.id, actor=actor, bundle=bundle
         )
+    return bundle
 
-    owner = routing.owner_bot_id(bundle)
-    sender_type, sender_id = _sender_for(bundle, actor, kind)
+
+async def _insert(session: AsyncSession, bundle: Bundle, actor: Actor, draft: _Draft) -> Message:
+    """The message row, and the conversation's activity time and flood window, in two statements."""
+    conv = bundle.conversation
+    sender_type, sender_id = _sender_for(bundle, actor, draft.kind)
     now = time.time()
     values: dict[str, Any] = {
-        "account_id": conv.account_id,
-        "inbox_id": conv.inbox_id,
-        "conversation_id": conv.id,
-        "message_type": kind,
-        "content": content,
-        "content_type": content_type,
-        "content_attributes": attributes,
-        "additional_attributes": additional_attributes or {},
-        "private": private,
-        "status": "sent",
-        "sender_type": sender_type,
-        "sender_id": sender_id,
-        "source_id": source_id,
-        "created_at": now,
-        "updated_at": now,
+        "account_id": conv.account_id, "inbox_id": conv.inbox_id, "conversation_id": conv.id, "message_type": draft.kind,
+        "content": draft.content, "content_type": draft.content_type, "content_attributes": draft.attributes,
+        "additional_attributes": draft.additional_attributes, "private": draft.private, "status": "sent",
+        "sender_type": sender_type, "sender_id": sender_id, "source_id": draft.source_id, "created_at": now, "updated_at": now,
     }
     values["id"] = await statements.insert_returning_id(
         session,
@@ -207,11 +195,7 @@ async def create_message(
         "updated_at) VALUES (:account_id, :inbox_id, :conversation_id, :message_type, :content, :content_type, "
         ":content_attributes, :additional_attributes, :private, :status, :sender_type, :sender_id, :source_id, "
         ":created_at, :updated_at) RETURNING id",
-        {
-            **values,
-            "content_attributes": json.dumps(attributes),
-            "additional_attributes": json.dumps(values["additional_attributes"]),
-        },
+        {**values, "content_attributes": json.dumps(draft.attributes), "additional_attributes": json.dumps(draft.additional_attributes)},
     )
     in_window = (conv.window_started_at or 0.0) > now - FLOOD_WINDOW
     await statements.execute(
@@ -232,8 +216,47 @@ async def create_message(
             set_committed_value(conv, field, value)  # already written: don't let the ORM write it again
         else:
             setattr(conv, field, value)
-    message: Message = statements.build(Message, values)
-    sender = await _sender_obj(session, bundle, sender_type, sender_id)
+    return statements.build(Message, values)
+
+
+async def create_message(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    display_id: int,
+    actor: Actor,
+    content: str | None,
+    message_type: Any = "outgoing",
+    private: bool = False,
+    content_type: str = "text",
+    content_attributes: Any = None,
+    additional_attributes: dict[str, Any] | None = None,
+    source_id: str | None = None,
+    bundle: Bundle | None = None,
+) -> MessageResult:
+    """Add a message and fire ``message_created`` to the bot(s) that own the conversation.
+
+    Rules: incoming messages come from the contact (an agent or bot may post one only in an API
+    inbox, as Chatwoot); a bot writes where the ownership rule lets it; a conversation takes a
+    bounded number of messages a minute; then :func:`_hand_over` says what the message does to
+    the conversation's owner. The hot path reads the conversation and its neighbours in one raw
+    statement and writes in two.
+    """
+    limits.row_id(display_id, what="conversation")
+    if bundle is None:
+        bundle = await statements.fetch_bundle(session, account_id=account_id, display_id=display_id) or await convs.load(
+            session, account_id=account_id, display_id=display_id
+        )
+    draft = _validate(
+        session, bundle, actor, content=content, message_type=message_type, private=private, content_type=content_type,
+        content_attributes=content_attributes, additional_attributes=additional_attributes, source_id=source_id,
+    )
+    await convs.check_bot_may_act(bundle, actor, "note" if draft.private else "reply")
+    check_flood(bundle.conversation, now=time.time(), per_minute=limits.of(session).messages_per_minute)
+    bundle = await _hand_over(session, bundle, actor, draft)
+    owner = routing.owner_bot_id(bundle)
+    message = await _insert(session, bundle, actor, draft)
+    sender = await _sender_obj(session, bundle, message.sender_type, message.sender_id)
     await _emit_message(session, "message_created", message, bundle=bundle, sender=sender, actor=actor, owner=owner)
     return MessageResult(message, bundle, sender)
 
