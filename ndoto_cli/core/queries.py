@@ -126,14 +126,38 @@ class Row:
     inbox: str
 
 
+def like_pattern(text: str) -> str:
+    """A LIKE pattern that finds ``text`` anywhere, its own % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+SEARCH_WHERE = (
+    "(ct.name LIKE :q ESCAPE '\\' OR ct.email LIKE :q ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages sm "
+    "WHERE sm.conversation_id = c.id AND sm.content LIKE :q ESCAPE '\\'))"
+)
+
+
 async def conversation_rows(
     session: AsyncSession, *, account_id: int, tab: str, user_id: int | None, inbox_id: int | None = None,
-    limit: int = 100, offset: int = 0,
+    limit: int = 100, offset: int = 0, search: str | None = None, status: str | None = None,
+    assignee_id: int | None = None, unassigned: bool = False,
 ) -> list[Row]:
-    """One page of a tab, newest activity first, with each row's last public message excerpt."""
+    """One page of a tab, newest activity first, with each row's last public message excerpt.
+
+    ``search`` finds a contact's name or email or any message's text (notes included: agents
+    search their own notes too); ``status``, ``inbox_id``, ``assignee_id`` / ``unassigned`` narrow it."""
     from sqlalchemy import text
 
     where = _tab_filter(tab)
+    if search:
+        where += f" AND {SEARCH_WHERE}"
+    if status:
+        where += " AND c.status = :status"
+    if assignee_id is not None:
+        where += " AND c.assignee_id = :assignee_id"
+    elif unassigned:
+        where += " AND c.assignee_id IS NULL"
     inbox = " AND c.inbox_id = :inbox_id" if inbox_id is not None else ""
     sql = (
         "SELECT c.display_id, ct.name, c.status, c.last_activity_at, "
@@ -147,13 +171,16 @@ async def conversation_rows(
     )
     rows = (
         await session.execute(
-            text(sql), {"account_id": account_id, "inbox_id": inbox_id, "limit": limit, "offset": offset, "user_id": user_id}
+            text(sql), {
+                "account_id": account_id, "inbox_id": inbox_id, "limit": limit, "offset": offset, "user_id": user_id,
+                "q": like_pattern(search) if search else None, "status": status, "assignee_id": assignee_id,
+            }
         )
     ).all()
     out = []
-    for display_id, contact, status, last, content, user, conv_bot, inbox_bot, assignee_id, inbox_name in rows:
-        bot = (conv_bot or inbox_bot) if status == Status.pending and assignee_id is None else None
-        owner = owner_label(user=user if assignee_id is not None else None, bot=bot, status=status)
+    for display_id, contact, row_status, last, content, user, conv_bot, inbox_bot, assignee, inbox_name in rows:
+        bot = (conv_bot or inbox_bot) if row_status == Status.pending and assignee is None else None
+        owner = owner_label(user=user if assignee is not None else None, bot=bot, status=row_status)
         excerpt = " ".join((content or "").split())
-        out.append(Row(display_id, contact, status, last, excerpt[:60], owner, inbox_name))
+        out.append(Row(display_id, contact, row_status, last, excerpt[:60], owner, inbox_name))
     return out

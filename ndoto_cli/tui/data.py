@@ -1,8 +1,12 @@
 """The console's data access: every read and every action goes through core, with the acting
-human as the actor, so the console gets the same rules and the same errors as the CLI and API."""
+human as the actor, so the console gets the same rules and the same errors as the CLI and API.
+Nothing else in the console touches the database."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +15,9 @@ from sqlalchemy import func, select
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.db import Database
 from ndoto_cli.core.models import Event, User
+from ndoto_cli.core.queries import Row, conversation_rows, tab_counts
 from ndoto_cli.core.services import accounts, bots, conversations, deliveries, inboxes, messages
+from ndoto_cli.core.views import bot_json, load_sender, message_json, render_conversation
 
 
 @dataclass
@@ -31,15 +37,53 @@ async def resolve_user(db: Database, *, email: str | None, account: str | None) 
         return Who(acct.id, await accounts.acting_user(s, account_id=acct.id, ref=email))  # type: ignore[arg-type]
 
 
+# -- The change feed ------------------------------------------------------------------------------
+
 async def change_mark(db: Database) -> int:
     """The outbox is also the change feed: its newest id moves whenever anything changes."""
     async with db.read() as s:
         return int((await s.execute(select(func.max(Event.id)))).scalar_one() or 0)
 
 
-async def thread(db: Database, who: Who, display_id: int, limit: int = 100) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from ndoto_cli.core.views import load_sender, message_json, render_conversation
+async def changed_since(db: Database, who: Who, mark: int) -> tuple[int, set[int]]:
+    """The newest event id, and the display ids of this account's conversations changed after ``mark``."""
+    from ndoto_cli.core.models import Conversation
 
+    async with db.read() as s:
+        rows = (
+            await s.execute(
+                select(Event.id, Conversation.display_id).outerjoin(Conversation, Conversation.id == Event.conversation_id)
+                .where(Event.id > mark, Event.account_id == who.account_id).order_by(Event.id)
+            )
+        ).all()
+        newest = int((await s.execute(select(func.max(Event.id)))).scalar_one() or 0)
+    return newest, {int(display) for _id, display in rows if display is not None}
+
+
+# -- Conversations -----------------------------------------------------------------------------
+
+@dataclass
+class Listing:
+    counts: dict[str, int]
+    rows: list[Row]
+
+
+async def listing(
+    db: Database, who: Who, *, tab: str, inbox_id: int | None, limit: int, search: str | None = None,
+    status: str | None = None, assignee: str | None = None,
+) -> Listing:
+    """A tab's counts and rows; ``search``/``status``/``assignee`` ("me", "none" or a user id) narrow the rows."""
+    assignee_id = who.user.id if assignee == "me" else int(assignee) if assignee and assignee.isdigit() else None
+    async with db.read() as s:
+        counts = await tab_counts(s, account_id=who.account_id, user_id=who.user.id, inbox_id=inbox_id)
+        rows = await conversation_rows(
+            s, account_id=who.account_id, tab=tab, user_id=who.user.id, inbox_id=inbox_id, limit=limit, search=search,
+            status=status, assignee_id=assignee_id, unassigned=assignee == "none",
+        )
+    return Listing(counts, rows)
+
+
+async def thread(db: Database, who: Who, display_id: int, limit: int = 200) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     async with db.read() as s:
         bundle = await conversations.load(s, account_id=who.account_id, display_id=display_id)
         rows = await messages.list_messages(s, conversation_id=bundle.conversation.id, limit=limit)  # type: ignore[arg-type]
@@ -89,11 +133,18 @@ async def assignees(db: Database, who: Who) -> list[tuple[str, str]]:
     return [(f"{u.name} <{u.email}>", f"user:{u.id}") for u in users] + [(f"bot: {b.name}", f"bot:{b.id}") for b in bot_rows]
 
 
+async def people(db: Database, who: Who) -> list[tuple[str, str]]:
+    async with db.read() as s:
+        return [(u.name, str(u.id)) for u in await accounts.list_users(s, account_id=who.account_id)]
+
+
 async def inbox_list(db: Database, who: Who) -> list[tuple[int, str, str | None]]:
     async with db.read() as s:
         rows = await inboxes.list_inboxes(s, account_id=who.account_id)
         return [(i.id, i.name, (b.name if (b := await inboxes.inbox_bot(s, inbox_id=i.id)) else None)) for i in rows]  # type: ignore[arg-type]
 
+
+# -- Bots ----------------------------------------------------------------------------------------
 
 async def bot_rows(db: Database, who: Who) -> list[dict[str, Any]]:
     async with db.read() as s:
@@ -101,11 +152,72 @@ async def bot_rows(db: Database, who: Who) -> list[dict[str, Any]]:
         for b in await bots.list_bots(s, account_id=who.account_id):
             served = await inboxes.inboxes_of_bot(s, bot_id=b.id, account_id=who.account_id)  # type: ignore[arg-type]
             health = await deliveries.health(s, bot_id=b.id)  # type: ignore[arg-type]
-            out.append({"bot": b, "inboxes": [i.name for i in served], "health": health})
+            out.append({"bot": b, "json": bot_json(b), "inboxes": [i.name for i in served], "health": health})
         return out
 
 
-async def failures(db: Database, who: Who, limit: int = 100) -> list[dict[str, Any]]:
+def _scope(who: Who, bot: Any) -> int | None:
+    return None if bot.account_id is None else who.account_id
+
+
+async def create_bot(db: Database, who: Who, values: dict[str, Any]) -> Any:
+    return await db.write(lambda s: bots.create_bot(s, account_id=who.account_id, **values))
+
+
+async def update_bot(db: Database, who: Who, bot_id: int, values: dict[str, Any]) -> Any:
+    return await db.write(lambda s: bots.update_bot(s, account_id=who.account_id, bot_id=bot_id, **values))
+
+
+async def delete_bot(db: Database, who: Who, bot_id: int) -> Any:
+    return await db.write(lambda s: bots.delete_bot(s, account_id=who.account_id, bot_id=bot_id))
+
+
+async def reset_token(db: Database, who: Who, bot_id: int) -> Any:
+    return await db.write(lambda s: bots.reset_bot_token(s, account_id=who.account_id, bot_id=bot_id))
+
+
+async def reset_secret(db: Database, who: Who, bot_id: int) -> Any:
+    return await db.write(lambda s: bots.reset_bot_secret(s, account_id=who.account_id, bot_id=bot_id))
+
+
+async def bot_secret(db: Database, who: Who, bot_id: int) -> str:
     async with db.read() as s:
-        rows = await deliveries.list_deliveries(s, account_id=who.account_id, status="failed", limit=limit)
-    return [deliveries.delivery_json(d, name) for d, name in rows]
+        return bots.signing_secret(await bots.get_bot(s, account_id=who.account_id, bot_id=bot_id), account_id=who.account_id)
+
+
+async def assign_to_inbox(db: Database, who: Who, bot_id: int, inbox_id: int) -> Any:
+    return await db.write(lambda s: inboxes.set_inbox_bot(s, account_id=who.account_id, inbox_id=inbox_id, bot_id=bot_id))
+
+
+async def ping(bot_id: int, account_id: int) -> dict[str, Any]:
+    """``ndoto bots ping`` in a process of its own: the console imports no HTTP client (its layer
+    is core only), and the command is the same check an operator runs by hand."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ndoto_cli", "bots", "ping", str(bot_id), "--account", str(account_id), "--json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
+    )
+    out, err = await proc.communicate()
+    try:
+        data = json.loads(out or b"{}")
+    except ValueError:
+        data = {}
+    if "error" in data:
+        return {"ok": False, "error": data["error"].get("message")}
+    return data or {"ok": False, "error": err.decode(errors="replace").strip() or "no answer"}
+
+
+# -- Deliveries --------------------------------------------------------------------------------
+
+async def delivery_rows(db: Database, who: Who, *, status: str | None, limit: int = 200) -> list[dict[str, Any]]:
+    async with db.read() as s:
+        rows = await deliveries.list_deliveries(s, account_id=who.account_id, status=status, limit=limit)
+        names = {b.id: b.name for b in await bots.list_bots(s, account_id=who.account_id)}
+    return [{**deliveries.delivery_json(d, name), "bot_name": names.get(d.agent_bot_id, f"#{d.agent_bot_id}")} for d, name in rows]
+
+
+async def retry(db: Database, ids: list[int]) -> int:
+    return await db.write(lambda s: deliveries.retry(s, delivery_ids=ids))
+
+
+async def retry_all_failed(db: Database, who: Who) -> tuple[int, int]:
+    return await deliveries.retry_failed(db, account_id=who.account_id)

@@ -1,182 +1,588 @@
-"""The Bots and Deliveries screens."""
+"""The console's screens: the inbox view (the main one), bots, deliveries.
+
+Each screen is made with a :class:`ConsoleSession` and works through ``tui.data``. Reads and
+actions run in Textual workers, so a slow query never freezes the keyboard; what they load is
+drawn by the regions' widgets, which redraw only what changed. Live: every ``poll_interval``
+the inbox view reads the change feed (the outbox) and refreshes what the new events touched.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 
+from rich.markup import escape
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static, Tab, Tabs
 
+from ndoto_cli.core.errors import NdotoError
+from ndoto_cli.core.views import owner_text
 from ndoto_cli.tui import data
-from ndoto_cli.tui.modals import Confirm, NewBot, Picker, TokenShown
+from ndoto_cli.tui.modals import BotForm, Confirm, Picker, SearchDialog, TokenShown
+from ndoto_cli.tui.session import ConsoleSession
+from ndoto_cli.tui.widgets import Composer, ConversationTable, InboxList, ThreadView, when
 
-if TYPE_CHECKING:
-    from ndoto_cli.tui.app import InboxApp
+TAB_NAMES = {"mine": "Mine", "bot": "Bot", "open": "Open", "resolved": "Resolved", "all": "All"}
+PAGE = 200  # rows per tab view: newest first; the rest by narrowing (inbox, tab, search)
+WIDE = 170  # columns from which the inbox list shows beside the conversations and the thread (else: f)
+NARROW = 100  # below this, the conversations or the thread, one at a time
+
+
+class InboxScreen(Screen[None]):
+    BINDINGS = [
+        Binding("i", "focus_composer", "Write"),
+        Binding("escape", "back", "List", show=False),
+        Binding("ctrl+n", "toggle_note", "Reply/Note", priority=True),
+        Binding("t", "take_over", "Take over"),
+        Binding("b", "hand_back", "To bot"),
+        Binding("a", "assign", "Assign"),
+        Binding("r", "resolve", "Resolve"),
+        Binding("o", "reopen", "Reopen"),
+        Binding("slash", "search", "Search"),
+        Binding("f", "inboxes", "Inbox", show=False),
+        *[Binding(str(n), f"tab('{tab}')", show=False) for n, tab in enumerate(TAB_NAMES, start=1)],
+    ]
+
+    def __init__(self, *, poll_interval: float) -> None:
+        super().__init__()
+        self.session: ConsoleSession = None  # type: ignore[assignment]  # given by start()
+        self.poll_interval = poll_interval
+        self.tab = "all"
+        self.inbox_id: int | None = None
+        self.filters: dict[str, Any] = {}
+        self.current: int | None = None
+        self.mark = -1
+        self._polls = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="body"):
+            yield InboxList()
+            with Vertical(id="middle"):
+                yield Tabs(*[Tab(name, id=f"tab-{key}") for key, name in TAB_NAMES.items()], active="tab-all", id="tabs")
+                yield Static("", id="filters", classes="empty")
+                yield Static("", id="conv-empty", classes="empty")
+                yield ConversationTable()
+            with Vertical(id="right"):
+                yield Static("Open a conversation: Enter on a row.", id="details")
+                yield ThreadView()
+                yield Composer()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._layout(self.app.size.width)
+        self.query_one(ConversationTable).focus()
+
+    async def start(self, session: ConsoleSession) -> None:
+        """Begin with this session (the app opens the database after the screen is up)."""
+        self.session = session
+        await self.refresh_all()
+        self.set_interval(self.poll_interval, self.poll)
+
+    # -- layout by width ----------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout(event.size.width)
+
+    def _layout(self, width: int) -> None:
+        """Classes by width; the table fits its columns to its own width (``Refit``)."""
+        self.set_class(width >= WIDE, "wide")
+        self.set_class(width < NARROW, "narrow")
+
+    @on(ConversationTable.Refit)
+    def _refit(self) -> None:
+        if self.session is not None:
+            self._refresh_rows()
+
+    def _show_thread_pane(self, on: bool) -> None:
+        self.set_class(on, "-thread")
+
+    # -- loading --------------------------------------------------------------------------------
+
+    async def refresh_all(self) -> None:
+        mark = await self.session.guard(data.change_mark(self.session.db))
+        if mark is None:
+            return
+        self.mark = mark
+        await self._load_inboxes()
+        await self._load_rows()
+        if self.current is not None:
+            await self._load_thread(self.current)
+
+    @work(exclusive=True, group="poll")
+    async def poll(self) -> None:
+        """Read the change feed; refresh the rows, and the thread if its conversation changed."""
+        self._polls += 1
+        if self._polls % 5 == 0:
+            await self._load_inboxes()  # inbox and bot links change without events
+        if self.mark < 0:
+            await self.refresh_all()
+            return
+        result = await self.session.guard(data.changed_since(self.session.db, self.session.who, self.mark))
+        if result is None:
+            return
+        newest, changed = result
+        if newest == self.mark:
+            return
+        self.mark = newest
+        await self._load_rows()
+        if self.current is not None and self.current in changed:
+            await self._load_thread(self.current)
+
+    async def _load_inboxes(self) -> None:
+        rows = await self.session.guard(data.inbox_list(self.session.db, self.session.who))
+        if rows is not None:
+            await self.query_one(InboxList).show(rows)
+            self._inboxes = rows
+
+    def _refresh_rows(self) -> None:
+        self.run_worker(self._load_rows(), exclusive=True, group="rows")
+
+    async def _load_rows(self) -> None:
+        loaded = await self.session.guard(
+            data.listing(self.session.db, self.session.who, tab=self.tab, inbox_id=self.inbox_id, limit=PAGE,
+                         search=self.filters.get("search"), status=self.filters.get("status"),
+                         assignee=self.filters.get("assignee"))
+        )
+        if loaded is None:
+            return
+        for key, name in TAB_NAMES.items():
+            self.query_one(f"#tab-{key}", Tab).label = f"{name} ({loaded.counts[key]})"
+        self.query_one(ConversationTable).show(loaded.rows)
+        for selector, text in (("#conv-empty", self._empty_text(loaded)), ("#filters", self._filters_text())):
+            widget = self.query_one(selector, Static)
+            widget.update(text)
+            widget.display = bool(text)
+
+    def _empty_text(self, loaded: data.Listing) -> str:
+        if loaded.rows:
+            return ""
+        if not getattr(self, "_inboxes", None):
+            return 'No inboxes yet. Create one: ndoto inboxes create --name "Website Chat" --channel web_widget'
+        if self.filters:
+            return "Nothing matches the search. / to change it, or / then Clear."
+        return 'No conversations here. Try a bot: ndoto say --inbox <inbox> --contact Jane "Hello"  (or ndoto chat <inbox>)'
+
+    def _filters_text(self) -> str:
+        f = self.filters
+        parts = [f"search: {f['search']!r}" if f.get("search") else "", f"status: {f['status']}" if f.get("status") else "",
+                 f"assignee: {f['assignee']}" if f.get("assignee") else ""]
+        shown = ", ".join(p for p in parts if p)
+        return f"Filtered by {escape(shown)} (/ to change)" if shown else ""
+
+    async def _load_thread(self, display_id: int) -> None:
+        loaded = await self.session.guard(data.thread(self.session.db, self.session.who, display_id))
+        if loaded is None:
+            return
+        conv, msgs = loaded
+        self.current = display_id
+        contact = conv["meta"]["sender"]
+        self.query_one("#details", Static).update(
+            f"[b]#{conv['id']} {escape(contact['name'])}[/b]  {escape(contact.get('email') or '')}  inbox: {escape(conv['inbox_name'])}\n"
+            f"status: [b]{conv['status']}[/b]   answered by: {escape(owner_text(conv))}   last: {when(conv['last_activity_at'])}"
+        )
+        await self.query_one(ThreadView).show(display_id, msgs)
+
+    async def show_thread(self, display_id: int) -> None:
+        await self._load_thread(display_id)
+        self._show_thread_pane(True)
+
+    # -- what the regions tell ------------------------------------------------------------------
+
+    @on(Tabs.TabActivated, "#tabs")
+    def _tab(self, event: Tabs.TabActivated) -> None:
+        self.tab = (event.tab.id or "tab-all").removeprefix("tab-")
+        if self.session is not None:
+            self._refresh_rows()
+
+    @on(InboxList.Chosen)
+    def _inbox(self, event: InboxList.Chosen) -> None:
+        self.inbox_id = event.inbox_id
+        self._refresh_rows()
+        self.query_one(ConversationTable).focus()
+
+    @on(ConversationTable.Opened)
+    async def _open(self, event: ConversationTable.Opened) -> None:
+        await self.show_thread(event.display_id)
+
+    @on(Composer.Send)
+    def _send(self, event: Composer.Send) -> None:
+        if self.current is None:
+            self.app.notify("Open a conversation first (Enter on a row).", severity="warning")
+            return
+        self._run(data.send(self.session.db, self.session.who, self.current, event.text, event.private), done=None, sent=True)
+
+    @work(group="action")
+    async def _run(self, action: Any, *, done: str | None, sent: bool = False) -> None:
+        if await self.session.guard(action) is not None:
+            if sent:
+                self.query_one(Composer).sent()
+            if done:
+                self.app.notify(done)
+            await self.refresh_all()
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#tabs", Tabs).active = f"tab-{tab}"
+
+    def action_back(self) -> None:
+        self._show_thread_pane(False)
+        self.query_one(ConversationTable).focus()
+
+    def action_focus_composer(self) -> None:
+        self._show_thread_pane(True)
+        self.query_one("#composer", Input).focus()
+
+    def action_toggle_note(self) -> None:
+        self.query_one(Composer).toggle()
+
+    def action_inboxes(self) -> None:
+        rows = getattr(self, "_inboxes", [])
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self.inbox_id = int(value) if value else None
+                self._refresh_rows()
+
+        options = [("All inboxes", "")] + [(f"{name} ({'bot: ' + bot if bot else 'no bot'})", str(iid)) for iid, name, bot in rows]
+        self.app.push_screen(Picker("Show the conversations of", options), chosen)
+
+    def _on_current(self, make: Any, done: str) -> None:
+        if self.current is None:
+            self.app.notify("Open a conversation first (Enter on a row).", severity="warning")
+            return
+        self._run(make(self.session.db, self.session.who, self.current), done=done)
+
+    def action_take_over(self) -> None:
+        self._on_current(data.take_over, "You have the conversation: the bot is silent now.")
+
+    def action_hand_back(self) -> None:
+        self._on_current(data.hand_back, "Handed back to the bot.")
+
+    def action_resolve(self) -> None:
+        self._on_current(partial(_status, status="resolved"), "Resolved.")
+
+    def action_reopen(self) -> None:
+        self._on_current(partial(_status, status="open"), "Reopened.")
+
+    @work(group="dialog")
+    async def action_assign(self) -> None:
+        if self.current is None:
+            self.app.notify("Open a conversation first (Enter on a row).", severity="warning")
+            return
+        options = await self.session.guard(data.assignees(self.session.db, self.session.who))
+        if not options:
+            return
+        display_id = self.current
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self._run(data.assign(self.session.db, self.session.who, display_id, value), done="Assigned.")
+
+        self.app.push_screen(Picker(f"Assign conversation #{display_id} to", options), chosen)
+
+    @work(group="dialog")
+    async def action_search(self) -> None:
+        people = await self.session.guard(data.people(self.session.db, self.session.who)) or []
+        inboxes = [(name, str(iid)) for iid, name, _bot in getattr(self, "_inboxes", [])]
+
+        def chosen(result: dict[str, Any] | None) -> None:
+            if result is None:
+                return
+            self.inbox_id = result.pop("inbox_id", None) if result else None
+            self.filters = {k: v for k, v in result.items() if v}
+            self.query_one("#tabs", Tabs).active = "tab-all"
+            self._refresh_rows()
+            self.query_one(ConversationTable).focus()
+
+        current = {**self.filters, "inbox_id": self.inbox_id}
+        self.app.push_screen(SearchDialog(inboxes, people, current), chosen)
+
+
+async def _status(db: Any, who: data.Who, display_id: int, *, status: str) -> Any:
+    return await data.set_status(db, who, display_id, status)
 
 
 class BotsScreen(Screen[None]):
+    """Every bot of the account: create, change, delete, token, secret, ping, assign."""
+
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("c", "create", "Create bot"),
+        Binding("c", "create", "Create"),
+        Binding("e", "edit", "Change"),
+        Binding("delete,x", "delete", "Delete"),
         Binding("k", "reset_token", "Reset token"),
+        Binding("s", "secret", "Secret"),
+        Binding("S", "reset_secret", "Reset secret", show=False),
+        Binding("p", "ping", "Ping"),
         Binding("a", "assign", "Assign to inbox"),
     ]
 
-    @property
-    def main(self) -> InboxApp:
-        return self.app  # type: ignore[return-value]
+    def __init__(self, session: ConsoleSession) -> None:
+        super().__init__()
+        self.session = session
+        self._bots: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="bots-empty", classes="empty")
-        table: DataTable[Any] = DataTable(id="bots", cursor_type="row")
-        table.add_columns("id", "name", "type", "inboxes", "recent deliveries")
+        table: DataTable[str] = DataTable(id="bots", cursor_type="row")
+        table.add_columns("id", "name", "type", "target", "inboxes", "recent deliveries")
         yield table
         yield Footer()
 
     async def on_mount(self) -> None:
         await self.reload()
+        self.query_one("#bots", DataTable).focus()
 
     async def reload(self) -> None:
-        rows = await self.main.guard(data.bot_rows(self.main.db, self.main.who))
+        rows = await self.session.guard(data.bot_rows(self.session.db, self.session.who))
         if rows is None:
             return
         table = self.query_one("#bots", DataTable)
         cursor = table.cursor_row
         table.clear()
+        self._bots = {}
         for r in rows:
             b = r["bot"]
+            self._bots[str(b.id)] = r
             health = ", ".join(f"{n} {s}" for s, n in sorted(r["health"].items())) or "-"
-            kind = b.bot_type + (" (system)" if b.account_id is None else "")
-            table.add_row(str(b.id), b.name, kind, ", ".join(r["inboxes"]) or "-", health, key=str(b.id))
+            kind = ("AI agent" if b.bot_type == "ai_agent" else "webhook") + (" (system)" if b.account_id is None else "")
+            target = b.outgoing_url or (b.api_base or b.model or "server's model")
+            if b.disabled_reason:
+                health = f"DISABLED: {b.disabled_reason}"
+            table.add_row(str(b.id), b.name, kind, target, ", ".join(r["inboxes"]) or "-", health, key=str(b.id))
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))
-        self.query_one("#bots-empty", Static).update(
-            "" if rows else "No bots yet. Press c to create one, or: ndoto bots create --type webhook --name MyBot --url https://..."
-        )
+        empty = self.query_one("#bots-empty", Static)
+        empty.update("" if rows else "No bots yet. Press c to create one, or: ndoto bots create --type webhook --name MyBot --url https://...")
+        empty.display = not rows
 
-    def _selected(self) -> int | None:
+    def _selected(self) -> Any | None:
         table = self.query_one("#bots", DataTable)
         if table.row_count == 0:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return int(key) if key else None
+        return self._bots.get(key or "", {}).get("bot")
+
+    async def _save_new(self, values: dict[str, Any]) -> tuple[Any, str | None]:
+        try:
+            return await data.create_bot(self.session.db, self.session.who, values), None
+        except NdotoError as exc:
+            return None, exc.message
 
     def action_create(self) -> None:
-        async def created(values: dict[str, Any] | None) -> None:
-            if not values:
+        async def created(result: Any) -> None:
+            if not result:
                 return
-            from ndoto_cli.core.services import bots
+            bot, token = result
+            await self.reload()
+            self.app.push_screen(TokenShown(f"bot {bot.name}", token))
 
-            result = await self.main.guard(
-                self.main.db.write(lambda s: bots.create_bot(s, account_id=self.main.who.account_id, **values))
-            )
-            if result is not None:
-                bot, token = result
+        self.app.push_screen(BotForm(save=self._save_new), created)
+
+    def action_edit(self) -> None:
+        bot = self._selected()
+        if bot is None:
+            return
+
+        async def save(values: dict[str, Any]) -> tuple[Any, str | None]:
+            try:
+                return await data.update_bot(self.session.db, self.session.who, bot.id, values), None
+            except NdotoError as exc:
+                return None, exc.message
+
+        async def saved(result: Any) -> None:
+            if result:
+                self.app.notify(f"Saved {result.name}.")
                 await self.reload()
-                self.app.push_screen(TokenShown(f"bot {bot.name}", token))
 
-        self.app.push_screen(NewBot(), created)
+        self.app.push_screen(BotForm(bot, save=save), saved)
+
+    def _confirmed(self, question: str, action: str, then: Any) -> None:
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                await then()
+
+        self.app.push_screen(Confirm(question, action=action), answered)
+
+    def action_delete(self) -> None:
+        bot = self._selected()
+        if bot is None:
+            return
+
+        async def delete() -> None:
+            if await self.session.guard(data.delete_bot(self.session.db, self.session.who, bot.id)) is not None:
+                self.app.notify(f"Deleted bot {bot.name}.")
+                await self.reload()
+
+        self._confirmed(f"Delete bot {bot.name}?\nIts inboxes lose their bot and its token stops working.", "Delete", delete)
 
     def action_reset_token(self) -> None:
-        bot_id = self._selected()
-        if bot_id is None:
+        bot = self._selected()
+        if bot is None:
             return
-        from ndoto_cli.core.services import bots
 
-        async def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            result = await self.main.guard(
-                self.main.db.write(lambda s: bots.reset_bot_token(s, account_id=self.main.who.account_id, bot_id=bot_id))
-            )
+        async def reset() -> None:
+            result = await self.session.guard(data.reset_token(self.session.db, self.session.who, bot.id))
             if result is not None:
-                bot, token = result
-                self.app.push_screen(TokenShown(f"bot {bot.name}", token, note="Store it now: it is shown only once. The old token no longer works."))
+                self.app.push_screen(TokenShown(f"bot {bot.name}", result[1], note="Store it now: it is shown only once. The old token no longer works."))
 
-        name = self.query_one("#bots", DataTable).get_row(str(bot_id))[1]
-        self.app.push_screen(
-            Confirm(f"Reset the access token of bot {name}?\nThe running bot's token stops working at once.", action="Reset token"),
-            answered,
-        )
+        self._confirmed(f"Reset the access token of bot {bot.name}?\nThe running bot's token stops working at once.", "Reset token", reset)
 
-    async def action_assign(self) -> None:
-        bot_id = self._selected()
-        if bot_id is None:
+    @work(group="bots")
+    async def action_secret(self) -> None:
+        bot = self._selected()
+        if bot is None:
             return
-        inboxes = await self.main.guard(data.inbox_list(self.main.db, self.main.who))
-        if not inboxes:
+        secret = await self.session.guard(data.bot_secret(self.session.db, self.session.who, bot.id))
+        if secret is not None:
+            self.app.push_screen(TokenShown(
+                f"bot {bot.name}", secret, kind="Signing secret",
+                note="Webhooks are signed with it (Standard Webhooks). S resets it; the bot's verifier then needs the new one.",
+            ))
+
+    def action_reset_secret(self) -> None:
+        bot = self._selected()
+        if bot is None:
+            return
+
+        async def reset() -> None:
+            result = await self.session.guard(data.reset_secret(self.session.db, self.session.who, bot.id))
+            if result is not None:
+                self.app.push_screen(TokenShown(f"bot {bot.name}", result.secret, kind="New signing secret",
+                                                note="Give it to the bot's verifier now: webhooks are signed with it from now on."))
+
+        self._confirmed(f"Reset the signing secret of bot {bot.name}?\nIts verifier rejects our webhooks until it has the new one.",
+                        "Reset secret", reset)
+
+    @work(group="bots")
+    async def action_ping(self) -> None:
+        bot = self._selected()
+        if bot is None:
+            return
+        if bot.bot_type != "webhook":
+            self.app.notify("Ping sends a test event to a webhook bot; try an AI agent with: ndoto bots try", severity="warning")
+            return
+        self.app.notify(f"Pinging {bot.name}...")
+        result = await data.ping(bot.id, self.session.who.account_id)
+        if result.get("ok"):
+            self.app.notify(f"{bot.name}: HTTP {result.get('status_code')} in {result.get('duration_ms')} ms", title="Ping OK")
+        else:
+            self.app.notify(f"{bot.name}: {result.get('error')}", severity="error", title="Ping failed")
+
+    @work(group="bots")
+    async def action_assign(self) -> None:
+        bot = self._selected()
+        if bot is None:
+            return
+        rows = await self.session.guard(data.inbox_list(self.session.db, self.session.who))
+        if not rows:
             self.app.notify("No inboxes yet: ndoto inboxes create --name ... --channel web_widget", severity="warning")
             return
 
         async def chosen(value: str | None) -> None:
             if value is None:
                 return
-            from ndoto_cli.core.services import inboxes as inbox_svc
-
-            done = await self.main.guard(
-                self.main.db.write(
-                    lambda s: inbox_svc.set_inbox_bot(s, account_id=self.main.who.account_id, inbox_id=int(value), bot_id=bot_id)
-                )
-            )
+            done = await self.session.guard(data.assign_to_inbox(self.session.db, self.session.who, bot.id, int(value)))
             if done is not None:
                 self.app.notify(f"{done.bot.name} now answers {done.inbox.name}")
                 await self.reload()
 
-        options = [(f"{name} (now: {bot or 'no bot'})", str(iid)) for iid, name, bot in inboxes]
-        self.app.push_screen(Picker("Assign to which inbox?", options), chosen)
+        options = [(f"{name} (now: {current or 'no bot'})", str(iid)) for iid, name, current in rows]
+        self.app.push_screen(Picker(f"Which inbox should {bot.name} answer?", options), chosen)
+
+
+DELIVERY_FILTERS = {"1": None, "2": "pending", "3": "delivering", "4": "delivered", "5": "failed"}
 
 
 class DeliveriesScreen(Screen[None]):
+    """Every recent delivery, live, with a status filter; retry one or every failed one."""
+
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("r", "retry", "Retry selected"),
-        Binding("R", "retry_all", "Retry all"),
+        Binding("R", "retry_all", "Retry all failed"),
+        *[Binding(key, f"status('{key}')", (status or "all").capitalize()) for key, status in DELIVERY_FILTERS.items()],
     ]
 
-    @property
-    def main(self) -> InboxApp:
-        return self.app  # type: ignore[return-value]
+    def __init__(self, session: ConsoleSession, *, poll_interval: float = 1.0) -> None:
+        super().__init__()
+        self.session = session
+        self.status: str | None = None
+        self.poll_interval = poll_interval
+        self._shown: list[tuple[str, ...]] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static("", id="deliveries-filter", classes="empty")
         yield Static("", id="deliveries-empty", classes="empty")
-        table: DataTable[Any] = DataTable(id="deliveries", cursor_type="row")
-        table.add_columns("id", "event", "bot", "conversation", "attempts", "reason")
+        table: DataTable[str] = DataTable(id="deliveries", cursor_type="row")
+        table.add_columns("id", "event", "bot", "conv", "status", "attempts", "last result", "created")
         yield table
         yield Footer()
 
     async def on_mount(self) -> None:
         await self.reload()
+        self.query_one("#deliveries", DataTable).focus()
+        self.set_interval(self.poll_interval, self._poll)
+
+    @work(exclusive=True, group="deliveries")
+    async def _poll(self) -> None:
+        await self.reload()
 
     async def reload(self) -> None:
-        rows = await self.main.guard(data.failures(self.main.db, self.main.who))
+        rows = await self.session.guard(data.delivery_rows(self.session.db, self.session.who, status=self.status))
         if rows is None:
             return
+        cells = [
+            (str(d["id"]), d["event"], d["bot_name"], str(d["conversation_id"] or "-"), d["status"], str(d["attempts"]),
+             (d["last_error"] or str(d["last_status_code"] or ""))[:60], when(d["created_at"]))
+            for d in rows
+        ]
+        self.query_one("#deliveries-filter", Static).update(
+            f"Showing {self.status or 'all'} deliveries, newest first (1 all, 2 pending, 3 delivering, 4 delivered, 5 failed)"
+        )
+        empty = self.query_one("#deliveries-empty", Static)
+        empty.update("" if rows else f"No {self.status + ' ' if self.status else ''}deliveries yet.")
+        empty.display = not rows
+        if cells == self._shown:
+            return
+        self._shown = cells
         table = self.query_one("#deliveries", DataTable)
+        keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value if table.row_count else None
         table.clear()
-        for d in rows:
-            table.add_row(str(d["id"]), d["event"], str(d["agent_bot_id"]), str(d["conversation_id"] or "-"), str(d["attempts"]),
-                          (d["last_error"] or str(d["last_status_code"] or ""))[:80], key=str(d["id"]))
-        self.query_one("#deliveries-empty", Static).update("" if rows else "No failed deliveries. All good.")
+        for row in cells:
+            table.add_row(*row, key=row[0])
+        keys = [row[0] for row in cells]
+        if keep in keys:
+            table.move_cursor(row=keys.index(keep), scroll=False)
 
-    async def _retry(self, ids: list[int]) -> None:
-        from ndoto_cli.core.services import deliveries
-
-        done = await self.main.guard(self.main.db.write(lambda s: deliveries.retry(s, delivery_ids=ids)))
-        if done is not None:
-            self.app.notify(f"{done} deliver{'y' if done == 1 else 'ies'} due again")
-            await self.reload()
+    async def action_status(self, key: str) -> None:
+        self.status = DELIVERY_FILTERS[key]
+        await self.reload()
 
     async def action_retry(self) -> None:
         table = self.query_one("#deliveries", DataTable)
         if table.row_count:
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            await self._retry([int(key)])  # type: ignore[arg-type]
+            done = await self.session.guard(data.retry(self.session.db, [int(key)]))  # type: ignore[arg-type]
+            if done is not None:
+                self.app.notify(f"{done} deliver{'y' if done == 1 else 'ies'} due again" if done else "Only failed or waiting deliveries are retried.")
+                await self.reload()
 
-    async def action_retry_all(self) -> None:
-        rows = await self.main.guard(data.failures(self.main.db, self.main.who, limit=10_000))
-        if rows:
-            await self._retry([d["id"] for d in rows])
+    def action_retry_all(self) -> None:
+        async def retry_all(yes: bool | None) -> None:
+            if not yes:
+                return
+            result = await self.session.guard(data.retry_all_failed(self.session.db, self.session.who))
+            if result is not None:
+                self.app.notify(f"{result[0]} failed deliveries due again")
+                await self.reload()
+
+        self.app.push_screen(Confirm("Send every failed delivery again?", action="Retry all"), retry_all)

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import DataTable, Input, Static, TextArea
+from textual.widgets import Button, DataTable, Input, Static, TextArea
 
 from ndoto_cli.core.settings import Settings
 from ndoto_cli.tui.app import InboxApp
@@ -171,3 +171,157 @@ async def test_unknown_agent_exits_with_a_clear_message(seeded: World, ndoto_hom
     async with app.run_test() as pilot:
         await pilot.pause()
     assert app.return_code == 1
+
+
+async def settle(pilot: Any, app: InboxApp) -> None:
+    """Let the workers that read and write finish, then the screen catch up."""
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_search_by_message_text_and_filters(seeded: World, ndoto_home: Path) -> None:
+    from ndoto_cli.tui.modals import SearchDialog
+
+    app = InboxApp(Settings(home=ndoto_home), poll_interval=3600)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert isinstance(app.screen, SearchDialog)
+        await pilot.press(*"malawi", "enter")  # words of a message, any case
+        await settle(pilot, app)
+        table = app.query_one("#conversations", DataTable)
+        assert table.row_count == 1 and table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == "2"
+        assert "malawi" in str(app.query_one("#filters", Static).content)
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"jane", "enter")  # a contact's name
+        await settle(pilot, app)
+        assert table.row_count == 1 and table.get_row_at(0)[1] == "Jane Doe"
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.click("#clear")
+        await settle(pilot, app)
+        assert table.row_count == 2
+
+
+async def test_a_narrow_window_shows_the_list_or_the_thread(seeded: World, ndoto_home: Path) -> None:
+    app = InboxApp(Settings(home=ndoto_home), poll_interval=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        assert app.focused is app.query_one("#conversations")  # the hint "Enter on a row" works at once
+        assert app.query_one("#middle").display and not app.query_one("#right").display
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert app.current is not None and app.query_one("#right").display and not app.query_one("#middle").display
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.query_one("#middle").display and not app.query_one("#right").display
+
+
+async def test_wide_windows_show_every_column(seeded: World, ndoto_home: Path) -> None:
+    app = InboxApp(Settings(home=ndoto_home), poll_interval=3600)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle(pilot, app)
+        table = app.query_one("#conversations", DataTable)
+        assert [str(c.label) for c in table.columns.values()] == ["#", "contact", "last message", "time", "status", "owner", "inbox"]
+        assert app.query_one("#inboxes").display
+
+
+async def test_bots_screen_creates_changes_shows_the_secret_and_deletes(seeded: World, ndoto_home: Path) -> None:
+    from ndoto_cli.tui.modals import BotForm
+
+    app = InboxApp(Settings(home=ndoto_home), poll_interval=3600)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("B", "c")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, BotForm)
+        form.query_one("#name", Input).value = "Helper"
+        form.query_one("#url", Input).value = "not a url"
+        app.screen.query_one("#save", Button).press()
+        await pilot.pause()
+        assert isinstance(app.screen, BotForm) and "malformed URL" in str(form.query_one("#form-error", Static).content)
+        form.query_one("#url", Input).value = "https://127.0.0.1:9/helper"
+        app.screen.query_one("#save", Button).press()
+        await settle(pilot, app)
+        assert isinstance(app.screen, TokenShown), str(form.query_one("#form-error", Static).content)
+        assert app.screen.token.startswith("ndb_")
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert row(ndoto_home, "select outgoing_url from agent_bots where name = 'Helper'") == ("https://127.0.0.1:9/helper",)
+        # An AI agent's settings of the product document, through the form.
+        conn = sqlite3.connect(ndoto_home / "ndoto.db")
+        conn.execute("update agent_bots set bot_type = 'ai_agent', outgoing_url = null where name = 'Helper'")
+        conn.commit()
+        conn.close()
+        await app.screen.reload()  # type: ignore[attr-defined]
+        table = app.screen.query_one("#bots", DataTable)
+        table.move_cursor(row=[r[1] for r in (table.get_row_at(i) for i in range(table.row_count))].index("Helper"))
+        await pilot.press("e")
+        await pilot.pause()
+        form = app.screen
+        form.query_one("#temperature", Input).value = "0.7"
+        form.query_one("#max_exchanges", Input).value = "4"
+        form.query_one("#handoff_keywords", Input).value = "human please, speak to agent"
+        app.screen.query_one("#save", Button).press()
+        await settle(pilot, app)
+        assert row(ndoto_home, "select temperature, max_exchanges, handoff_keywords from agent_bots where name = 'Helper'") == (
+            0.7, 4, '["human please", "speak to agent"]')
+        # The signing secret, read-only.
+        await pilot.press("s")
+        await settle(pilot, app)
+        assert isinstance(app.screen, TokenShown)
+        assert app.screen.token == row(ndoto_home, "select secret from agent_bots where name = 'Helper'")[0]
+        await pilot.press("escape")
+        await pilot.pause()
+        # Delete asks; No keeps it, Yes removes it.
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("n")
+        await pilot.pause()
+        assert row(ndoto_home, "select count(*) from agent_bots where name = 'Helper'") == (1,)
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot, app)
+        assert row(ndoto_home, "select count(*) from agent_bots where name = 'Helper'") == (0,)
+
+
+async def test_deliveries_screen_is_live_and_filters_by_status(seeded: World, ndoto_home: Path) -> None:
+    app = InboxApp(Settings(home=ndoto_home), poll_interval=3600)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("D")
+        await settle(pilot, app)
+        table = app.screen.query_one("#deliveries", DataTable)
+        assert table.row_count == 3  # every recent delivery, not only failures
+        app.screen.poll_interval = 0.1  # type: ignore[attr-defined]
+        from ndoto_cli.core.db import Database
+
+        other = await Database(Settings(home=ndoto_home)).open()
+        await other.write(lambda s: _say(s, seeded.web_inbox_id, "Jane Doe", "Still there?"))
+        await other.close()
+        for _ in range(40):
+            await asyncio.sleep(0.1)
+            await settle(pilot, app)
+            if table.row_count == 4:
+                break
+        assert table.row_count == 4
+        await pilot.press("5")  # failed only
+        await settle(pilot, app)
+        assert table.row_count == 0 and "No failed deliveries" in str(app.screen.query_one("#deliveries-empty", Static).content)
+
+
+async def test_the_palette_lists_the_consoles_actions_first(seeded: World, ndoto_home: Path) -> None:
+    from ndoto_cli.tui.app import Actions
+
+    app = InboxApp(Settings(home=ndoto_home), poll_interval=3600)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot, app)
+        provider = Actions(app.screen)
+        labels = [str(hit.display) async for hit in provider.discover()]
+        assert labels[0] == "Search conversations" and "Take over from the bot" in labels

@@ -67,6 +67,22 @@ def _make_engine(url: str, *, writer: bool) -> AsyncEngine:
     return engine
 
 
+def explain(exc: BaseException, settings: Settings) -> str:
+    """One line for a database that cannot be used, naming the file and what to do (for every front end)."""
+    path = sqlite_path(settings.resolved_database_url) or settings.resolved_database_url
+    text = str(getattr(exc, "orig", None) or exc)
+    lowered = text.lower()
+    if "file is not a database" in lowered or "malformed" in lowered:
+        return f"{path} is not an Ndoto database or is damaged: move it away, or put a backup back (ndoto db restore)"
+    if "unable to open database file" in lowered:
+        return f"cannot open the database {path}: check that its folder exists and is writable"
+    if "readonly" in lowered or "read-only" in lowered:
+        return f"the database {path} is read-only: Ndoto needs to write to it and its folder"
+    if isinstance(exc, PermissionError):
+        return f"no permission to use {path}: {exc.strerror}"
+    return f"database error ({path}): {text}"
+
+
 def _is_locked(exc: BaseException) -> bool:
     text = str(getattr(exc, "orig", exc)).lower()
     return "database is locked" in text or "database is busy" in text

@@ -275,6 +275,14 @@ async def reset_bot_token(session: AsyncSession, *, account_id: int | None, bot_
     return bot, await issue_token(session, owner_type=TokenOwner.agent_bot, owner_id=bot.id)  # type: ignore[arg-type]
 
 
+def signing_secret(bot: AgentBot, *, account_id: int | None) -> str:
+    """The secret a bot's verifier needs (the API shows it to administrators too); a system bot's
+    belongs to whoever manages it, not to an account that uses it."""
+    if bot.account_id is None and account_id is not None:
+        raise Forbidden(f"bot {bot.name} is a system bot: its signing secret is its platform's, not this account's")
+    return bot.secret
+
+
 async def reset_bot_secret(session: AsyncSession, *, account_id: int | None, bot_id: int) -> AgentBot:
     """A new webhook signing secret (separate from the access token)."""
     bot = await _owned(session, account_id=account_id, bot_id=bot_id)
