@@ -37,14 +37,20 @@ async def list_deliveries(
         if status not in {s.value for s in DeliveryStatus}:
             raise Invalid("status must be pending, delivering, delivered or failed", field="status")
         query = query.where(Delivery.status == status)
+    query = _narrowed(query, account_id=account_id, bot_id=bot_id, since=since)
+    rows = (await session.execute(query.order_by(Delivery.id.desc()).limit(limit))).all()  # type: ignore[union-attr]
+    return [(d, name) for d, name in rows]
+
+
+def _narrowed(query: Any, *, account_id: int | None, bot_id: int | None, since: float | None) -> Any:
+    """An account's deliveries (system bots' included), of one bot, since a time: for every listing."""
     if account_id is not None:
         query = query.where((Delivery.account_id == account_id) | Delivery.account_id.is_(None))  # type: ignore[union-attr]
     if bot_id is not None:
         query = query.where(Delivery.agent_bot_id == bot_id)
     if since is not None:
         query = query.where(Delivery.created_at >= since)
-    rows = (await session.execute(query.order_by(Delivery.id.desc()).limit(limit))).all()  # type: ignore[union-attr]
-    return [(d, name) for d, name in rows]
+    return query
 
 
 async def get_delivery(session: AsyncSession, *, delivery_id: int, account_id: int | None = None) -> tuple[Delivery, Event, list[DeliveryAttempt]]:
@@ -87,13 +93,7 @@ async def retry(session: AsyncSession, *, delivery_ids: list[int]) -> int:
 async def failed_ids(
     session: AsyncSession, *, account_id: int | None = None, bot_id: int | None = None, since: float | None = None
 ) -> list[int]:
-    query = select(Delivery.id).where(Delivery.status == DeliveryStatus.failed)
-    if account_id is not None:
-        query = query.where((Delivery.account_id == account_id) | Delivery.account_id.is_(None))  # type: ignore[union-attr]
-    if bot_id is not None:
-        query = query.where(Delivery.agent_bot_id == bot_id)
-    if since is not None:
-        query = query.where(Delivery.created_at >= since)
+    query = _narrowed(select(Delivery.id).where(Delivery.status == DeliveryStatus.failed), account_id=account_id, bot_id=bot_id, since=since)
     return [int(i) for i in (await session.execute(query.order_by(Delivery.id))).scalars()]
 
 
