@@ -14,6 +14,7 @@ from ndoto_cli.core.errors import Invalid, NotFound, TooManyRequests
 from ndoto_cli.core.models import Contact, Conversation
 from ndoto_cli.core.services import contacts, conversations, customers, inboxes, messages
 from ndoto_cli.core.views import contact_json, load_sender, message_json
+from ndoto_cli.server.deps import JSON, Db
 from ndoto_cli.server.responses import PublicContactOut, PublicConversationOut, PublicMessageOut, doc
 from ndoto_cli.server.route import PublicRoute
 from ndoto_cli.server.schemas import (
@@ -26,7 +27,6 @@ from ndoto_cli.server.schemas import (
 )
 
 router = APIRouter(prefix="/public/api/v1/inboxes/{inbox_identifier}", tags=["public"], route_class=PublicRoute)
-JSON = dict[str, Any]
 
 
 def _public_message(message: Any, display_id: int, sender: Any, echo_id: str | None = None) -> JSON:
@@ -64,7 +64,7 @@ def _conversation_json(bundle: Any, last: list[JSON]) -> JSON:
 
 
 @router.post("/contacts", responses=doc(PublicContactOut), summary="Create a contact in this inbox")
-async def create_contact(request: Request, inbox_identifier: str, body: PublicContactCreate) -> JSON:
+async def create_contact(db: Db, inbox_identifier: str, body: PublicContactCreate) -> JSON:
     async def go(s: Any) -> JSON:
         inbox = await inboxes.get_inbox_by_identifier(s, identifier=inbox_identifier)
         contact = await contacts.create_contact(
@@ -74,21 +74,21 @@ async def create_contact(request: Request, inbox_identifier: str, body: PublicCo
         link = await contacts.link_contact(s, contact=contact, inbox=inbox, source_id=body.source_id)
         return {**contact_json(contact), "source_id": link.source_id, "pubsub_token": None}
 
-    return await request.app.state.db.write(go)
+    return await db.write(go)
 
 
 @router.get("/contacts/{source_id}", responses=doc(PublicContactOut), summary="Show the contact")
-async def show_contact(request: Request, inbox_identifier: str, source_id: str) -> JSON:
-    async with request.app.state.db.read() as s:
+async def show_contact(db: Db, inbox_identifier: str, source_id: str) -> JSON:
+    async with db.read() as s:
         _inbox, link, contact = await _contact(s, inbox_identifier, source_id)
     return {**contact_json(contact), "source_id": link.source_id, "pubsub_token": None}
 
 
 @router.get("/contacts/{source_id}/conversations", responses=doc(list[PublicConversationOut]), summary="The contact's conversations in this inbox")
-async def list_conversations(request: Request, inbox_identifier: str, source_id: str) -> list[JSON]:
+async def list_conversations(db: Db, inbox_identifier: str, source_id: str) -> list[JSON]:
     from sqlalchemy import select
 
-    async with request.app.state.db.read() as s:
+    async with db.read() as s:
         inbox, _link, contact = await _contact(s, inbox_identifier, source_id)
         rows = (
             await s.execute(
@@ -105,7 +105,7 @@ async def list_conversations(request: Request, inbox_identifier: str, source_id:
 
 @router.post("/contacts/{source_id}/conversations", responses=doc(PublicConversationOut), summary="Start a conversation")
 async def create_conversation(
-    request: Request, inbox_identifier: str, source_id: str, body: PublicConversationCreate | None = None
+    db: Db, inbox_identifier: str, source_id: str, body: PublicConversationCreate | None = None
 ) -> JSON:
     async def go(s: Any) -> JSON:
         inbox, _link, contact = await _contact(s, inbox_identifier, source_id)
@@ -115,12 +115,12 @@ async def create_conversation(
         )
         return _conversation_json(bundle, [])
 
-    return await request.app.state.db.write(go)
+    return await db.write(go)
 
 
 @router.get("/contacts/{source_id}/conversations/{conversation_id}/messages", responses=doc(list[PublicMessageOut]), summary="Messages (private notes hidden)")
-async def list_messages(request: Request, inbox_identifier: str, source_id: str, conversation_id: Id) -> list[JSON]:
-    async with request.app.state.db.read() as s:
+async def list_messages(db: Db, inbox_identifier: str, source_id: str, conversation_id: Id) -> list[JSON]:
+    async with db.read() as s:
         inbox, _link, contact = await _contact(s, inbox_identifier, source_id)
         bundle = await _conversation(s, inbox, contact, conversation_id)
         rows = await customers.contact_thread(s, conversation_id=bundle.conversation.id, limit=100)
@@ -129,7 +129,7 @@ async def list_messages(request: Request, inbox_identifier: str, source_id: str,
 
 @router.post("/contacts/{source_id}/conversations/{conversation_id}/messages", responses=doc(PublicMessageOut), summary="Send a message as the contact")
 async def create_message(
-    request: Request, inbox_identifier: str, source_id: str, conversation_id: Id, body: PublicMessageCreate
+    request: Request, db: Db, inbox_identifier: str, source_id: str, conversation_id: Id, body: PublicMessageCreate
 ) -> JSON:
     wait = request.app.state.public_contacts.hit(f"{inbox_identifier}/{source_id}")
     if wait is not None:
@@ -144,12 +144,12 @@ async def create_message(
         )
         return _public_message(result.message, conversation_id, result.sender, body.echo_id)
 
-    return await request.app.state.db.write(go)
+    return await db.write(go)
 
 
 @router.patch("/contacts/{source_id}/conversations/{conversation_id}/messages/{message_id}", responses=doc(PublicMessageOut), summary="Answer an input_select or form")
 async def submit(
-    request: Request, inbox_identifier: str, source_id: str, conversation_id: Id, message_id: Id, body: SubmittedValues
+    db: Db, inbox_identifier: str, source_id: str, conversation_id: Id, message_id: Id, body: SubmittedValues
 ) -> JSON:
     async def go(s: Any) -> JSON:
         inbox, _link, contact = await _contact(s, inbox_identifier, source_id)
@@ -160,11 +160,11 @@ async def submit(
         )
         return _public_message(result.message, conversation_id, result.sender)
 
-    return await request.app.state.db.write(go)
+    return await db.write(go)
 
 
 @router.post("/contacts/{source_id}/events", responses=doc(dict), summary="A widget event: webwidget.triggered fires webwidget_triggered")
-async def widget_event(request: Request, inbox_identifier: str, source_id: str, body: WidgetEvent) -> JSON:
+async def widget_event(db: Db, inbox_identifier: str, source_id: str, body: WidgetEvent) -> JSON:
     async def go(s: Any) -> JSON:
         inbox = await inboxes.get_inbox_by_identifier(s, identifier=inbox_identifier)
         if body.name not in ("webwidget.triggered", "webwidget_triggered"):
@@ -172,4 +172,4 @@ async def widget_event(request: Request, inbox_identifier: str, source_id: str, 
         event_id = await customers.trigger_widget(s, inbox=inbox, source_id=source_id, event_info=body.event_info)
         return {"event_id": event_id}
 
-    return await request.app.state.db.write(go)
+    return await db.write(go)
