@@ -113,7 +113,7 @@ def show(delivery: Annotated[int, typer.Argument(help="Delivery id.")], account:
         account_id = await resolve_account(db, account)
         async with db.read() as s:
             d, event, attempts = await deliveries.get_delivery(s, delivery_id=delivery, account_id=account_id)
-        return {**deliveries.delivery_json(d, event.name), "attempt_log": [deliveries.attempt_json(a) for a in attempts]}
+        return deliveries.detail_json(d, event, attempts)
 
     data = run(go, as_json=as_json)
     if as_json:

@@ -1,4 +1,5 @@
-"""``ndoto inboxes`` (create, list, show, delete) and ``ndoto inbox assign|unassign`` (its bot)."""
+"""``ndoto inboxes`` (create, list, show, update, embed, secret, delete) and ``ndoto inbox
+assign|unassign`` (its bot)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,14 @@ import typer
 from ndoto_cli.commands.output import AccountOpt, JsonOpt, YesOpt, confirm, console, dump_json, resolve_account, run, table
 
 app = typer.Typer(help="Inboxes: where conversations arrive (web widget or API channel).\n\nExample: ndoto inboxes create --name \"Website Chat\" --channel web_widget", no_args_is_help=True, rich_markup_mode=None)
+secret_app = typer.Typer(help="A web-widget inbox's identity-verification secret (identifier_hash = HMAC-SHA256 of the user's identifier with it).\n\nExample: ndoto inboxes secret show \"Website Chat\"", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(secret_app, name="secret")
 bind_app = typer.Typer(help="Connect an inbox to its bot (one active bot per inbox).\n\nExample: ndoto inbox assign OrderBot \"Website Chat\"", no_args_is_help=True, rich_markup_mode=None)
 
 
 class ChannelChoice(str, Enum):
     web_widget = "web_widget"
     api = "api"
-
-
-async def inbox_view(s: Any, inbox: Any) -> dict[str, Any]:
-    from ndoto_cli.core.services import inboxes
-    from ndoto_cli.core.views import inbox_json
-
-    return inbox_json(inbox, await inboxes.inbox_link(s, inbox_id=inbox.id), await inboxes.inbox_bot(s, inbox_id=inbox.id))
 
 
 def _rows(items: list[dict[str, Any]]) -> list[list[Any]]:
@@ -53,7 +49,7 @@ def create(
         account_id = await resolve_account(db, account)
 
         async def change(s: Any) -> Any:
-            return await inbox_view(s, await inboxes.create_inbox(s, account_id=account_id, name=name, channel=channel.value))
+            return await inboxes.describe(s, await inboxes.create_inbox(s, account_id=account_id, name=name, channel=channel.value))
 
         return await db.write(change)
 
@@ -76,7 +72,7 @@ def list_(account: AccountOpt = None, as_json: JsonOpt = False) -> None:
 
         account_id = await resolve_account(db, account)
         async with db.read() as s:
-            return [await inbox_view(s, i) for i in await inboxes.list_inboxes(s, account_id=account_id)]
+            return [await inboxes.describe(s, i) for i in await inboxes.list_inboxes(s, account_id=account_id)]
 
     items = run(go, as_json=as_json)
     if as_json:
@@ -91,7 +87,7 @@ def _find(ref: str, account: str | None, as_json: bool) -> Any:
 
         account_id = await resolve_account(db, account)
         async with db.read() as s:
-            return await inbox_view(s, await inboxes.find_inbox(s, account_id=account_id, ref=ref))
+            return await inboxes.describe(s, await inboxes.find_inbox(s, account_id=account_id, ref=ref))
 
     return run(go, as_json=as_json)
 
@@ -105,8 +101,177 @@ def show(inbox: Annotated[str, typer.Argument(help="Inbox id or name.")], accoun
     data = _find(inbox, account, as_json)
     if as_json:
         dump_json(data)
-    else:
-        table(COLUMNS, _rows([data]))
+        return
+    table(COLUMNS, _rows([data]))
+    if data.get("widget") is not None:
+        _print_widget(data)
+
+
+def _print_widget(data: dict[str, Any]) -> None:
+    w = data["widget"]
+    origins = ", ".join(w["allowed_origins"]) or "any (set --allow-origin to restrict)"
+    prechat = " and ".join(k for k in ("name", "email") if w[f"prechat_{k}"]) or "off"
+    rows = [
+        ["title", w["title"]], ["greeting", w["greeting"]], ["color", w["color"]], ["position", w["position"]],
+        ["locale", w["locale"]], ["allowed origins", origins], ["pre-chat form asks", prechat],
+        ["identity verification", "required" if w["require_identity"] else "optional"],
+    ]
+    table(["widget setting", "value"], rows)
+
+
+@app.command("update")
+def update(
+    inbox: Annotated[str, typer.Argument(help="Inbox id or name.")],
+    name: Annotated[str | None, typer.Option("--name", help="Rename the inbox.")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="The widget's title, at the top of the chat.")] = None,
+    greeting: Annotated[str | None, typer.Option("--greeting", help="The first message a visitor sees.")] = None,
+    color: Annotated[str | None, typer.Option("--color", help="The widget's colour, like #1f6feb.")] = None,
+    position: Annotated[str | None, typer.Option("--position", help="Where the bubble sits: left or right.")] = None,
+    locale: Annotated[str | None, typer.Option("--locale", help="The widget's language, like en or fr.")] = None,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option("--allow-origin", help="A site that may use the chat, like https://shop.example.com (repeat for more; replaces the list)."),
+    ] = None,
+    any_origin: Annotated[bool, typer.Option("--any-origin", help="Let any site use the chat (clears the allowed origins).")] = False,
+    prechat_name: Annotated[bool | None, typer.Option("--prechat-name/--no-prechat-name", help="Ask the visitor's name before the chat.")] = None,
+    prechat_email: Annotated[bool | None, typer.Option("--prechat-email/--no-prechat-email", help="Ask the visitor's email before the chat.")] = None,
+    require_identity: Annotated[
+        bool | None,
+        typer.Option("--require-identity/--no-require-identity", help="Refuse setUser calls without a right identifier_hash."),
+    ] = None,
+    account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rename an inbox or change its website chat (only the settings given change).
+
+    Example: ndoto inboxes update "Website Chat" --title "Ask us" --color "#0f766e" --allow-origin https://shop.example.com
+    """
+    from ndoto_cli.commands.output import ExitCode, fail
+
+    if any_origin and allow_origin:
+        fail("--any-origin and --allow-origin contradict each other: give one", code="usage", as_json=as_json, exit_code=ExitCode.USAGE)
+    origins = [] if any_origin else allow_origin
+    changes = {"title": title, "greeting": greeting, "color": color, "position": position, "locale": locale,
+               "allowed_origins": origins, "prechat_name": prechat_name, "prechat_email": prechat_email}
+    if name is None and require_identity is None and all(v is None for v in changes.values()):
+        fail("nothing to change: give at least one option (see --help)", code="usage", as_json=as_json, exit_code=ExitCode.USAGE)
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import inboxes
+
+        account_id = await resolve_account(db, account)
+        async with db.read() as s:
+            found = await inboxes.find_inbox(s, account_id=account_id, ref=inbox)
+
+        async def change(s: Any) -> Any:
+            done = await inboxes.update_inbox(s, account_id=account_id, inbox_id=found.id, name=name,
+                                              require_identity=require_identity, **changes)
+            return await inboxes.describe(s, done)
+
+        return await db.write(change)
+
+    data = run(go, as_json=as_json)
+    if as_json:
+        dump_json(data)
+        return
+    console().print(f"Updated inbox {data['id']} ({data['name']}).")
+    if data.get("widget") is not None:
+        _print_widget(data)
+
+
+@app.command("embed")
+def embed(inbox: Annotated[str, typer.Argument(help="Inbox id or name (a web-widget inbox).")], account: AccountOpt = None,
+          as_json: JsonOpt = False) -> None:
+    """Print the script tag that puts the inbox's chat on a website, and the settings that shape it.
+
+    The tag points at NDOTO_PUBLIC_URL (default http://NDOTO_HOST:NDOTO_PORT): set it to the
+    address visitors' browsers reach `ndoto serve` at.
+
+    Example: ndoto inboxes embed "Website Chat"
+    """
+    from ndoto_cli.commands.output import settings as read_settings
+
+    config = read_settings(as_json=as_json)
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.errors import Invalid
+        from ndoto_cli.core.services import inboxes
+
+        account_id = await resolve_account(db, account)
+        async with db.read() as s:
+            found = await inboxes.find_inbox(s, account_id=account_id, ref=inbox)
+            if found.channel_type != "Channel::WebWidget":
+                raise Invalid(f"inbox {found.name} is an API inbox: only web-widget inboxes have a chat to embed", field="inbox")
+            return await inboxes.describe(s, found)
+
+    data = run(go, as_json=as_json, settings=config)
+    from urllib.parse import quote
+
+    from ndoto_cli.core.services.widget import snippet
+
+    base = config.base_url.rstrip("/")
+    tag = snippet(base, data["website_token"])
+    demo = f"{base}/widget/demo?inbox={quote(data['website_token'])}"
+    if as_json:
+        dump_json({"snippet": tag, "demo_url": demo, "website_token": data["website_token"], "inbox": data})
+        return
+    out = console()
+    out.print(f"Put this tag on the pages of your site (before </body>) to show the chat of inbox {data['name']}:\n")
+    out.print(tag, markup=False, highlight=False, soft_wrap=True)
+    out.print(f"\nTry it now: {demo} (with `ndoto serve` running).")
+    if config.public_url is None and config.host in ("127.0.0.1", "localhost", "::1"):
+        out.print("Visitors' browsers must reach this address: set NDOTO_PUBLIC_URL to the URL they use.", style="yellow")
+    _print_widget(data)
+
+
+@secret_app.command("show")
+def secret_show(inbox: Annotated[str, typer.Argument(help="Inbox id or name.")], account: AccountOpt = None,
+                as_json: JsonOpt = False) -> None:
+    """Print the inbox's identity-verification secret (keep it on your site's server, never in a page).
+
+    Example: ndoto inboxes secret show "Website Chat"
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import inboxes
+
+        account_id = await resolve_account(db, account)
+        async with db.read() as s:
+            return await inboxes.find_inbox(s, account_id=account_id, ref=inbox)
+
+    found = run(go, as_json=as_json)
+    _print_secret(found, as_json)
+
+
+def _print_secret(found: Any, as_json: bool) -> None:
+    if as_json:
+        dump_json({"id": found.id, "name": found.name, "hmac_token": found.hmac_token, "hmac_mandatory": bool(found.hmac_mandatory)})
+        return
+    out = console()
+    out.print(found.hmac_token, markup=False, highlight=False)
+    out.print("identifier_hash = hex HMAC-SHA256(key=this secret, message=the user's identifier); compute it on your server.",
+              style="dim")
+
+
+@secret_app.command("reset")
+def secret_reset(inbox: Annotated[str, typer.Argument(help="Inbox id or name.")], yes: YesOpt = False, account: AccountOpt = None,
+                 as_json: JsonOpt = False) -> None:
+    """Replace the inbox's identity-verification secret (asks first: hashes made with the old one stop verifying).
+
+    Example: ndoto inboxes secret reset "Website Chat" --yes
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import inboxes
+
+        account_id = await resolve_account(db, account)
+        async with db.read() as s:
+            found = await inboxes.find_inbox(s, account_id=account_id, ref=inbox)
+        confirm(f"Replace the identity-verification secret of inbox {found.name}? Your site must sign with the new one", yes=yes,
+                as_json=as_json)
+        return await db.write(lambda s: inboxes.reset_hmac_token(s, account_id=account_id, inbox_id=found.id))
+
+    _print_secret(run(go, as_json=as_json), as_json)
 
 
 @app.command("delete")
@@ -158,7 +323,7 @@ def assign(
 
         async def change(s: Any) -> Any:
             done = await inboxes.set_inbox_bot(s, account_id=account_id, inbox_id=found_inbox.id, bot_id=found_bot.id)
-            return done, await inbox_view(s, done.inbox)
+            return done, await inboxes.describe(s, done.inbox)
 
         return await db.write(change)
 
@@ -189,7 +354,7 @@ def unassign(inbox: Annotated[str, typer.Argument(help="Inbox id or name.")], ac
 
         async def change(s: Any) -> Any:
             done = await inboxes.set_inbox_bot(s, account_id=account_id, inbox_id=found.id, bot_id=None)
-            return done, await inbox_view(s, done.inbox)
+            return done, await inboxes.describe(s, done.inbox)
 
         return await db.write(change)
 

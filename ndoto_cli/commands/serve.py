@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from pathlib import Path
 from typing import Annotated, Any
@@ -82,7 +83,17 @@ def serve(
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None, timeout_graceful_shutdown=10, lifespan="on",
         proxy_headers=False, server_header=False,
     )
-    server = uvicorn.Server(config)
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # Live widget streams never end by themselves: end them first, or every stop would
+            # wait out the graceful-shutdown timeout while visitors are connected.
+            hub = getattr(app.state, "widget_hub", None)
+            if hub is not None:
+                with contextlib.suppress(RuntimeError):
+                    asyncio.get_running_loop().call_soon_threadsafe(hub.close_all)
+            super().handle_exit(sig, frame)
+
+    server = Server(config)
     with _in_use(settings, "serve", base):
         try:
             server.run(sockets=[sock])
@@ -93,8 +104,6 @@ def serve(
 
 def _in_use(settings: Any, role: str, address: str | None) -> Any:
     """Tell ``ndoto db restore`` and ``ndoto status`` that this process uses the database."""
-    import contextlib
-
     from ndoto_cli.core.db import sqlite_path
 
     path = sqlite_path(settings.resolved_database_url)

@@ -12,6 +12,7 @@ from enum import Enum, IntEnum, StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import false as sa_false
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -165,8 +166,12 @@ class Inbox(SQLModel, table=True):
     account_id: int = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
     name: str
     channel_type: Channel = enum_field(Channel, Channel.api)
-    identifier: str = Field(unique=True)
+    identifier: str = Field(unique=True)  # the public API's key, and the widget's website token
     created_at: float = Field(default_factory=now)
+    widget: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
+    hmac_token: str | None = None  # identity verification: identifier_hash = HMAC-SHA256(hmac_token, identifier)
+    hmac_mandatory: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    widget_key: str | None = None  # signs visitors' tokens; never shown
 
 
 class Contact(SQLModel, table=True):
@@ -190,6 +195,7 @@ class ContactInbox(SQLModel, table=True):
     inbox_id: int = Field(foreign_key="inboxes.id", index=True, ondelete="CASCADE")
     source_id: str
     created_at: float = Field(default_factory=now)
+    hmac_verified: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
 
 
 class AgentBot(SQLModel, table=True):
@@ -237,6 +243,7 @@ class Conversation(SQLModel, table=True):
         UniqueConstraint("account_id", "display_id"),
         Index("ix_conversations_account_status_activity", "account_id", "status", "last_activity_at"),
         Index("ix_conversations_inbox_activity", "inbox_id", "last_activity_at"),
+        Index("ix_conversations_contact_inbox", "contact_inbox_id", "id"),  # a widget visitor's conversations
     )
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", ondelete="CASCADE")
@@ -289,6 +296,8 @@ class Event(SQLModel, table=True):
     """
 
     __tablename__ = "events"
+    # A reconnecting widget visitor replays its conversations' events after the last one it saw.
+    __table_args__ = (Index("ix_events_conversation", "conversation_id", "id"),)
     id: int | None = Field(default=None, primary_key=True)
     account_id: int | None = Field(default=None, index=True)
     conversation_id: int | None = None

@@ -161,8 +161,12 @@ def bot_json(
     return data
 
 
-def inbox_json(inbox: Inbox, link: AgentBotInbox | None = None, bot: AgentBot | None = None) -> dict[str, Any]:
-    return {
+def inbox_json(
+    inbox: Inbox, link: AgentBotInbox | None = None, bot: AgentBot | None = None, *, widget: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An inbox; a web-widget inbox adds its ``website_token`` and widget settings (never the
+    identity-verification secret: ``ndoto inboxes secret show`` prints it)."""
+    out = {
         "id": inbox.id,
         "account_id": inbox.account_id,
         "name": inbox.name,
@@ -173,6 +177,9 @@ def inbox_json(inbox: Inbox, link: AgentBotInbox | None = None, bot: AgentBot | 
         "agent_bot": bot_push(bot) if bot is not None else None,
         "created_at": ts(inbox.created_at),
     }
+    if widget is not None:
+        out.update(website_token=inbox.identifier, hmac_mandatory=bool(inbox.hmac_mandatory), widget=widget)
+    return out
 
 
 def sender_json(sender: Contact | User | AgentBot | None) -> dict[str, Any] | None:
@@ -317,7 +324,7 @@ def conversation_json(
             "assignee": assignee,
             "assignee_type": assignee_type,
             "team": None,
-            "hmac_verified": False,
+            "hmac_verified": bool(bundle.contact_inbox.hmac_verified),
         },
         "messages": messages,
         "last_non_activity_message": last_message,

@@ -64,6 +64,7 @@ def create_app(settings: Settings, *, db: Database | None = None, start_dispatch
         own_db = db is None
         database = db or await Database(settings).open()
         app.state.db = database
+        app.state.widget_hub = Hub(database)
         app.state.dispatcher = None
         if run_dispatcher:
             from ndoto_cli.dispatch.worker import Dispatcher
@@ -99,6 +100,10 @@ def create_app(settings: Settings, *, db: Database | None = None, start_dispatch
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    from ndoto_cli.server import widget
+    from ndoto_cli.server.widget.live import Hub
+
+    widget.install(app)
 
     @app.get("/health", tags=["health"], summary="Liveness, database and dispatcher state")
     async def health(request: Request) -> dict[str, Any]:

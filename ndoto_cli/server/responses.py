@@ -142,6 +142,9 @@ class InboxOut(Shape):
     channel_type: str
     inbox_identifier: str
     agent_bot_id: int | None
+    website_token: str | None = None  # web-widget inboxes
+    hmac_mandatory: bool | None = None
+    widget: dict[str, Any] | None = None
 
 
 class InboxList(Shape):

@@ -120,3 +120,8 @@ class PublicRoute(_Route):
         wait = request.app.state.public_clients.hit(client_key(request))
         if wait is not None:
             raise TooManyRequests("too many requests from this address", retry_after=wait)
+
+
+class WidgetRoute(PublicRoute):
+    """``/api/v1/widget/...``: a site's visitors; each client address has the public API's budget.
+    The visitor token and the page's origin are checked by the endpoints (``server.widget.routes``)."""

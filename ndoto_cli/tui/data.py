@@ -45,19 +45,48 @@ async def change_mark(db: Database) -> int:
         return int((await s.execute(select(func.max(Event.id)))).scalar_one() or 0)
 
 
-async def changed_since(db: Database, who: Who, mark: int) -> tuple[int, set[int]]:
-    """The newest event id, and the display ids of this account's conversations changed after ``mark``."""
+@dataclass
+class Changes:
+    newest: int
+    changed: set[int]  # display ids of conversations whose rows or threads changed
+    typing: dict[int, tuple[bool, str]]  # display id -> (on, who): the latest typing of a customer
+
+
+async def changed_since(db: Database, who: Who, mark: int) -> Changes:
+    """What happened in this account after ``mark``: the conversations that changed, and customers
+    starting or stopping typing (which changes nothing to reload)."""
     from ndoto_cli.core.models import Conversation
 
     async with db.read() as s:
         rows = (
             await s.execute(
-                select(Event.id, Conversation.display_id).outerjoin(Conversation, Conversation.id == Event.conversation_id)
+                select(Event.id, Event.name, Event.payload, Conversation.display_id)
+                .outerjoin(Conversation, Conversation.id == Event.conversation_id)
                 .where(Event.id > mark, Event.account_id == who.account_id).order_by(Event.id)
             )
         ).all()
         newest = int((await s.execute(select(func.max(Event.id)))).scalar_one() or 0)
-    return newest, {int(display) for _id, display in rows if display is not None}
+    changed: set[int] = set()
+    typing: dict[int, tuple[bool, str]] = {}
+    for _id, name, payload, display in rows:
+        if display is None:
+            continue
+        if name in conversations.TYPING_EVENTS:
+            body = json.loads(payload)
+            if (body.get("performed_by") or {}).get("type") == "contact":
+                typing[int(display)] = (name == conversations.TYPING_EVENTS[0], str(body.get("name") or "The customer"))
+            continue
+        changed.add(int(display))
+        typing.pop(int(display), None)  # a message ends the typing that led to it
+    return Changes(newest, changed, typing)
+
+
+async def typing(db: Database, who: Who, display_id: int, on: bool) -> Any:
+    """The human types a reply: the visitor's widget shows it (a note's typing shows nowhere)."""
+    return await db.write(
+        lambda s: conversations.add_typing(s, account_id=who.account_id, display_id=display_id, actor=who.actor,
+                                           typing_status="on" if on else "off")
+    )
 
 
 # -- Conversations -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ the inbox view reads the change feed (the outbox) and refreshes what the new eve
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from typing import Any
 
@@ -30,6 +31,9 @@ TAB_NAMES = {"mine": "Mine", "bot": "Bot", "open": "Open", "resolved": "Resolved
 PAGE = 200  # rows per tab view: newest first; the rest by narrowing (inbox, tab, search)
 WIDE = 170  # columns from which the inbox list shows beside the conversations and the thread (else: f)
 NARROW = 100  # below this, the conversations or the thread, one at a time
+TYPING_SHOWN = 30.0  # seconds a customer's "typing" shows without news (the widget's own limit)
+TYPING_RESEND = 5.0  # a human typing tells the customer again at most this often
+TYPING_PAUSE = 3.0  # ... and "stopped" after this long without a keystroke
 
 
 class InboxScreen(Screen[None]):
@@ -57,6 +61,10 @@ class InboxScreen(Screen[None]):
         self.current: int | None = None
         self.mark = -1
         self._polls = 0
+        self._typing: dict[int, tuple[str, float]] = {}  # display id -> (customer, shown until)
+        self._typing_sent: int | None = None  # the conversation this human was last said to type in
+        self._typing_at = 0.0
+        self._typing_timer: Any = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -70,6 +78,7 @@ class InboxScreen(Screen[None]):
             with Vertical(id="right"):
                 yield Static("Open a conversation: Enter on a row.", id="details")
                 yield ThreadView()
+                yield Static("", id="typing")
                 yield Composer()
         yield Footer()
 
@@ -125,13 +134,52 @@ class InboxScreen(Screen[None]):
         result = await self.session.guard(data.changed_since(self.session.db, self.session.who, self.mark))
         if result is None:
             return
-        newest, changed = result
-        if newest == self.mark:
+        if result.newest == self.mark:
+            self._show_typing()
             return
-        self.mark = newest
-        await self._load_rows()
-        if self.current is not None and self.current in changed:
+        self.mark = result.newest
+        for display_id, (typing_on, name) in result.typing.items():
+            if typing_on:
+                self._typing[display_id] = (name, time.monotonic() + TYPING_SHOWN)
+            else:
+                self._typing.pop(display_id, None)
+        for display_id in result.changed:
+            self._typing.pop(display_id, None)
+        self._show_typing()
+        if result.changed:
+            await self._load_rows()
+        if self.current is not None and self.current in result.changed:
             await self._load_thread(self.current)
+
+    def _show_typing(self) -> None:
+        """"Jane is typing..." under the open thread while the customer types (30 s at most, as
+        the widget's own indicator)."""
+        now = time.monotonic()
+        self._typing = {k: v for k, v in self._typing.items() if v[1] > now}
+        shown = self._typing.get(self.current) if self.current is not None else None
+        line = self.query_one("#typing", Static)
+        line.update(f"{escape(shown[0])} is typing…" if shown else "")
+        line.display = shown is not None
+
+    @on(Composer.Typed)
+    def _typed(self) -> None:
+        """Tell the customer a human is typing: at most every few seconds, and "stopped" after a pause."""
+        if self.current is None:
+            return
+        now = time.monotonic()
+        if self._typing_sent != self.current or now - self._typing_at > TYPING_RESEND:
+            self._typing_sent, self._typing_at = self.current, now
+            self.run_worker(self.session.guard(data.typing(self.session.db, self.session.who, self.current, True), quiet=True),
+                            group="typing")
+        if self._typing_timer is not None:
+            self._typing_timer.stop()
+        self._typing_timer = self.set_timer(TYPING_PAUSE, self._typing_stopped)
+
+    def _typing_stopped(self) -> None:
+        display_id, self._typing_sent = self._typing_sent, None
+        if display_id is not None:
+            self.run_worker(self.session.guard(data.typing(self.session.db, self.session.who, display_id, False), quiet=True),
+                            group="typing")
 
     async def _load_inboxes(self) -> None:
         rows = await self.session.guard(data.inbox_list(self.session.db, self.session.who))
@@ -186,6 +234,7 @@ class InboxScreen(Screen[None]):
             f"status: [b]{conv['status']}[/b]   answered by: {escape(owner_text(conv))}   last: {when(conv['last_activity_at'])}"
         )
         await self.query_one(ThreadView).show(display_id, msgs)
+        self._show_typing()
 
     async def show_thread(self, display_id: int) -> None:
         await self._load_thread(display_id)

@@ -24,12 +24,15 @@ class ConsoleSession:
     who: Who
     notify: Callable[..., Any]  # the app's notify(message, severity=, title=)
 
-    async def guard(self, awaitable: Awaitable[T]) -> T | None:
-        """Run a core call; a failure becomes a notification, never a crash."""
+    async def guard(self, awaitable: Awaitable[T], *, quiet: bool = False) -> T | None:
+        """Run a core call; a failure becomes a notification, never a crash (``quiet``: nothing
+        at all, for what the human did not ask for, like telling a customer they are typing)."""
         try:
             return await awaitable
         except NdotoError as exc:
-            self.notify(exc.message + (f" ({exc.hint})" if exc.hint else ""), severity="error", title="Not done")
+            if not quiet:
+                self.notify(exc.message + (f" ({exc.hint})" if exc.hint else ""), severity="error", title="Not done")
         except Exception as exc:  # noqa: BLE001 - e.g. the database is busy: say so, keep running
-            self.notify(f"{type(exc).__name__}: {exc}", severity="error", title="Error")
+            if not quiet:
+                self.notify(f"{type(exc).__name__}: {exc}", severity="error", title="Error")
         return None

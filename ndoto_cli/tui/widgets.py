@@ -203,6 +203,10 @@ class Composer(Horizontal):
         text: str
         private: bool
 
+    @dataclass
+    class Typed(Message):
+        """The human typed in a reply (not a note): the customer may see it."""
+
     REPLY = "Reply (Enter sends; Ctrl+N: note)"
     NOTE = "Private note, agents only (Ctrl+N: reply)"
 
@@ -224,6 +228,12 @@ class Composer(Horizontal):
 
     def sent(self) -> None:
         self.query_one("#composer", Input).value = ""
+
+    @on(Input.Changed, "#composer")
+    def _changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if event.value.strip() and not self.private:
+            self.post_message(self.Typed())
 
     @on(Input.Submitted, "#composer")
     def _submitted(self, event: Input.Submitted) -> None:

@@ -28,6 +28,8 @@ class FakeLLM:
     headers: list[dict[str, str]] = field(default_factory=list)  # each request's headers, lower-case names
     base: str = ""
     embedding: Callable[[str], list[float]] | None = None
+    in_flight: int = 0
+    most_in_flight: int = 0  # the most chat requests answered at the same time
 
     async def _chat(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -35,7 +37,12 @@ class FakeLLM:
         self.headers.append({k.lower(): v for k, v in request.headers.items()})
         reply = self.script(body)
         if reply.delay:
-            await asyncio.sleep(reply.delay)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                await asyncio.sleep(reply.delay)
+            finally:
+                self.in_flight -= 1
         if reply.status != 200:
             message = json.dumps(dict(request.headers)) if reply.echo_headers else "model overloaded"
             return web.json_response({"error": {"message": message, "type": "server_error"}}, status=reply.status)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ndoto_cli.core.actors import Actor
-from ndoto_cli.core.models import AiReply, Conversation, Message
+from ndoto_cli.core.models import AiReply, Conversation, Event, Message
 from ndoto_cli.core.services import conversations
 from tests.ai.conftest import AiWorld, customer_says
 from tests.ai.fake_llm import Reply
@@ -64,6 +64,11 @@ async def test_answers_from_the_knowledge_base(ai: AiWorld) -> None:
     await wait_for(second)
     roles = [m["role"] for m in ai.llm.requests[-1]["messages"]]
     assert roles == ["system", "user", "assistant", "user"]
+    # A website visitor saw the bot typing while it thought: on, off, then the answer.
+    async with ai.db.read() as s:
+        names = [e.name for e in (await s.execute(select(Event).where(Event.conversation_id == conv_id).order_by(Event.id))).scalars()
+                 if e.name.startswith("conversation_typing") or (e.name == "message_created" and '"agent_bot"' in e.payload and '"outgoing"' in e.payload)]
+    assert names == ["conversation_typing_on", "conversation_typing_off", "message_created"] * 2
 
 
 async def test_handoff_keyword_needs_no_model(ai: AiWorld) -> None:
@@ -171,7 +176,8 @@ async def test_a_hundred_customers_at_once(ai: AiWorld) -> None:
                 Message.sender_type == "agent_bot", Message.message_type == 1))).scalars().all()
         return set(ids) <= set(rows)
 
-    await wait_for(all_answered, timeout=30)
-    elapsed = time.monotonic() - start
-    print(f"100 customers answered by a 1 s model in {elapsed:.1f} s")
-    assert elapsed < 10
+    await wait_for(all_answered, timeout=60)
+    print(f"100 customers answered by a 1 s model in {time.monotonic() - start:.1f} s")
+    # Concurrency is behaviour, not a duration: the conversations were thought about at the same
+    # time (one at a time would keep a single request in flight).
+    assert ai.llm.most_in_flight >= 50, ai.llm.most_in_flight

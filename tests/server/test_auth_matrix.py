@@ -37,6 +37,8 @@ INBOX_READ = CONV_READ
 CREATE_IN_API_INBOX = {**OUTSIDERS, "agent": "ok", "admin": "ok", "bot_this_inbox": 403, "bot_other_inbox": "ok", "system_bot": 403}
 PLATFORM = {**dict.fromkeys(CALLERS, 401), "platform": "ok"}
 PUBLIC = dict.fromkeys(CALLERS, "ok")
+# The widget's routes open with a visitor token (tests/widget), never an API token: with one, 401.
+VISITORS_ONLY = dict.fromkeys(CALLERS, 401)
 
 ACC = "/api/v1/accounts/{account_id}"
 PUB = "/public/api/v1/inboxes/{inbox_identifier}"
@@ -89,7 +91,19 @@ TABLE: dict[str, dict[str, Any]] = {
     f"PATCH {PUB}/contacts/{{source_id}}/conversations/{{conversation_id}}/messages/{{message_id}}": PUBLIC,
     f"POST {PUB}/contacts/{{source_id}}/events": PUBLIC,
     "GET /health": PUBLIC,
+    "GET /widget/demo": PUBLIC,
+    "GET /api/v1/widget/config": PUBLIC,
+    "POST /api/v1/widget/session": PUBLIC,
+    "POST /api/v1/widget/events": VISITORS_ONLY,
+    "GET /api/v1/widget/conversation": VISITORS_ONLY,
+    "POST /api/v1/widget/messages": VISITORS_ONLY,
+    "POST /api/v1/widget/typing": VISITORS_ONLY,
+    "PATCH /api/v1/widget/contact": VISITORS_ONLY,
+    "POST /api/v1/widget/user": PUBLIC,  # setUser starts a visitor when there is none
+    "GET /api/v1/widget/stream": VISITORS_ONLY,
 }
+WIDGET_BODIES = {"events": {"name": "webwidget.triggered", "event_info": {}}, "messages": {"content": "hello"}, "typing": {"on": True},
+                 "contact": {"name": "Jo"}, "user": {"identifier": "jo-1"}, "session": {}}
 
 _names = itertools.count()
 
@@ -224,11 +238,15 @@ def test_every_caller_on_every_route(matrix: Matrix, operation: str) -> None:
             bot_id=matrix.platform_bot_id if is_platform else matrix.victim_bot_id,
         )
         body = body_for(operation, matrix)
+        params: dict[str, str] = {}
+        if "widget" in template:
+            params = {"website_token": matrix.web_identifier, "inbox": matrix.web_identifier, "token": "not-a-visitor"}
+            body = WIDGET_BODIES.get(template.rsplit("/", 1)[-1])
         if isinstance(body, dict) and "id" in body:
             body = {**body, "id": conversation}
         token = matrix.tokens[caller]
         headers = {"api_access_token": token} if token else {}
-        r = matrix.client.request(method, path, headers=headers, json=body)
+        r = matrix.client.request(method, path, headers=headers, json=body, params=params)
         expected = TABLE[operation][caller]
         got_in = r.status_code not in (401, 403) and r.status_code < 500
         if (expected == "ok" and not got_in) or (expected != "ok" and r.status_code != expected):

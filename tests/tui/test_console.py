@@ -325,3 +325,53 @@ async def test_the_palette_lists_the_consoles_actions_first(seeded: World, ndoto
         provider = Actions(app.screen)
         labels = [str(hit.display) async for hit in provider.discover()]
         assert labels[0] == "Search conversations" and "Take over from the bot" in labels
+
+
+async def test_typing_shows_both_ways(seeded: World, ndoto_home: Path) -> None:
+    """The customer's typing (from the widget, in another process) shows under the thread; the
+    human's typing of a reply becomes an event the customer's widget shows (a note's never does)."""
+    from ndoto_cli.core.actors import Actor
+    from ndoto_cli.core.db import Database
+    from ndoto_cli.core.models import Contact
+    from ndoto_cli.core.services import conversations
+
+    app = InboxApp(Settings(home=ndoto_home), poll_interval=0.2)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        await open_conversation(pilot, app, 1)
+        other = await Database(Settings(home=ndoto_home)).open()
+
+        async def customer_types(s: Any, on: bool) -> None:
+            bundle = await conversations.load(s, account_id=seeded.account_id, display_id=1)
+            contact = await s.get(Contact, bundle.contact.id)
+            await conversations.emit_typing(s, conversation=bundle.conversation, actor=Actor.of_contact(contact), on=on)
+
+        await other.write(lambda s: customer_types(s, True))
+        line = app.query_one("#typing", Static)
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            if line.display and "Jane Doe is typing" in str(line.content):
+                break
+        else:
+            raise AssertionError("the customer's typing never showed")
+        await other.write(lambda s: customer_types(s, False))
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            if not line.display:
+                break
+        else:
+            raise AssertionError("the customer's typing never stopped showing")
+        await other.close()
+
+        await pilot.press("i", *"On it")
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            if row(ndoto_home, "SELECT count(*) FROM events WHERE name = 'conversation_typing_on' AND payload LIKE '%\"user\"%'")[0]:
+                break
+        else:
+            raise AssertionError("the human's typing was never told")
+        await pilot.press("ctrl+u", "ctrl+n", *"internal")  # a note: nothing more is told
+        before = row(ndoto_home, "SELECT count(*) FROM events WHERE name = 'conversation_typing_on'")[0]
+        await asyncio.sleep(0.5)
+        await pilot.pause()
+        assert row(ndoto_home, "SELECT count(*) FROM events WHERE name = 'conversation_typing_on'")[0] == before

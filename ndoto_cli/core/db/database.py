@@ -107,6 +107,7 @@ class Database:
         self._queue: list[tuple[Callable[[AsyncSession], Awaitable[Any]], asyncio.Future[Any]]] = []
         self._writer_task: asyncio.Task[None] | None = None
         self._commit_hooks: list[CommitHook] = []
+        self._change_hooks: list[CommitHook] = []
         self._wake_pending = False
         self._quick: Any | None = None
 
@@ -173,6 +174,11 @@ class Database:
     def on_commit(self, hook: CommitHook) -> None:
         """Call ``hook()`` after a commit that added deliveries (the dispatcher sends them at once)."""
         self._commit_hooks.append(hook)
+
+    def on_change(self, hook: CommitHook) -> None:
+        """Call ``hook()`` after every commit of this process (live views look at the outbox at
+        once; other processes' commits reach them by polling)."""
+        self._change_hooks.append(hook)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -263,6 +269,8 @@ class Database:
     def _committed(self) -> None:
         """Tell listeners (the dispatcher) that new deliveries are due; other commits stay quiet,
         so the dispatcher's own bookkeeping commits never wake it in a loop."""
+        for hook in self._change_hooks:
+            hook()
         if not self._wake_pending:
             return
         self._wake_pending = False

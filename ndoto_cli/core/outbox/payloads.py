@@ -61,7 +61,7 @@ def conversation_data(bundle: Bundle, *, last_message: dict[str, Any] | None) ->
             "assignee": assignee,
             "assignee_type": assignee_type,
             "team": None,
-            "hmac_verified": False,
+            "hmac_verified": bool(ci.hmac_verified),
         },
         "channel": bundle.inbox.channel_type,
         "contact_inbox": {
@@ -71,7 +71,7 @@ def conversation_data(bundle: Bundle, *, last_message: dict[str, Any] | None) ->
             "source_id": ci.source_id,
             "created_at": ts(ci.created_at),
             "updated_at": ts(ci.created_at),
-            "hmac_verified": False,
+            "hmac_verified": bool(ci.hmac_verified),
             "pubsub_token": None,
         },
         "messages": [last_message] if last_message is not None else [],

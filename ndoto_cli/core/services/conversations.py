@@ -437,13 +437,29 @@ async def update_conversation(
     return bundle
 
 
+TYPING_EVENTS = ("conversation_typing_on", "conversation_typing_off")
+
+
 async def add_typing(
     session: AsyncSession, *, account_id: int, display_id: int, actor: Actor, typing_status: str, private: bool = False
 ) -> Bundle:
-    """Typing on/off: validated and authorized like any action (private typing like a note);
-    no state is stored."""
+    """Typing on/off (an agent, a bot's ``toggle_typing_status``): authorized like any action
+    (private typing like a note), then an event for the live views (the widget, the console)."""
     bundle = await load(session, account_id=account_id, display_id=display_id)
     await check_bot_may_act(bundle, actor, routing.BotAction.note if private else routing.BotAction.typing)
     if typing_status not in ("on", "off", "recording"):
         raise Invalid("typing_status must be on or off", field="typing_status")
+    if not private:
+        await emit_typing(session, conversation=bundle.conversation, actor=actor, on=typing_status != "off")
     return bundle
+
+
+async def emit_typing(session: AsyncSession, *, conversation: Conversation, actor: Actor, on: bool) -> None:
+    """Typing on/off, by anyone: a row in the outbox that live views follow; never a delivery
+    (Chatwoot sends bots no typing events)."""
+    name = TYPING_EVENTS[0] if on else TYPING_EVENTS[1]
+    payload = {
+        "event": name, "conversation": {"id": conversation.display_id}, "performed_by": actor.performed_by(),
+        "name": actor.name, "at": int(time.time()),
+    }
+    await emit(session, name=name, account_id=conversation.account_id, conversation_id=conversation.id, payload=payload, recipients=[])

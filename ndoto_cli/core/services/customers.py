@@ -74,6 +74,7 @@ async def trigger_widget(
         current_conversation=current,
         event_info=event_info or {},
     )
+    payload["performed_by"] = contact_actor(contact).performed_by()
     recipients = await deliverable(session, [bot.id]) if bot is not None else []  # type: ignore[list-item]
     return await emit(
         session, name="webwidget_triggered", account_id=inbox.account_id,

@@ -5,6 +5,7 @@ The queue the dispatcher works (claim, lease, record, failure handoff) is ``core
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -177,3 +178,9 @@ def attempt_json(attempt: DeliveryAttempt) -> dict[str, Any]:
         "error": attempt.error,
         "response_excerpt": attempt.response_excerpt,
     }
+
+
+def detail_json(delivery: Delivery, event: Event, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
+    """One delivery as ``deliveries show`` and the API show it: its state, the payload the bot was
+    sent (what to replay by hand when debugging a bot), and every attempt."""
+    return {**delivery_json(delivery, event.name), "payload": json.loads(event.payload), "attempt_log": [attempt_json(a) for a in attempts]}

@@ -1,8 +1,13 @@
-"""Inboxes and their bot link (one active bot per inbox, a bot serves many inboxes)."""
+"""Inboxes, their bot link (one active bot per inbox, a bot serves many inboxes) and, for
+web-widget inboxes, the widget's settings and identity-verification secret."""
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +40,10 @@ async def create_inbox(session: AsyncSession, *, account_id: int, name: str, cha
     name = (limits.text(name, field="name", max_length=limits.NAME) or "").strip()
     if not name:
         raise Invalid("inbox name must not be empty", field="name")
-    inbox = Inbox(account_id=account_id, name=name, channel_type=parse_channel(channel), identifier=new_identifier())
+    inbox = Inbox(
+        account_id=account_id, name=name, channel_type=parse_channel(channel), identifier=new_identifier(),
+        hmac_token=new_hmac_token(), widget_key=new_widget_key(),
+    )
     session.add(inbox)
     await session.flush()
     return inbox
@@ -82,6 +90,16 @@ async def delete_inbox(session: AsyncSession, *, account_id: int, inbox_id: int)
     await session.delete(inbox)
     await session.flush()
     return inbox
+
+
+async def describe(session: AsyncSession, inbox: Inbox) -> dict[str, Any]:
+    """The inbox as every front end shows it: its bot and, for a web widget, its settings."""
+    from ndoto_cli.core.views import inbox_json
+
+    link = await inbox_link(session, inbox_id=inbox.id)
+    bot = await inbox_bot(session, inbox_id=inbox.id)
+    widget = settings_of(inbox) if inbox.channel_type == Channel.web_widget else None
+    return inbox_json(inbox, link, bot, widget=widget)
 
 
 async def inbox_link(session: AsyncSession, *, inbox_id: int) -> AgentBotInbox | None:
@@ -145,3 +163,95 @@ async def conversation_count(session: AsyncSession, *, inbox_id: int) -> int:
 
     query = select(func.count()).select_from(Conversation).where(Conversation.inbox_id == inbox_id)
     return int((await session.execute(query)).scalar_one())
+
+
+# -- The web widget's settings -------------------------------------------------------------
+
+COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+DEFAULTS: dict[str, Any] = {
+    "title": "Chat with us", "greeting": "Hi! How can we help?", "color": "#1f6feb", "position": "right", "locale": "en",
+    "allowed_origins": [], "prechat_name": False, "prechat_email": False,
+}
+
+
+def settings_of(inbox: Inbox) -> dict[str, Any]:
+    """The inbox's widget settings, defaults filled in, plus whether identity is required."""
+    return {**DEFAULTS, **(inbox.widget or {}), "require_identity": bool(inbox.hmac_mandatory)}
+
+
+def _origin(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        raise Invalid(f"an allowed origin is a scheme and a host, like https://shop.example.com, not {value[:80]!r}",
+                      field="allowed_origins")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+async def update_inbox(
+    session: AsyncSession, *, account_id: int, inbox_id: int, name: str | None = None, require_identity: bool | None = None,
+    **changes: Any,
+) -> Inbox:
+    """Rename an inbox, or change a web-widget inbox's widget: title, greeting, colour, position,
+    locale, allowed origins, the pre-chat form's fields, and whether identity verification is
+    required. ``None`` leaves a setting as it is; nothing changes unless every value is valid."""
+    inbox = await get_inbox(session, account_id=account_id, inbox_id=inbox_id)
+    if name is not None:
+        name = (limits.text(name, field="name", max_length=limits.NAME) or "").strip()
+        if not name:
+            raise Invalid("inbox name must not be empty", field="name")
+    widget_changes = {k: v for k, v in changes.items() if v is not None}
+    if (widget_changes or require_identity is not None) and inbox.channel_type != Channel.web_widget:
+        raise Invalid(f"inbox {inbox.name} is an API inbox: only web-widget inboxes have a widget", field="inbox")
+    inbox.widget = _widget_settings(inbox, widget_changes)
+    if name is not None:
+        inbox.name = name
+    if require_identity is not None:
+        inbox.hmac_mandatory = bool(require_identity)
+    await session.flush()
+    return inbox
+
+
+def _widget_settings(inbox: Inbox, changes: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(changes) - set(DEFAULTS)
+    if unknown:
+        raise Invalid(f"unknown widget setting(s): {', '.join(sorted(unknown))}")
+    widget = dict(inbox.widget or {})
+    for key, value in changes.items():
+        if key in ("title", "greeting"):
+            value = (limits.text(value, field=key, max_length=100 if key == "title" else 500) or "").strip()
+            if not value:
+                raise Invalid(f"the widget's {key} must not be empty", field=key)
+        elif key == "color":
+            if not isinstance(value, str) or not COLOR.match(value):
+                raise Invalid(f"color is a hex colour like #1f6feb, not {str(value)[:20]!r}", field="color")
+        elif key == "position":
+            if value not in ("left", "right"):
+                raise Invalid("position is left or right", field="position")
+        elif key == "locale":
+            if not isinstance(value, str) or not LOCALE.match(value):
+                raise Invalid(f"locale is a language tag like en or fr, not {str(value)[:20]!r}", field="locale")
+        elif key == "allowed_origins":
+            if not isinstance(value, list) or len(value) > 50:
+                raise Invalid("allowed_origins is a list of at most 50 origins", field="allowed_origins")
+            value = sorted({_origin(limits.text(v, field=key, max_length=limits.URL) or "") for v in value})
+        elif key in ("prechat_name", "prechat_email") and not isinstance(value, bool):
+            raise Invalid(f"{key} is true or false", field=key)
+        widget[key] = value
+    return widget
+
+
+async def reset_hmac_token(session: AsyncSession, *, account_id: int, inbox_id: int) -> Inbox:
+    """A new identity-verification secret: the site's server must sign with it from now on."""
+    inbox = await get_inbox(session, account_id=account_id, inbox_id=inbox_id)
+    inbox.hmac_token = new_hmac_token()
+    await session.flush()
+    return inbox
+
+
+def new_hmac_token() -> str:
+    return secrets.token_hex(16)
+
+
+def new_widget_key() -> str:
+    return secrets.token_urlsafe(32)

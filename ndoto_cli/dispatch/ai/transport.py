@@ -2,6 +2,8 @@
 
 It answers only incoming, non-private customer messages in conversations it owns; ownership is
 checked again right before writing, because a human may have taken over while the model thought.
+In a website chat the visitor sees the bot typing while the model thinks (Chatwoot users ask for
+this, #12476).
 Many conversations are answered at once: the worker runs deliveries concurrently across
 conversations, and nothing here holds a lock across the model call.
 """
@@ -14,7 +16,7 @@ from ndoto_cli.core import routing
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.ai import rules as ai_rules
 from ndoto_cli.core.errors import NdotoError
-from ndoto_cli.core.models import AgentBot
+from ndoto_cli.core.models import AgentBot, Channel
 from ndoto_cli.core.outbox.queue import Claimed, Outcome
 from ndoto_cli.core.services import conversations, handoff, messages
 from ndoto_cli.core.settings import Settings
@@ -46,15 +48,22 @@ class AITransport:
                 return Outcome(ok=True, response_excerpt="ignored: the bot does not own this conversation")
             turns = await ai_rules.history(s, conversation_id=bundle.conversation.id)  # type: ignore[arg-type]
             replies = await ai_rules.bot_replies(s, conversation_id=bundle.conversation.id, bot_id=bot.id)  # type: ignore[arg-type]
+        live = bundle.inbox.channel_type == Channel.web_widget  # a visitor watches: show the bot typing while it thinks
+        if live:
+            await self.db.write(lambda s: conversations.emit_typing(s, conversation=bundle.conversation, actor=Actor.of_bot(bot), on=True))
         turn = await think(
             self.db, self.settings, bot, question=payload.get("content") or "", turns=turns, replies_so_far=replies,
             clients=self.clients,
         )
-        done = await self.db.write(lambda s: self._apply(s, bot, account_id, display_id, turn, turns))
+        done = await self.db.write(lambda s: self._apply(s, bot, account_id, display_id, turn, turns, typed=live))
         return Outcome(ok=True, response_excerpt=done)
 
-    async def _apply(self, s: Any, bot: AgentBot, account_id: int, display_id: int, turn: Turn, turns: list[dict[str, str]]) -> str:
+    async def _apply(
+        self, s: Any, bot: AgentBot, account_id: int, display_id: int, turn: Turn, turns: list[dict[str, str]], *, typed: bool = False
+    ) -> str:
         bundle = await conversations.load(s, account_id=account_id, display_id=display_id)
+        if typed:
+            await conversations.emit_typing(s, conversation=bundle.conversation, actor=Actor.of_bot(bot), on=False)
         if routing.owner_bot_id(bundle) != bot.id:
             return "silent: a human took over while the model was thinking"
         actor = Actor.of_bot(bot)

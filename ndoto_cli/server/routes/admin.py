@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from ndoto_cli.core.errors import Invalid, Unauthorized
 from ndoto_cli.core.services import bots, contacts, inboxes
-from ndoto_cli.core.views import bot_json, contact_json, inbox_json
+from ndoto_cli.core.views import bot_json, contact_json
 from ndoto_cli.server.auth import Caller
 from ndoto_cli.server.deps import JSON, AdminCaller, AnyCaller, Db, UserCaller
 from ndoto_cli.server.responses import BotOut, ContactCreated, Deleted, InboxBotOut, InboxList, InboxOut, doc
@@ -79,17 +79,11 @@ async def reset_secret(db: Db, caller: AdminCaller, account_id: Id, bot_id: Id) 
     return render_bot(bot, caller)
 
 
-async def _inbox_json(s: Any, inbox: Any) -> JSON:
-    link = await inboxes.inbox_link(s, inbox_id=inbox.id)
-    bot = await inboxes.inbox_bot(s, inbox_id=inbox.id)
-    return inbox_json(inbox, link, bot)
-
-
 @router.get("/inboxes", responses=doc(InboxList), tags=["inboxes"], summary="List inboxes")
 async def list_inboxes(db: Db, caller: UserCaller, account_id: Id) -> JSON:
     async with db.read() as s:
         rows = await inboxes.list_inboxes(s, account_id=account_id)
-        return {"payload": [await _inbox_json(s, i) for i in rows]}
+        return {"payload": [await inboxes.describe(s, i) for i in rows]}
 
 
 @router.post("/inboxes", responses=doc(InboxOut), tags=["inboxes"], summary="Create an inbox ({name, channel: {type: api|web_widget}})")
@@ -103,7 +97,7 @@ async def create_inbox(db: Db, caller: AdminCaller, account_id: Id, body: InboxC
 
     async def go(s: Any) -> JSON:
         inbox = await inboxes.create_inbox(s, account_id=account_id, name=body.name, channel=channel)
-        return await _inbox_json(s, inbox)
+        return await inboxes.describe(s, inbox)
 
     return await db.write(go)
 
@@ -114,7 +108,7 @@ async def show_inbox(db: Db, caller: AnyCaller, account_id: Id, inbox_id: Id) ->
         inbox = await inboxes.get_inbox(s, account_id=account_id, inbox_id=inbox_id)
         if caller.is_bot and not await inboxes.bot_serves_inbox(s, bot_id=caller.bot_id, inbox_id=inbox_id):  # type: ignore[arg-type]
             raise Unauthorized("bots may read only the inboxes they serve")
-        return await _inbox_json(s, inbox)
+        return await inboxes.describe(s, inbox)
 
 
 @router.get("/inboxes/{inbox_id}/agent_bot", responses=doc(InboxBotOut), tags=["inboxes"], summary="The inbox's bot ({} when none)")
@@ -143,7 +137,7 @@ async def create_contact(db: Db, caller: UserCaller, account_id: Id, body: Conta
         if body.inbox_id is not None:
             inbox = await inboxes.get_inbox(s, account_id=account_id, inbox_id=body.inbox_id)
             link = await contacts.link_contact(s, contact=contact, inbox=inbox, source_id=body.source_id)
-            contact_inbox = {"inbox": await _inbox_json(s, inbox), "source_id": link.source_id}
+            contact_inbox = {"inbox": await inboxes.describe(s, inbox), "source_id": link.source_id}
         elif body.source_id:
             raise Invalid("source_id needs an inbox_id", field="inbox_id")
         return {"payload": {"contact": contact_json(contact), "contact_inbox": contact_inbox or {}}}

@@ -136,11 +136,12 @@ async def update(db: Db, caller: AnyCaller, account_id: Id, conversation_id: Id,
 
 @router.post("/conversations/{conversation_id}/toggle_typing_status", responses=doc(dict), summary="Typing indicator on/off")
 async def toggle_typing(db: Db, caller: AnyCaller, account_id: Id, conversation_id: Id, body: Typing) -> JSON:
-    async with db.read() as s:
-        await conversations.add_typing(
+    await db.write(
+        lambda s: conversations.add_typing(
             s, account_id=account_id, display_id=conversation_id, actor=caller.actor, typing_status=body.typing_status,
             private=body.is_private,
         )
+    )
     return {}
 
 

@@ -36,7 +36,7 @@ async def list_(db: Db, caller: AdminCaller, account_id: Id, agent_bot_id: OptId
 async def show(db: Db, caller: AdminCaller, account_id: Id, delivery_id: Id) -> JSON:
     async with db.read() as s:
         d, event, attempts = await deliveries.get_delivery(s, delivery_id=delivery_id, account_id=account_id)
-    return {**deliveries.delivery_json(d, event.name), "attempt_log": [deliveries.attempt_json(a) for a in attempts]}
+    return deliveries.detail_json(d, event, attempts)
 
 
 @router.post("/deliveries/{delivery_id}/retry", responses=doc(Retried), summary="Make a delivery due again (same webhook-id)")

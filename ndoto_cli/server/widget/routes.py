@@ -1,0 +1,263 @@
+"""The widget's API, ``/api/v1/widget``: what the script on a site's page calls.
+
+Every call names its website (``website_token``: the inbox's public identifier) and, once the
+visitor has started, its visitor token (header ``X-Ndoto-Visitor``, or ``token`` in the query of
+the live stream, where EventSource cannot send headers). The page's origin must be one the inbox
+allows (checked here, server side, as well as by the browser's CORS); the client address has a
+request budget, the visitor a message budget (``server.route.WidgetRoute``). The rules are core's
+(``core.services.widget``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from fastapi.sse import KEEPALIVE_COMMENT, format_sse_event
+from pydantic import Field
+
+from ndoto_cli.core import limits
+from ndoto_cli.core.errors import Forbidden, TooManyRequests
+from ndoto_cli.core.services import customers, widget
+from ndoto_cli.core.views import load_sender, message_json
+from ndoto_cli.server.deps import JSON, Db
+from ndoto_cli.server.responses import doc
+from ndoto_cli.server.route import WidgetRoute
+from ndoto_cli.server.schemas import Body, Ident, Name
+from ndoto_cli.server.widget import STATIC
+from ndoto_cli.server.widget.live import PING, RECONNECT
+
+LOCALES = sorted(p.stem for p in (STATIC / "locales").glob("*.json"))
+router = APIRouter(prefix="/api/v1/widget", tags=["widget"], route_class=WidgetRoute)
+
+WebsiteToken = Annotated[str, Query(max_length=limits.IDENTIFIER, description="The inbox's website token.")]
+VisitorHeader = Annotated[str | None, Header(alias="X-Ndoto-Visitor", max_length=512)]
+
+
+def _check_origin(request: Request, inbox: Any) -> None:
+    own = request.app.state.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
+    if not widget.origin_allowed(inbox, request.headers.get("origin"), own_origin=own.rstrip("/")):
+        raise Forbidden("this website may not use this chat: add its origin to the inbox's allowed origins")
+
+
+async def _visitor(request: Request, s: Any, website_token: str, token: str | None) -> widget.Visitor:
+    who = await widget.visitor(s, website_token=website_token, token=token)
+    _check_origin(request, who.inbox)
+    return who
+
+
+def _public(message: Any, display_id: int, sender: Any) -> JSON:
+    full = message_json(message, display_id=display_id, sender=sender)
+    out = {k: full[k] for k in ("id", "content", "message_type", "content_type", "content_attributes", "created_at", "conversation_id")}
+    out["sender"] = {"name": full["sender"]["name"], "type": full["sender"]["type"]} if full["sender"] else None
+    return out
+
+
+def _contact(who: widget.Visitor) -> JSON:
+    return {"name": who.contact.name, "email": who.contact.email, "identifier": who.contact.identifier,
+            "verified": bool(who.link.hmac_verified), "anonymous": who.contact.name == widget.VISITOR_NAME}
+
+
+def _browser(request: Request, event_info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Chatwoot's browser facts, from the User-Agent (ua-parser) and what the page said."""
+    from ua_parser import parse
+
+    agent = parse(request.headers.get("user-agent", "")[:1000])
+    ua, os_, device = agent.user_agent, agent.os, agent.device
+    info = event_info or {}
+    return {
+        "browser": {
+            "browser_name": ua.family if ua else "Unknown", "browser_version": ".".join(p for p in (ua.major, ua.minor) if p) if ua else "",
+            "device_name": device.family if device else "Unknown", "platform_name": os_.family if os_ else "Unknown",
+            "platform_version": ".".join(p for p in (os_.major, os_.minor) if p) if os_ else "",
+        },
+        "browser_language": str(info.get("browser_language") or request.headers.get("accept-language", "").split(",")[0])[:35],
+        "referer": str(info.get("referer") or request.headers.get("referer") or "")[: limits.URL],
+        "initiated_at": info.get("initiated_at") or {"timestamp": time.strftime("%a %b %d %Y %H:%M:%S GMT+0000", time.gmtime())},
+    }
+
+
+class SessionBody(Body):
+    pass
+
+
+class EventBody(Body):
+    name: Annotated[str, Field(max_length=64)] = "webwidget.triggered"
+    event_info: dict[str, Any] = Field(default_factory=dict)
+
+
+class MessageBody(Body):
+    content: Annotated[str, Field(min_length=1, max_length=limits.CONTENT)]
+    echo_id: Ident | None = None
+
+
+class TypingBody(Body):
+    on: bool
+
+
+class ContactBody(Body):
+    name: Name | None = None
+    email: Annotated[str, Field(max_length=limits.EMAIL)] | None = None
+
+
+class UserBody(Body):
+    identifier: Ident
+    name: Name | None = None
+    email: Annotated[str, Field(max_length=limits.EMAIL)] | None = None
+    identifier_hash: Annotated[str, Field(max_length=128)] | None = None
+
+
+@router.get("/config", responses=doc(dict), summary="The widget's settings for a website")
+async def config(request: Request, db: Db, website_token: WebsiteToken, visitor: VisitorHeader = None) -> JSON:
+    async with db.read() as s:
+        inbox = await widget.widget_inbox(s, website_token=website_token)
+    _check_origin(request, inbox)
+    settings = widget.settings_of(inbox)
+    known = None
+    if visitor:
+        async with db.read() as s:
+            try:
+                known = _contact(await widget.visitor(s, website_token=website_token, token=visitor))
+            except Exception:  # noqa: BLE001 - an old or foreign token: the widget starts afresh
+                known = None
+    return {"inbox": {"name": inbox.name}, "settings": {k: v for k, v in settings.items() if k != "allowed_origins"}, "contact": known,
+            "locales": LOCALES}
+
+
+@router.post("/session", responses=doc(dict), summary="Start (or resume) a visitor: its token")
+async def session(request: Request, db: Db, website_token: WebsiteToken, body: SessionBody | None = None, visitor: VisitorHeader = None) -> JSON:
+    who = await db.write(lambda s: widget.start(s, website_token=website_token, token=visitor))
+    _check_origin(request, who.inbox)
+    return {"token": who.token, "contact": _contact(who)}
+
+
+@router.post("/events", responses=doc(dict), summary="webwidget.triggered: the visitor opened the widget")
+async def events(request: Request, db: Db, website_token: WebsiteToken, body: EventBody, visitor: VisitorHeader = None) -> JSON:
+    if body.name not in ("webwidget.triggered", "webwidget_triggered"):
+        raise Forbidden("only the webwidget.triggered event is accepted")
+
+    async def go(s: Any) -> int:
+        who = await _visitor(request, s, website_token, visitor)
+        info = {**_browser(request, body.event_info), "widget_language": widget.settings_of(who.inbox)["locale"]}
+        return await customers.trigger_widget(s, inbox=who.inbox, source_id=who.link.source_id, event_info=info)
+
+    return {"event_id": await db.write(go)}
+
+
+@router.get("/conversation", responses=doc(dict), summary="The visitor's conversation and its messages (notes and activity never)")
+async def conversation(request: Request, db: Db, website_token: WebsiteToken, visitor: VisitorHeader = None) -> JSON:
+    # The stream's starting point is read before the thread: a change between the two is replayed
+    # (and shown once, by id), never skipped.
+    mark = await request.app.state.widget_hub.newest()
+    async with db.read() as s:
+        who = await _visitor(request, s, website_token, visitor)
+        conv, rows = await widget.thread(s, who=who)
+        if conv is None:
+            return {"conversation": None, "messages": [], "contact": _contact(who), "last_event_id": mark}
+        items = [_public(m, conv.display_id, await load_sender(s, m)) for m in rows]
+    return {"conversation": {"id": conv.display_id, "status": conv.status}, "messages": items, "contact": _contact(who),
+            "last_event_id": mark}
+
+
+@router.post("/messages", responses=doc(dict), summary="The visitor writes (a resolved conversation reopens)")
+async def post_message(request: Request, db: Db, website_token: WebsiteToken, body: MessageBody, visitor: VisitorHeader = None) -> JSON:
+    wait = request.app.state.public_contacts.hit(f"widget/{website_token}/{(visitor or '')[-24:]}")
+    if wait is not None:
+        raise TooManyRequests("too many messages: wait a little", retry_after=wait)
+
+    async def go(s: Any) -> JSON:
+        who = await _visitor(request, s, website_token, visitor)
+        result = await widget.says(s, who=who, content=body.content, browser=_browser(request))
+        return {**_public(result.message, result.bundle.conversation.display_id, result.sender), "echo_id": body.echo_id}
+
+    return await db.write(go)
+
+
+@router.post("/typing", responses=doc(dict), summary="The visitor is typing, or stopped")
+async def typing(request: Request, db: Db, website_token: WebsiteToken, body: TypingBody, visitor: VisitorHeader = None) -> JSON:
+    async def go(s: Any) -> None:
+        who = await _visitor(request, s, website_token, visitor)
+        await widget.typing(s, who=who, on=body.on)
+
+    await db.write(go)
+    return {}
+
+
+@router.patch("/contact", responses=doc(dict), summary="The pre-chat form: the visitor's name and email")
+async def contact(request: Request, db: Db, website_token: WebsiteToken, body: ContactBody, visitor: VisitorHeader = None) -> JSON:
+    async def go(s: Any) -> JSON:
+        who = await _visitor(request, s, website_token, visitor)
+        await widget.update_contact(s, who=who, name=body.name, email=body.email)
+        return _contact(who)
+
+    return await db.write(go)
+
+
+@router.post("/user", responses=doc(dict), summary="setUser: who the site says its user is (identifier_hash verifies it)")
+async def set_user(request: Request, db: Db, website_token: WebsiteToken, body: UserBody, visitor: VisitorHeader = None) -> JSON:
+    async def go(s: Any) -> JSON:
+        who = await widget.start(s, website_token=website_token, token=visitor)
+        _check_origin(request, who.inbox)
+        who = await widget.set_user(s, who=who, identifier=body.identifier, name=body.name, email=body.email,
+                                    identifier_hash=body.identifier_hash)
+        return {"token": who.token, "contact": _contact(who)}
+
+    return await db.write(go)
+
+
+async def _streaming_visitor(
+    request: Request, db: Db, website_token: WebsiteToken, token: Annotated[str, Query(max_length=512)]
+) -> widget.Visitor:
+    """Checked before the stream opens: a refused visitor gets a 401, not a stream that dies."""
+    async with db.read() as s:
+        return await _visitor(request, s, website_token, token)
+
+
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # and no proxy buffering
+
+
+@router.get(
+    "/stream", response_class=StreamingResponse, summary="Live: the visitor's messages, typing and status (SSE)",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events: message, typing, status"}},
+)
+async def stream(
+    request: Request, who: Annotated[widget.Visitor, Depends(_streaming_visitor)],
+    after: Annotated[int | None, Query(ge=0, le=limits.MAX_ID)] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
+) -> StreamingResponse:
+    """A plain streaming response rather than FastAPI's SSE wrapper: that one keeps two tasks per
+    stream and pings each on its own timer, so streams opened together (a server restart) ping
+    together and every push waits behind thousands of pings; here the hub spreads the pings."""
+    hub = request.app.state.widget_hub
+    queue = await hub.subscribe(who.link.id)
+    since = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+    return StreamingResponse(_events(hub, who.link.id, queue, since), media_type="text/event-stream", headers=STREAM_HEADERS)
+
+
+def _sse(event_id: int, item: dict[str, Any]) -> bytes:
+    return format_sse_event(data_str=json.dumps(item, separators=(",", ":")), event=item["type"], id=str(event_id))
+
+
+async def _events(hub: Any, link_id: int, queue: Any, since: int | None) -> AsyncIterator[bytes]:
+    try:
+        yield format_sse_event(retry=1000, comment="connected")
+        seen = since or 0
+        more = since is not None
+        while more:  # what the visitor missed, a page at a time
+            missed, seen, more = await hub.replay(link_id, seen)
+            for event_id, item in missed:
+                yield _sse(event_id, item)
+        while True:
+            event_id, item = await queue.get()
+            if item is PING:
+                yield KEEPALIVE_COMMENT
+            elif item is RECONNECT:
+                return  # the browser reconnects and replays from its last id
+            elif event_id > seen:  # else: already sent by the replay
+                yield _sse(event_id, item)
+    finally:
+        hub.unsubscribe(link_id, queue)
