@@ -230,15 +230,21 @@ def test_origins_cors_and_security_headers(site: Site) -> None:
     assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://shop.test"
     refused = site.get("/config", headers={"origin": "https://evil.test"})
     assert refused.status_code == 403 and "allowed origins" in refused.json()["error"]
+    assert "access-control-allow-origin" not in refused.headers  # the browser keeps the answer from the page
+    evil_preflight = site.client.options(f"{W}/messages", params={"website_token": site.token},
+                                         headers={"origin": "https://evil.test", "access-control-request-method": "POST"})
+    assert evil_preflight.status_code == 204 and "access-control-allow-origin" not in evil_preflight.headers
     visitor = site.visitor()
     assert site.post("/messages", {"content": "hi"}, visitor, headers={"origin": "https://evil.test"}).status_code == 403
     # The server's own demo page is always allowed.
     own = site.get("/config", headers={"origin": "http://testserver"})
     assert own.status_code == 200
-    preflight = site.client.options(f"{W}/messages", headers={"origin": "https://shop.test", "access-control-request-method": "POST",
+    preflight = site.client.options(f"{W}/messages", params={"website_token": site.token},
+                                    headers={"origin": "https://shop.test", "access-control-request-method": "POST",
                                                             "access-control-request-headers": "content-type, x-ndoto-visitor"})
     assert preflight.status_code == 204
     assert "x-ndoto-visitor" in preflight.headers["access-control-allow-headers"]
+    assert preflight.headers["access-control-allow-origin"] == "https://shop.test"
     assert ok.headers["content-security-policy"].startswith("default-src 'none'")
     assert ok.headers["x-content-type-options"] == "nosniff"
 

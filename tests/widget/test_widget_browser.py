@@ -101,7 +101,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     from playwright.sync_api import sync_playwright
 
     home = tmp_path_factory.mktemp("widget-site")
-    env = {**os.environ, "NDOTO_HOME": str(home), "NDOTO_ALLOW_PRIVATE_ADDRESSES": "true", "NDOTO_DELIVERY_RETRY_SCHEDULE": "1"}
+    port = _free_port()
+    env = {**os.environ, "NDOTO_HOME": str(home), "NDOTO_ALLOW_PRIVATE_ADDRESSES": "true", "NDOTO_DELIVERY_RETRY_SCHEDULE": "1",
+           "NDOTO_PUBLIC_URL": f"http://127.0.0.1:{port}"}  # what `inboxes embed` prints
     env.pop("NDOTO_DATABASE_URL", None)
     env.pop("NDOTO_ACCOUNT", None)
 
@@ -111,7 +113,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     bot_port = _free_port()
     bot = ndoto(env, "bots", "create", "--name", "Flask bot", "--url", f"http://127.0.0.1:{bot_port}/webhook")
     ndoto(env, "inbox", "assign", "Flask bot", "Website Chat")
-    port = _free_port()
     served = start_serve(home, extra_env=env, args=["--port", str(port)])
     bot_env = {**env, "NDOTO_BASE_URL": f"http://127.0.0.1:{port}", "BOT_ACCESS_TOKEN": bot["access_token"], "BOT_PORT": str(bot_port)}
     bot_process = subprocess.Popen([sys.executable, str(FLASK_BOT)], env=bot_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -336,3 +337,40 @@ def test_pre_chat_form_keyboard_and_locale(site: Site) -> None:
     assert page.locator(f"{ROOT} textarea").get_attribute("placeholder") == "Écrivez un message…"
     french.close()
     site.ndoto("inboxes", "update", "Website Chat", "--locale", "en")
+
+
+def test_a_shop_on_another_origin_chats_when_allowed_and_is_refused_when_not(site: Site, tmp_path: Path) -> None:
+    """The real case: the chat embedded in a page of another origin (CORS preflights, the visitor
+    header, the stream), then the same page once the inbox no longer allows that origin."""
+    import functools
+    import http.server
+    import threading
+
+    tag = site.ndoto("inboxes", "embed", "Website Chat")["snippet"]
+    (tmp_path / "shop.html").write_text(f"<!doctype html><html><head><title>Shop</title></head><body><h1>Shop</h1>{tag}</body></html>")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    shop = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=shop.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{shop.server_address[1]}"
+    try:
+        site.ndoto("inboxes", "update", "Website Chat", "--allow-origin", origin)
+        visitor = site.browser.new_context()
+        page = visitor.new_page()
+        page.goto(f"{origin}/shop.html")
+        _open(site, page)
+        page.locator(f"{ROOT} textarea").fill("Hello from the shop")
+        page.locator(f"{ROOT} textarea").press("Enter")
+        page.locator(f"{LOG} .msg.them", has_text='You said: "Hello from the shop"').wait_for(timeout=20_000)
+        visitor.close()
+
+        site.ndoto("inboxes", "update", "Website Chat", "--allow-origin", "https://elsewhere.test")
+        time.sleep(5.5)  # the server remembers an origin's answer for 5 s
+        refused = site.browser.new_context()
+        page = refused.new_page()
+        with page.expect_console_message(lambda m: m.type == "warning" and "not available here" in m.text, timeout=20_000):
+            page.goto(f"{origin}/shop.html")
+        assert page.locator(ROOT).count() == 0  # no bubble on a site the inbox does not allow
+        refused.close()
+    finally:
+        shop.shutdown()
+        site.ndoto("inboxes", "update", "Website Chat", "--any-origin")

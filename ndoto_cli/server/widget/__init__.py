@@ -11,14 +11,17 @@ itself satisfies: no inline script, no eval.
 from __future__ import annotations
 
 import html
+import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
+from ndoto_cli.core.errors import NdotoError
 from ndoto_cli.core.services import widget as rules
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -32,14 +35,43 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 ALLOW_HEADERS = "content-type, x-ndoto-visitor, last-event-id"
 
 
+def own_origin(request: Request) -> str:
+    """This server's origin, as visitors' browsers see it: its own pages (the demo) may always chat."""
+    return (request.app.state.settings.public_url or f"{request.url.scheme}://{request.url.netloc}").rstrip("/")
+
+
 class WidgetHeaders:
     """CORS and a content security policy for the widget's paths (the rest of the app is untouched).
 
-    Preflights are answered at once; answers name the asking origin. Which origins may really use
-    an inbox's widget is checked by the endpoints (the inbox's allowed origins, a 403)."""
+    The browser is told an origin may read the answers only when the inbox named by the request's
+    ``website_token`` allows it (looked up, then remembered for ``CACHE_SECONDS``), so a page of
+    another site is refused by the browser before any answer reaches it; the endpoints check the
+    origin again (a 403) for clients that are not browsers or ignore CORS."""
+
+    CACHE_SECONDS = 5.0
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self._allowed: dict[tuple[str, str], tuple[bool, float]] = {}
+
+    async def _may(self, scope: dict[str, Any], origin: str) -> bool:
+        token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("website_token", [""])[0]
+        key, now = (token, origin), time.monotonic()
+        cached = self._allowed.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        request = Request(scope)
+        try:
+            async with request.app.state.db.read() as s:
+                inbox = await rules.widget_inbox(s, website_token=token)
+        except NdotoError:
+            allowed = False  # no such website: the endpoint says so, to clients that may read it
+        else:
+            allowed = rules.origin_allowed(inbox, origin, own_origin=own_origin(request))
+        if len(self._allowed) > 10_000:
+            self._allowed.clear()
+        self._allowed[key] = (allowed, now + self.CACHE_SECONDS)
+        return allowed
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "")
@@ -48,12 +80,13 @@ class WidgetHeaders:
             return
         origin = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"origin"), None)
         api = path.startswith(API_PREFIX)
+        cors = api and origin is not None and await self._may(scope, origin)
         if api and scope["method"] == "OPTIONS":
             headers = [(b"access-control-allow-methods", b"GET, POST, PATCH, OPTIONS"),
                        (b"access-control-allow-headers", ALLOW_HEADERS.encode()), (b"access-control-max-age", b"600"),
                        (b"vary", b"Origin")]
-            if origin:
-                headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
+            if cors:
+                headers.append((b"access-control-allow-origin", origin.encode("latin-1")))  # type: ignore[union-attr]
             await send({"type": "http.response.start", "status": 204, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
@@ -63,10 +96,13 @@ class WidgetHeaders:
                 headers = list(message.get("headers", []))
                 headers.append((b"content-security-policy", (API_CSP if api else PAGE_CSP).encode()))
                 headers.append((b"x-content-type-options", b"nosniff"))
-                if api and origin:
-                    headers += [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
+                if api:
+                    headers.append((b"vary", b"Origin"))
+                if cors:
+                    headers.append((b"access-control-allow-origin", origin.encode("latin-1")))  # type: ignore[union-attr]
                 if not api:
-                    headers.append((b"cross-origin-resource-policy", b"cross-origin"))  # host pages load the script
+                    # Public files: any host page loads the script and fetches the translations.
+                    headers += [(b"cross-origin-resource-policy", b"cross-origin"), (b"access-control-allow-origin", b"*")]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -100,8 +136,7 @@ def install(app: Any) -> None:
     async def demo(request: Request, inbox: str = Query(max_length=255, description="The inbox's website token")) -> HTMLResponse:
         async with request.app.state.db.read() as s:
             found = await rules.widget_inbox(s, website_token=inbox)
-        base = request.app.state.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
-        return HTMLResponse(demo_page(base, found.identifier, found.name))
+        return HTMLResponse(demo_page(own_origin(request), found.identifier, found.name))
 
     app.mount("/widget", GZipMiddleware(StaticFiles(directory=STATIC), minimum_size=400), name="widget-static")
     app.add_middleware(WidgetHeaders)

@@ -6,6 +6,10 @@ and hands each visitor the ones of its conversations. The outbox is the source o
 live view does not depend on which process wrote a change, and a visitor who reconnects replays
 what it missed from the last event id it saw (SSE's ``Last-Event-ID``).
 
+Known limit: the hub reads "events after the last id seen", which is exact while ids commit in
+order (SQLite: one writer). With several writers on PostgreSQL a lower id can commit after a
+higher one; reading must then stop below the oldest id still in flight. Not done yet.
+
 What reaches a visitor: public messages (never private notes nor activity lines), typing of the
 humans and bots answering, and status changes. Translating an event needs no query beyond the
 event itself: payloads are rendered at the time of the change.

@@ -28,7 +28,7 @@ from ndoto_cli.server.deps import JSON, Db
 from ndoto_cli.server.responses import doc
 from ndoto_cli.server.route import WidgetRoute
 from ndoto_cli.server.schemas import Body, Ident, Name
-from ndoto_cli.server.widget import STATIC
+from ndoto_cli.server.widget import STATIC, own_origin
 from ndoto_cli.server.widget.live import PING, RECONNECT
 
 LOCALES = sorted(p.stem for p in (STATIC / "locales").glob("*.json"))
@@ -39,8 +39,7 @@ VisitorHeader = Annotated[str | None, Header(alias="X-Ndoto-Visitor", max_length
 
 
 def _check_origin(request: Request, inbox: Any) -> None:
-    own = request.app.state.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
-    if not widget.origin_allowed(inbox, request.headers.get("origin"), own_origin=own.rstrip("/")):
+    if not widget.origin_allowed(inbox, request.headers.get("origin"), own_origin=own_origin(request)):
         raise Forbidden("this website may not use this chat: add its origin to the inbox's allowed origins")
 
 

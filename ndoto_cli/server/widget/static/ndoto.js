@@ -510,6 +510,7 @@
       if (state.token) fetchConversation().then(function () { if (state.conversation) connect(); }).catch(function () {});
     });
   }).catch(function (err) {
-    console.warn("Ndoto chat is not available here: " + err.message);
+    // A page of an origin the inbox does not allow gets no readable answer at all (CORS).
+    console.warn("Ndoto chat is not available here: " + (err.status ? err.message : "the server is unreachable or does not allow this site's origin"));
   });
 })();
