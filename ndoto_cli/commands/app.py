@@ -1,26 +1,32 @@
 """The ``ndoto`` command: the root Typer app and the registry of its sub-commands.
 
 Each noun or verb lives in its own module that imports only typer at module level; adding one is
-one line in ``_register``.
+one line in ``COMMANDS``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+import sys
+from typing import Annotated, Any
 
 import typer
 
 from ndoto_cli import __version__
 
-app = typer.Typer(
-    name="ndoto",
-    help="Ndoto: bots that answer customer conversations, run from the terminal.\n\n"
-    "Start with `ndoto init`, then `ndoto serve`. Every command takes --help.",
-    no_args_is_help=True,
-    rich_markup_mode=None,  # plain help: rich rendering costs ~0.25 s per --help
-    context_settings={"help_option_names": ["-h", "--help"]},
-    pretty_exceptions_enable=False,
-)
+
+def _new_app() -> typer.Typer:
+    root_app = typer.Typer(
+        name="ndoto",
+        help="Ndoto: bots that answer customer conversations, run from the terminal.\n\n"
+        "Start with `ndoto init`, then `ndoto serve`. Every command takes --help.",
+        no_args_is_help=True,
+        rich_markup_mode=None,  # plain help: rich rendering costs ~0.25 s per --help
+        context_settings={"help_option_names": ["-h", "--help"]},
+        pretty_exceptions_enable=False,
+    )
+    root_app.callback()(root)
+    return root_app
 
 
 def _version(value: bool) -> None:
@@ -29,7 +35,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     version: Annotated[
         bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit.")
@@ -41,38 +46,90 @@ def root(
     """
 
 
-def _register() -> None:
-    from ndoto_cli.commands import accounts, agents, bots, conversations, deliveries, inboxes, platform, say
-    from ndoto_cli.commands import db as db_cmd
-    from ndoto_cli.commands import init as init_cmd
-    from ndoto_cli.commands import serve as serve_cmd
-
-    app.command("init")(init_cmd.init)
-    app.command("serve")(serve_cmd.serve)
-    app.command("worker")(serve_cmd.worker)
-    app.command("say")(say.say)
-    app.add_typer(accounts.app, name="accounts")
-    app.add_typer(agents.app, name="agents")
-    app.add_typer(inboxes.app, name="inboxes")
-    app.add_typer(inboxes.bind_app, name="inbox")
-    app.add_typer(bots.app, name="bots")
-    app.add_typer(conversations.app, name="conversations")
-    app.add_typer(deliveries.app, name="deliveries")
-    app.add_typer(platform.app, name="platform")
-    from ndoto_cli.commands import bots_ai, kb
-    from ndoto_cli.commands import tui as tui_cmd
-
-    app.command("tui")(tui_cmd.tui)
-    app.command("chat")(tui_cmd.chat)
-    app.add_typer(kb.app, name="kb")
-    bots.app.command("try")(bots_ai.try_)
-    bots.app.command("eval")(bots_ai.eval_)
-    bots.app.command("stats")(bots_ai.stats)
-    app.add_typer(db_cmd.app, name="db")
+# name -> (module, attribute, "command" or "group"), in the order `ndoto --help` lists them.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("init", "init", "command"),
+    "serve": ("serve", "serve", "command"),
+    "worker": ("serve", "worker", "command"),
+    "say": ("say", "say", "command"),
+    "accounts": ("accounts", "app", "group"),
+    "agents": ("agents", "app", "group"),
+    "inboxes": ("inboxes", "app", "group"),
+    "inbox": ("inboxes", "bind_app", "group"),
+    "bots": ("bots", "app", "group"),
+    "conversations": ("conversations", "app", "group"),
+    "deliveries": ("deliveries", "app", "group"),
+    "platform": ("platform", "app", "group"),
+    "tui": ("tui", "tui", "command"),
+    "chat": ("tui", "chat", "command"),
+    "kb": ("kb", "app", "group"),
+    "db": ("db", "app", "group"),
+}
 
 
-_register()
+def build(only: str | None = None) -> typer.Typer:
+    """The root app with every command, or with ``only`` one: Typer turns every registered
+    command into a click command on each run (~50 ms for all of them), so a run builds just the
+    one it was asked for; ``--help``, completion and the tests get them all."""
+    from importlib import import_module
+
+    root_app = _new_app()
+    for name, (module, attribute, kind) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        target: Any = getattr(import_module(f"ndoto_cli.commands.{module}"), attribute)
+        if kind == "group":
+            root_app.add_typer(target, name=name)
+        else:
+            root_app.command(name)(target)
+    return root_app
+
+
+def _invoked(argv: list[str]) -> str | None:
+    """The command a command line names (its first word), when it is one of ours."""
+    for arg in argv:
+        if arg.startswith("-"):
+            return None  # an option before the command (--version, --help): the whole app answers
+        return arg if arg in COMMANDS else None
+    return None
+
+
+app = build()
 
 
 def run() -> None:
-    app()
+    completing = any(k.endswith("_COMPLETE") for k in os.environ)
+    name = None if completing else _invoked(sys.argv[1:])
+    target = build(name) if name is not None else app
+    try:
+        code = target(standalone_mode=False)
+    except typer.Abort:
+        sys.stderr.write("Aborted: nothing changed.\n")
+        code = 1
+    except Exception as exc:
+        if not _is_usage_error(exc):
+            raise
+        code = _usage_error(exc)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """Typer's usage errors (a bad option, a missing argument): ``exit_code`` 2 and a message."""
+    return getattr(exc, "exit_code", None) == 2 and hasattr(exc, "format_message")
+
+
+def _usage_error(exc: Any) -> int:
+    """One line naming the problem and where help is (the JSON envelope too with ``--json``);
+    a command group called without a command prints its help, as before."""
+    from ndoto_cli.commands.output import ExitCode, fail
+
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        sys.stderr.write(exc.format_message() + "\n")
+        return ExitCode.USAGE
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    try:
+        fail(exc.format_message() + where, code="usage", as_json="--json" in sys.argv[1:], exit_code=ExitCode.USAGE)
+    except typer.Exit as done:
+        return done.exit_code
+    return ExitCode.USAGE

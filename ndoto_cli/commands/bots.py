@@ -360,3 +360,15 @@ def ping(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as_
             out.print(f"response: {outcome.response_excerpt[:300]}", highlight=False)
     if not outcome.ok:
         raise typer.Exit(1)
+
+
+def _ai_commands() -> None:
+    """The AI agent's own commands live in ``bots_ai`` (beside the knowledge base's)."""
+    from ndoto_cli.commands import bots_ai
+
+    app.command("try")(bots_ai.try_)
+    app.command("eval")(bots_ai.eval_)
+    app.command("stats")(bots_ai.stats)
+
+
+_ai_commands()

@@ -23,7 +23,7 @@ def upgrade(as_json: JsonOpt = False) -> None:
         from ndoto_cli.core.db.migrate import current, head_revision
 
         await db.open()
-        return {"database": db.display_url, "revision": await current(db.writer), "head": head_revision()}
+        return {"database": db.display_url, "revision": await current(db.reader), "head": head_revision()}
 
     info = run(go, as_json=as_json, migrate=False)
     if as_json:
@@ -40,9 +40,11 @@ def info(as_json: JsonOpt = False) -> None:
     """
 
     async def go(db: Any) -> dict[str, Any]:
-        from ndoto_cli.core.db.migrate import current, head_revision
+        from ndoto_cli.core.db.migrate import check_known, current, head_revision
 
-        return {"database": db.display_url, "revision": await current(db.writer), "head": head_revision()}
+        revision = await current(db.reader)
+        check_known(revision, where=db.where)  # a newer database is a problem to say, not a detail
+        return {"database": db.display_url, "revision": revision, "head": head_revision()}
 
     data = run(go, as_json=as_json, migrate=False)
     if as_json:

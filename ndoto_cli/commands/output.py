@@ -66,10 +66,18 @@ def confirm(question: str, *, yes: bool, as_json: bool = False) -> None:
         fail("nothing changed", code="aborted", as_json=as_json)
 
 
+def on_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def console() -> Any:
+    """Rich on a terminal; into a pipe or a file, plain unwrapped lines (no colours, no wrapping
+    at 80 columns in the middle of a command the reader is meant to copy)."""
     from rich.console import Console
 
-    return Console()
+    if on_terminal():
+        return Console()
+    return Console(width=100_000, soft_wrap=True, no_color=True, highlight=False, emoji=False)
 
 
 def settings(*, as_json: bool = False) -> Any:
@@ -83,16 +91,20 @@ def settings(*, as_json: bool = False) -> Any:
         fail(exc.message, code=exc.code, hint=exc.hint, as_json=as_json)
 
 
+read_settings = settings  # for functions whose ``settings`` argument hides it
+
+
 def run(fn: Callable[[Any], Awaitable[T]], *, as_json: bool = False, migrate: bool = True, settings: Any = None) -> T:
     """Open the database, run ``fn(db)``, close; map domain errors to the CLI's error output.
     ``settings``: already read by the command (else read from the environment here)."""
     from ndoto_cli.core.errors import NdotoError
-    from ndoto_cli.core.settings import get_settings
+
+    config = settings if settings is not None else read_settings(as_json=as_json)
 
     async def main() -> T:
         from ndoto_cli.core.db import Database
 
-        db = Database(settings or get_settings())
+        db = Database(config)
         try:
             if migrate:
                 await db.open()
@@ -104,16 +116,25 @@ def run(fn: Callable[[Any], Awaitable[T]], *, as_json: bool = False, migrate: bo
         return asyncio.run(main())
     except NdotoError as exc:
         fail(exc.message, code=exc.code, hint=exc.hint, as_json=as_json)
-    except OSError as exc:
-        fail(f"{exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), code="os_error", as_json=as_json)
     except Exception as exc:  # the last line of defence: never a traceback
-        from sqlalchemy.exc import OperationalError, SQLAlchemyError
+        import sqlite3
 
-        if isinstance(exc, OperationalError):
-            fail(f"database error: {exc.orig}", code="database", as_json=as_json)
-        if isinstance(exc, SQLAlchemyError):
-            fail(f"database error: {exc}", code="database", as_json=as_json)
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from ndoto_cli.core.db.database import explain
+
+        if isinstance(exc, SQLAlchemyError | sqlite3.Error) or (isinstance(exc, PermissionError) and _about_db(exc, config)):
+            fail(explain(exc, config), code="database", as_json=as_json)
+        if isinstance(exc, OSError):
+            fail(f"{exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), code="os_error", as_json=as_json)
         raise
+
+
+def _about_db(exc: OSError, config: Any) -> bool:
+    from ndoto_cli.core.db import sqlite_path
+
+    path = sqlite_path(config.resolved_database_url) or ""
+    return bool(exc.filename) and str(exc.filename) in path
 
 
 async def resolve_account(db: Any, ref: str | None, *, email: str | None = None) -> int:
@@ -132,13 +153,27 @@ def token_notice(token: str, what: str) -> None:
 
 
 def table(columns: list[str], rows: list[list[Any]], *, title: str | None = None, empty: str = "Nothing yet.") -> None:
+    """Rows for people: a table on a terminal; elsewhere tab-separated lines, a header first
+    (``cut -f``, ``awk -F'\t'``), one row per line whatever its length."""
+    cells = [["-" if v is None or v == "" else str(v) for v in row] for row in rows]
+    out = console()
+    if not cells:
+        out.print(empty, markup=False)
+        return
+    if not on_terminal():
+        for line in [columns, *cells]:
+            sys.stdout.write("\t".join(c.replace("\t", " ").replace("\n", " ") for c in line) + "\n")
+        return
     from rich.table import Table
 
-    out = console()
-    if not rows:
-        out.print(empty)
-        return
     t = Table(*columns, title=title, header_style="bold")
-    for row in rows:
-        t.add_row(*["" if v is None else str(v) for v in row])
+    for row in cells:
+        t.add_row(*row)
     out.print(t)
+
+
+def fields(data: dict[str, Any], *, skip: tuple[str, ...] = ()) -> None:
+    """One record, a field per row, its values as words (``core.present.plain``)."""
+    from ndoto_cli.core.present import plain
+
+    table(["field", "value"], [[k.replace("_", " "), plain(k, v)] for k, v in data.items() if k not in skip])

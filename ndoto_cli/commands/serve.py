@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,14 @@ import typer
 
 from ndoto_cli.commands.output import ExitCode, console, fail, run, token_notice
 from ndoto_cli.commands.output import settings as read_settings
+
+
+class LogLevel(str, Enum):
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -28,11 +37,11 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option("--port", "-p", help="Port (default 8787; 0 picks a free one).")] = None,
+    port: Annotated[int | None, typer.Option("--port", "-p", min=0, max=65535, help="Port (default 8787; 0 picks a free one).")] = None,
     ssl_certfile: Annotated[Path | None, typer.Option("--ssl-certfile", help="TLS certificate (PEM) to serve https.")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option("--ssl-keyfile", help="TLS private key (PEM).")] = None,
     no_dispatcher: Annotated[bool, typer.Option("--no-dispatcher", help="Serve the API only (run `ndoto worker` elsewhere).")] = False,
-    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
+    log_level: Annotated[LogLevel, typer.Option("--log-level", case_sensitive=False, help="How much the server logs.")] = LogLevel.warning,
 ) -> None:
     """Run the REST API and the dispatcher that delivers events to bots, until Ctrl-C.
 
@@ -79,7 +88,7 @@ def serve(
 
     app = create_app(settings, start_dispatcher=dispatcher)
     config = uvicorn.Config(
-        app, log_level=log_level, ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        app, log_level=log_level.value, ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None, timeout_graceful_shutdown=10, lifespan="on",
         proxy_headers=False, server_header=False,
     )
@@ -115,7 +124,7 @@ def _in_use(settings: Any, role: str, address: str | None) -> Any:
 
 
 def worker(
-    log_level: Annotated[str, typer.Option("--log-level", help="Python log level.")] = "INFO",
+    log_level: Annotated[LogLevel, typer.Option("--log-level", case_sensitive=False, help="How much the worker logs.")] = LogLevel.info,
 ) -> None:
     """Run only the dispatcher (for deployments that separate the API and delivery), until Ctrl-C.
 
@@ -123,7 +132,7 @@ def worker(
     """
     import logging
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=log_level.value.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def go(db: Any) -> None:
         from ndoto_cli.dispatch.worker import Dispatcher

@@ -22,6 +22,8 @@ def tui(
 
     app = InboxApp(settings(), as_email=as_email, account=account)
     app.run()
+    if app.error:
+        fail(app.error)
     if app.return_code and app.return_code != 0:
         raise typer.Exit(app.return_code)
 

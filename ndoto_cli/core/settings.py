@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     public_messages_per_minute: int = Field(default=30, ge=1, le=100_000)
     """Most messages one contact may send per minute through the public API (and the widget)."""
 
+    new_contacts_per_minute: int = Field(default=30, ge=1, le=1_000_000)
+    """Most contacts one client address may create per minute without a token (public API
+    contacts, new website-chat visitors, unverified setUser calls); more are refused with a 429."""
+
     public_requests_per_minute: int = Field(default=600, ge=1, le=1_000_000)
     """Most public API requests (no token) one client address may make per minute."""
 

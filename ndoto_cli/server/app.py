@@ -93,6 +93,7 @@ def create_app(settings: Settings, *, db: Database | None = None, start_dispatch
     app.state.auth_failures = Limiter(settings.auth_failures_per_minute)
     app.state.public_clients = Limiter(settings.public_requests_per_minute)
     app.state.public_contacts = Limiter(settings.public_messages_per_minute)
+    app.state.new_contacts = Limiter(settings.new_contacts_per_minute)
 
     from ndoto_cli.server import errors
     from ndoto_cli.server.routes import ROUTERS

@@ -141,6 +141,7 @@ class ContactCreate(Body):
 class PublicContactCreate(Body):
     source_id: Ident | None = None
     identifier: Ident | None = None
+    identifier_hash: Annotated[str, Field(max_length=128)] | None = None  # needed with identifier
     name: Name | None = None
     email: Annotated[str, Field(max_length=limits.EMAIL)] | None = None
     phone_number: Ident | None = None

@@ -64,6 +64,7 @@ class InboxApp(App[None]):
         self.poll_interval = poll_interval
         self.db: Database = None  # type: ignore[assignment]
         self.session: ConsoleSession | None = None
+        self.error: str | None = None
         self.inbox = InboxScreen(poll_interval=poll_interval)
 
     def get_default_screen(self) -> InboxScreen:
@@ -75,21 +76,22 @@ class InboxApp(App[None]):
             self.db = await Database(self.settings).open()
             who = await data.resolve_user(self.db, email=self.as_email, account=self.account)
         except NdotoError as exc:
-            self._fail(f"Error: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+            self._fail(exc.message + (f" ({exc.hint})" if exc.hint else ""))
             return
         except Exception as exc:  # noqa: BLE001 - a corrupt or unreadable database: one line, no traceback
             from ndoto_cli.core.db.database import explain
 
-            self._fail(f"Error: {explain(exc, self.settings)}")
+            self._fail(explain(exc, self.settings))
             return
         self.sub_title = f"{who.user.name} <{who.user.email}>"
         self.session = ConsoleSession(self.db, who, self.notify)
         await self.inbox.start(self.session)
 
     def _fail(self, message: str) -> None:
-        """Exit with one line, once the first screen has finished mounting (exiting in the middle
-        of its mount trips Textual's own widgets)."""
-        self.call_after_refresh(self.exit, return_code=1, message=message)
+        """Exit, once the first screen has finished mounting (exiting in the middle of its mount
+        trips Textual's own widgets); ``ndoto tui`` then prints ``error`` as its one line."""
+        self.error = message
+        self.call_after_refresh(self.exit, return_code=1)
 
     async def on_unmount(self) -> None:
         if self.db is not None:

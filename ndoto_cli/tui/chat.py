@@ -53,6 +53,12 @@ class ChatApp(App[None]):
             self.error = exc.message
             self.exit(return_code=1)
             return
+        except Exception as exc:  # noqa: BLE001 - a corrupt or unreadable database: one line, no traceback
+            from ndoto_cli.core.db.database import explain
+
+            self.error = explain(exc, self.settings)
+            self.exit(return_code=1)
+            return
         self.sub_title = f"{self.contact} writing to {self.inbox.name}"
         self.query_one("#composer", Input).focus()
         await self.poll()

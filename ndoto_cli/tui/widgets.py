@@ -5,7 +5,6 @@ screen what the user did with a message; none of them touches the database."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from rich.markup import escape
@@ -15,6 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, ListItem, ListView, Static
 
+from ndoto_cli.core import present
 from ndoto_cli.core.queries import Row
 from ndoto_cli.core.views import message_kind
 
@@ -58,8 +58,7 @@ DROP_ORDER = ("inbox", "time", "owner")  # dropped first when the width does not
 
 
 def when(ts: float) -> str:
-    moment = datetime.fromtimestamp(ts)
-    return moment.strftime("%H:%M") if moment.date() == datetime.now().date() else moment.strftime("%m-%d %H:%M")
+    return present.when(ts, compact=True)
 
 
 class ConversationTable(DataTable[str]):
@@ -144,7 +143,7 @@ class ConversationTable(DataTable[str]):
 
 def message_markup(m: dict[str, Any]) -> tuple[str, str]:
     """A message as console markup and its CSS class (who wrote it sets its colour and indent)."""
-    stamp = datetime.fromtimestamp(m["created_at"]).strftime("%H:%M")
+    stamp = when(m["created_at"])  # the time today, with the date before
     name = escape((m["sender"] or {}).get("name", ""))
     text = escape(m["content"] or "")
     kind = message_kind(m)

@@ -96,3 +96,15 @@ def test_the_models_are_the_whole_schema(tmp_path: Path) -> None:
         context = MigrationContext.configure(connection, opts={"include_object": include_object})
         assert compare_metadata(context, SQLModel.metadata) == []
     engine.dispose()
+
+
+def test_the_shipped_revisions_are_alembics_chain() -> None:
+    """Opening a database reads the revisions from the migration files' names (no Alembic import):
+    they must be exactly Alembic's chain, newest last."""
+    from alembic.script import ScriptDirectory
+
+    from ndoto_cli.core.db.migrate import _config, alembic_head, head_revision, revisions
+
+    chain = [s.revision for s in ScriptDirectory.from_config(_config()).walk_revisions()][::-1]
+    assert revisions() == chain
+    assert head_revision() == alembic_head()

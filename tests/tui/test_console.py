@@ -171,6 +171,7 @@ async def test_unknown_agent_exits_with_a_clear_message(seeded: World, ndoto_hom
     async with app.run_test() as pilot:
         await pilot.pause()
     assert app.return_code == 1
+    assert app.error is not None and "nobody@acme.test" in app.error
 
 
 async def settle(pilot: Any, app: InboxApp) -> None:

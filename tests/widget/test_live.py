@@ -18,8 +18,8 @@ from tests.conftest import World
 
 async def _visitor_with_conversation(db: Database, world: World) -> tuple[widget.Visitor, int]:
     async with db.read() as s:
-        token = (await s.get(Inbox, world.web_inbox_id)).identifier  # type: ignore[union-attr]
-    who = await db.write(lambda s: widget.start(s, website_token=token, token=None))
+        inbox = await s.get(Inbox, world.web_inbox_id)
+    who = await db.write(lambda s: widget.start(s, inbox=inbox))
     said = await db.write(lambda s: widget.says(s, who=who, content="hello"))
     return who, said.bundle.conversation.display_id
 

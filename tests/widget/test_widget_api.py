@@ -26,6 +26,7 @@ from ndoto_cli.core.settings import Settings
 from ndoto_cli.server.app import create_app
 from ndoto_cli.server.widget import STATIC
 from tests.conftest import make_world
+from tests.widget.helpers import with_db
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36"
 W = "/api/v1/widget"
@@ -63,14 +64,7 @@ class Site:
         return r.json()["token"]
 
     def run(self, fn: Any) -> Any:
-        async def go() -> Any:
-            db = await Database(self.settings).open()
-            try:
-                return await fn(db)
-            finally:
-                await db.close()
-
-        return asyncio.run(go())
+        return with_db(self.settings, fn)
 
 
 @pytest.fixture

@@ -23,8 +23,9 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from ndoto_cli.core.db.migrate import current, head_revision, upgrade
+from ndoto_cli.core.db.migrate import check_known, current, head_revision, upgrade
 from ndoto_cli.core.db.sqlite_inline import creator
+from ndoto_cli.core.errors import NdotoError
 from ndoto_cli.core.limits import SESSION_KEY, Limits, loads_stored
 from ndoto_cli.core.settings import Settings
 
@@ -101,7 +102,13 @@ class Database:
         self.url = settings.resolved_database_url
         path = sqlite_path(self.url)
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(path).parent
+            if folder.exists() and not folder.is_dir():
+                raise NdotoError(f"{folder} is a file, not a folder: point NDOTO_HOME at a folder (Ndoto keeps ndoto.db in it)")
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise NdotoError(f"cannot create the folder {folder} for the database: {exc.strerror}") from exc
         self.reader = _make_engine(self.url, writer=False)
         self.writer = _make_engine(self.url, writer=True)
         self._queue: list[tuple[Callable[[AsyncSession], Awaitable[Any]], asyncio.Future[Any]]] = []
@@ -135,6 +142,12 @@ class Database:
         return _is_sqlite(self.url)
 
     @property
+    def where(self) -> str:
+        """The database as a user knows it: the SQLite file's path, else the URL without password."""
+        path = sqlite_path(self.url)
+        return path if path and path != ":memory:" else self.display_url
+
+    @property
     def display_url(self) -> str:
         """The URL without a password, for printing."""
         from sqlalchemy.engine import make_url
@@ -143,8 +156,11 @@ class Database:
 
     async def open(self) -> Database:
         """Apply pending migrations; returns self so ``db = await Database(s).open()`` reads well."""
-        if self.is_sqlite and Path(sqlite_path(self.url) or "").exists() and await current(self.reader) == head_revision():
-            return self  # the common case: no write lock taken just to find nothing to do
+        if not self.is_sqlite or Path(sqlite_path(self.url) or "").exists():
+            revision = await current(self.reader)
+            if revision == head_revision():
+                return self  # the common case: one query, no write lock, no Alembic
+            check_known(revision, where=self.where)
         await self._retry_locked(lambda: upgrade(self.writer))
         return self
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ndoto_cli.core.errors import NdotoError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -26,22 +30,56 @@ def include_object(obj: Any, name: str | None, kind: str, reflected: bool, compa
     return not (kind == "table" and (name or "").startswith("kb_fts"))
 
 
-def head_revision() -> str | None:
+VERSIONS_DIR = MIGRATIONS_DIR / "versions"
+
+
+def revisions() -> list[str]:
+    """The schema revisions this Ndoto ships, oldest first: the migration files' number prefixes
+    (``0005_web_widget.py`` is revision ``0005``; a test checks this is Alembic's own chain).
+    Read from the file names so that opening a current database never imports Alembic."""
+    return sorted(p.name.split("_", 1)[0] for p in VERSIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
+def head_revision() -> str:
+    return revisions()[-1]
+
+
+def alembic_head() -> str | None:
+    """Alembic's view of the newest revision (tests compare it with :func:`head_revision`)."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
-def _current_revision(connection: Any) -> str | None:
-    from alembic.runtime.migration import MigrationContext
+class NewerDatabase(NdotoError):
+    code = "database_newer"
 
-    return MigrationContext.configure(connection).get_current_revision()
+
+def check_known(revision: str | None, *, where: str = "this database") -> None:
+    """A database written by a newer Ndoto is left untouched: this one cannot know its schema."""
+    if revision is not None and revision not in revisions():
+        raise NewerDatabase(f"{where} was written by a newer Ndoto (revision {revision} > {head_revision()}): upgrade ndoto")
+
+
+async def current(engine: AsyncEngine) -> str | None:
+    """The database's revision (None for an empty database), with one query and no Alembic."""
+    async with engine.connect() as conn:
+        try:
+            row = (await conn.execute(text("SELECT version_num FROM alembic_version"))).first()
+        except DBAPIError as exc:
+            if "alembic_version" not in str(exc):
+                raise
+            return None  # not created yet: a new database
+    return str(row[0]) if row is not None else None
 
 
 def _upgrade_sync(connection: Any) -> None:
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
 
-    if _current_revision(connection) == head_revision():
+    revision = MigrationContext.configure(connection).get_current_revision()
+    check_known(revision)  # again, under the write lock
+    if revision == head_revision():
         return
     command.upgrade(_config(connection), "head")
 
@@ -50,8 +88,3 @@ async def upgrade(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision (a no-op when it is already there)."""
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade_sync)
-
-
-async def current(engine: AsyncEngine) -> str | None:
-    async with engine.connect() as conn:
-        return await conn.run_sync(_current_revision)

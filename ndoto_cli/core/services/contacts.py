@@ -61,10 +61,20 @@ async def find_contact_by_name(session: AsyncSession, *, account_id: int, name: 
     ).scalar_one_or_none()
 
 
+async def find_by_identifier(session: AsyncSession, *, account_id: int, identifier: str) -> Contact | None:
+    """The account's contact with this identifier (the oldest, should there be several)."""
+    return (
+        await session.execute(
+            select(Contact).where(Contact.account_id == account_id, Contact.identifier == identifier).order_by(Contact.id).limit(1)
+        )
+    ).scalar_one_or_none()
+
+
 async def link_contact(
-    session: AsyncSession, *, contact: Contact, inbox: Inbox, source_id: str | None = None
+    session: AsyncSession, *, contact: Contact, inbox: Inbox, source_id: str | None = None, fresh: bool = False
 ) -> ContactInbox:
-    """The contact's link to an inbox; reused when it exists, created with a random source_id if not."""
+    """The contact's link to an inbox; reused when it exists, created with a random source_id if not
+    (``fresh``: always a new one, for a client that must not get another client's source_id)."""
     if contact.account_id != inbox.account_id:
         raise Invalid("contact and inbox belong to different accounts", field="inbox_id")
     source_id = limits.text(source_id, field="source_id", max_length=limits.IDENTIFIER)
@@ -78,7 +88,7 @@ async def link_contact(
             if existing.contact_id != contact.id:
                 raise Conflict(f"source_id {source_id!r} already belongs to another contact", field="source_id")
             return existing
-    else:
+    elif not fresh:
         existing = (
             await session.execute(
                 select(ContactInbox)

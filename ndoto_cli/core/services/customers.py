@@ -9,18 +9,48 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ndoto_cli.core import limits
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.bundle import load_bundle
+from ndoto_cli.core.errors import Invalid
 from ndoto_cli.core.models import Account, Contact, Inbox, Message, MessageType
 from ndoto_cli.core.outbox.events import emit
 from ndoto_cli.core.outbox.payloads import conversation_data, webwidget_payload
 from ndoto_cli.core.services import contacts as contact_svc
 from ndoto_cli.core.services import conversations as convs
 from ndoto_cli.core.services.conversations import deliverable, last_message_json
-from ndoto_cli.core.services.inboxes import inbox_bot
+from ndoto_cli.core.services.inboxes import check_identity, inbox_bot
 from ndoto_cli.core.services.messages import MessageResult, create_message
 
 
 def contact_actor(contact: Contact) -> Actor:
     return Actor.of_contact(contact)
+
+
+async def create_public_contact(
+    session: AsyncSession, *, inbox: Inbox, name: str | None = None, email: str | None = None, phone_number: str | None = None,
+    identifier: str | None = None, identifier_hash: str | None = None, custom_attributes: dict[str, Any] | None = None,
+    source_id: str | None = None,
+) -> tuple[Contact, Any]:
+    """A contact created by a customer's client (the public API: no token). Naming an
+    ``identifier`` needs its ``identifier_hash``: an identifier is who a contact is, and whoever
+    could set one freely could register a user's identifier first and read that user's
+    conversations once the user signs in (Chatwoot accepts it unverified). A verified identifier
+    links to the contact that already has it."""
+    identifier = (limits.text(identifier, field="identifier", max_length=limits.IDENTIFIER) or "").strip() or None
+    verified = False
+    if identifier is not None:
+        if not identifier_hash:
+            raise Invalid("identifier needs identifier_hash (hex HMAC-SHA256 of the identifier with the inbox's secret)", field="identifier")
+        verified = check_identity(inbox, identifier, identifier_hash)
+    elif inbox.hmac_mandatory and identifier_hash:
+        raise Invalid("identifier_hash without identifier", field="identifier")
+    existing = await contact_svc.find_by_identifier(session, account_id=inbox.account_id, identifier=identifier) if identifier else None
+    contact = existing or await contact_svc.create_contact(
+        session, account_id=inbox.account_id, name=name, email=email, phone_number=phone_number, identifier=identifier,
+        custom_attributes=custom_attributes,
+    )
+    link = await contact_svc.link_contact(session, contact=contact, inbox=inbox, source_id=source_id, fresh=existing is not None)
+    if verified:
+        link.hmac_verified = True
+    return contact, link
 
 
 async def say(
@@ -32,6 +62,9 @@ async def say(
     new_conversation: bool = False,
 ) -> MessageResult:
     """Post an incoming message as a contact, creating the contact and conversation when needed."""
+    contact_name = (limits.text(contact_name, field="contact", max_length=limits.NAME) or "").strip()
+    if not contact_name:
+        raise Invalid("the contact's name must not be empty: who is writing?", field="contact")
     contact = await contact_svc.find_contact_by_name(session, account_id=inbox.account_id, name=contact_name)
     if contact is None:
         contact = await contact_svc.create_contact(session, account_id=inbox.account_id, name=contact_name)

@@ -3,6 +3,8 @@ web-widget inboxes, the widget's settings and identity-verification secret."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ndoto_cli.core import limits
 from ndoto_cli.core.bundle import active_bot_of
 from ndoto_cli.core.credentials import new_identifier
-from ndoto_cli.core.errors import Conflict, Invalid, NotFound
+from ndoto_cli.core.errors import Conflict, Invalid, NotFound, Unauthorized
 from ndoto_cli.core.models import AgentBot, AgentBotInbox, Channel, Conversation, Inbox, LinkStatus
 from ndoto_cli.core.services.bots import get_bot
 
@@ -181,11 +183,20 @@ def settings_of(inbox: Inbox) -> dict[str, Any]:
 
 
 def _origin(value: str) -> str:
+    """An origin as browsers send it: scheme and host (and a port, unless it is the scheme's own)."""
     parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query:
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query
+            or parts.fragment or parts.username or parts.password or port == -1):
         raise Invalid(f"an allowed origin is a scheme and a host, like https://shop.example.com, not {value[:80]!r}",
                       field="allowed_origins")
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    host = parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
 
 
 async def update_inbox(
@@ -247,6 +258,21 @@ async def reset_hmac_token(session: AsyncSession, *, account_id: int, inbox_id: 
     inbox.hmac_token = new_hmac_token()
     await session.flush()
     return inbox
+
+
+def identity_hash(inbox: Inbox, identifier: str) -> str:
+    """Chatwoot's ``identifier_hash``: hex HMAC-SHA256 of the identifier, keyed with the inbox's secret."""
+    return hmac.new((inbox.hmac_token or "").encode(), identifier.encode(), hashlib.sha256).hexdigest()
+
+
+def check_identity(inbox: Inbox, identifier: str, identifier_hash: str | None) -> bool:
+    """True when ``identifier_hash`` proves the identifier; a wrong hash is a 401 (never a quiet
+    "unverified"); no hash is False."""
+    if not identifier_hash:
+        return False
+    if not inbox.hmac_token or not hmac.compare_digest(identity_hash(inbox, identifier), str(identifier_hash).strip().lower()):
+        raise Unauthorized("identifier_hash does not match this identifier: compute it with the inbox's secret")
+    return True
 
 
 def new_hmac_token() -> str:

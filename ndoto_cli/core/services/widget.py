@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ from ndoto_cli.core.models import Channel, Contact, ContactInbox, Conversation, 
 from ndoto_cli.core.services import contacts as contact_svc
 from ndoto_cli.core.services import conversations as convs
 from ndoto_cli.core.services import customers, messages
-from ndoto_cli.core.services.inboxes import get_inbox_by_identifier, settings_of
+from ndoto_cli.core.services.inboxes import check_identity, get_inbox_by_identifier, settings_of
 
 VISITOR_NAME = "Visitor"  # a visitor's contact until the pre-chat form or setUser names it
 
@@ -72,9 +73,15 @@ class Visitor:
         return sign(self.inbox, self.link)
 
 
+TOKEN = re.compile(r"v1\.([0-9]{1,18})\.([0-9]{1,18})\.([A-Za-z0-9_-]{43})")
+
+
 def sign(inbox: Inbox, link: ContactInbox) -> str:
+    """``v1.<inbox>.<link>.<signature>``; the signature also covers the link's contact and
+    source id, so a token can never open a link that was deleted and its id used again."""
     body = f"{inbox.id}.{link.id}"
-    digest = hmac.new((inbox.widget_key or "").encode(), body.encode(), hashlib.sha256).digest()
+    signed = f"{body}.{link.contact_id}.{link.source_id}"
+    digest = hmac.new((inbox.widget_key or "").encode(), signed.encode(), hashlib.sha256).digest()
     return f"v1.{body}.{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
 
 
@@ -88,10 +95,10 @@ async def widget_inbox(session: AsyncSession, *, website_token: str) -> Inbox:
 async def visitor(session: AsyncSession, *, website_token: str, token: str | None) -> Visitor:
     """The visitor a token names, in the inbox of that website token (401 for any other token)."""
     inbox = await widget_inbox(session, website_token=website_token)
-    parts = (token or "").split(".")
-    if len(parts) != 4 or parts[0] != "v1" or not parts[1].isdigit() or not parts[2].isdigit() or int(parts[1]) != inbox.id:
+    match = TOKEN.fullmatch(token or "")
+    if match is None or int(match[1]) != inbox.id or int(match[2]) > limits.MAX_ID:
         raise Unauthorized("this visitor token is not valid for this website")
-    link = await session.get(ContactInbox, int(parts[2]))
+    link = await session.get(ContactInbox, int(match[2]))
     if link is None or link.inbox_id != inbox.id or not hmac.compare_digest(sign(inbox, link), token or ""):
         raise Unauthorized("this visitor token is not valid for this website")
     contact = await session.get(Contact, link.contact_id)
@@ -99,68 +106,51 @@ async def visitor(session: AsyncSession, *, website_token: str, token: str | Non
     return Visitor(inbox, link, contact)
 
 
-async def start(session: AsyncSession, *, website_token: str, token: str | None) -> Visitor:
-    """The visitor of a token, or a new one: an anonymous contact linked to this inbox."""
-    if token:
-        try:
-            return await visitor(session, website_token=website_token, token=token)
-        except Unauthorized:
-            pass  # a token of an old key or another site: start afresh
-    inbox = await widget_inbox(session, website_token=website_token)
+async def start(session: AsyncSession, *, inbox: Inbox) -> Visitor:
+    """A new visitor: an anonymous contact linked to this inbox."""
     contact = await contact_svc.create_contact(session, account_id=inbox.account_id, name=VISITOR_NAME)
     link = await contact_svc.link_contact(session, contact=contact, inbox=inbox)
     return Visitor(inbox, link, contact)
 
 
-def expected_hash(inbox: Inbox, identifier: str) -> str:
-    return hmac.new((inbox.hmac_token or "").encode(), identifier.encode(), hashlib.sha256).hexdigest()
-
-
 async def set_user(
-    session: AsyncSession, *, who: Visitor, identifier: str, name: str | None = None, email: str | None = None,
-    identifier_hash: str | None = None,
+    session: AsyncSession, *, inbox: Inbox, who: Visitor | None, identifier: str, name: str | None = None,
+    email: str | None = None, identifier_hash: str | None = None,
 ) -> Visitor:
-    """``setUser``: who the site says its user is.
+    """``setUser``: who the site says its user is (``who``: the visitor so far, if any).
 
     Verified (a right ``identifier_hash``), the visitor becomes the contact with that identifier,
-    with its conversations, on any device. Unverified, the identifier is only a claim: it never
-    becomes a contact's identifier (otherwise whoever claims "alice" first would later read the
-    real Alice's conversations), so only name and email are taken; where the inbox requires
+    with its conversations, on any device (the visitor's anonymous contact becomes it when no
+    contact has the identifier yet, as in Chatwoot). Unverified, the identifier is only a claim: it
+    never becomes a contact's identifier (otherwise whoever claims "alice" first would later read
+    the real Alice's conversations), so only name and email are taken; where the inbox requires
     identity it is refused (401). A visitor already known as someone else starts a new contact."""
     identifier = (limits.text(identifier, field="identifier", max_length=limits.IDENTIFIER) or "").strip()
     if not identifier:
         raise Invalid("identifier must not be empty", field="identifier")
-    inbox = who.inbox
-    verified = bool(identifier_hash) and bool(inbox.hmac_token) and hmac.compare_digest(
-        expected_hash(inbox, identifier), str(identifier_hash).strip().lower()
-    )
-    if identifier_hash and not verified:
-        raise Unauthorized("identifier_hash does not match this identifier: compute it with the inbox's secret")
+    verified = check_identity(inbox, identifier, identifier_hash)
     if inbox.hmac_mandatory and not verified:
         raise Unauthorized("this website requires identity verification: setUser needs an identifier_hash")
-    contact, link = who.contact, who.link
     if verified:
-        owner = (
-            await session.execute(
-                select(Contact).where(Contact.account_id == inbox.account_id, Contact.identifier == identifier).order_by(Contact.id).limit(1)
-            )
-        ).scalar_one_or_none()
-        if owner is None and contact.identifier not in (None, identifier):
+        owner = await contact_svc.find_by_identifier(session, account_id=inbox.account_id, identifier=identifier)
+        if owner is None and who is not None and who.contact.identifier in (None, identifier):
+            owner = who.contact
+        if owner is None:
             owner = await contact_svc.create_contact(session, account_id=inbox.account_id, name=VISITOR_NAME)
-        if owner is not None and owner.id != contact.id:
-            contact = owner
-            link = await contact_svc.link_contact(session, contact=contact, inbox=inbox)
+        link = who.link if who is not None and who.contact.id == owner.id else await contact_svc.link_contact(session, contact=owner, inbox=inbox)
+        contact = owner
         contact.identifier = identifier
         link.hmac_verified = True
     else:
-        claimed = (contact.additional_attributes or {}).get("claimed_identifier")
-        known_as_other = (link.hmac_verified or contact.identifier) and contact.identifier != identifier
-        if known_as_other or claimed not in (None, identifier):
+        contact, link = (who.contact, who.link) if who is not None else (None, None)
+        claimed = (contact.additional_attributes or {}).get("claimed_identifier") if contact is not None else None
+        known_as_other = contact is not None and (link.hmac_verified or contact.identifier) and contact.identifier != identifier  # type: ignore[union-attr]
+        if contact is None or known_as_other or claimed not in (None, identifier):
             contact = await contact_svc.create_contact(session, account_id=inbox.account_id, name=VISITOR_NAME)
             link = await contact_svc.link_contact(session, contact=contact, inbox=inbox)
         contact.additional_attributes = {**(contact.additional_attributes or {}), "claimed_identifier": identifier}
-    await update_contact(session, who=Visitor(inbox, link, contact), name=name, email=email)
-    return Visitor(inbox, link, contact)
+    await update_contact(session, who=Visitor(inbox, link, contact), name=name, email=email)  # type: ignore[arg-type]
+    return Visitor(inbox, link, contact)  # type: ignore[arg-type]
 
 
 async def update_contact(session: AsyncSession, *, who: Visitor, name: str | None = None, email: str | None = None) -> Contact:
@@ -214,8 +204,11 @@ async def thread(session: AsyncSession, *, who: Visitor) -> tuple[Conversation |
     return conv, await customers.contact_thread(session, conversation_id=conv.id, limit=100)  # type: ignore[arg-type]
 
 
-async def typing(session: AsyncSession, *, who: Visitor, on: bool) -> None:
-    """The visitor types: an event for the live views (the console shows it); never a delivery."""
+async def typing(session: AsyncSession, *, who: Visitor, on: bool) -> bool:
+    """The visitor types: an event for the live views (the console shows it); never a delivery.
+    False when there is no conversation yet to type in."""
     conv = await current_conversation(session, who=who)
-    if conv is not None:
-        await convs.emit_typing(session, conversation=conv, actor=who.actor, on=on)
+    if conv is None:
+        return False
+    await convs.emit_typing(session, conversation=conv, actor=who.actor, on=on)
+    return True

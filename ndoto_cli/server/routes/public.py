@@ -14,6 +14,7 @@ from ndoto_cli.core.errors import Invalid, NotFound, TooManyRequests
 from ndoto_cli.core.models import Contact, Conversation
 from ndoto_cli.core.services import contacts, conversations, customers, inboxes, messages
 from ndoto_cli.core.views import contact_json, load_sender, message_json
+from ndoto_cli.server.auth import client_key
 from ndoto_cli.server.deps import JSON, Db
 from ndoto_cli.server.responses import PublicContactOut, PublicConversationOut, PublicMessageOut, doc
 from ndoto_cli.server.route import PublicRoute
@@ -63,15 +64,18 @@ def _conversation_json(bundle: Any, last: list[JSON]) -> JSON:
     }
 
 
-@router.post("/contacts", responses=doc(PublicContactOut), summary="Create a contact in this inbox")
-async def create_contact(db: Db, inbox_identifier: str, body: PublicContactCreate) -> JSON:
+@router.post("/contacts", responses=doc(PublicContactOut), summary="Create a contact in this inbox (an identifier needs its identifier_hash)")
+async def create_contact(request: Request, db: Db, inbox_identifier: str, body: PublicContactCreate) -> JSON:
+    wait = request.app.state.new_contacts.hit(client_key(request))
+    if wait is not None:
+        raise TooManyRequests("too many new contacts from this address: wait a little", retry_after=wait)
+
     async def go(s: Any) -> JSON:
         inbox = await inboxes.get_inbox_by_identifier(s, identifier=inbox_identifier)
-        contact = await contacts.create_contact(
-            s, account_id=inbox.account_id, name=body.name, email=body.email, phone_number=body.phone_number,
-            identifier=body.identifier, custom_attributes=body.custom_attributes,
+        contact, link = await customers.create_public_contact(
+            s, inbox=inbox, name=body.name, email=body.email, phone_number=body.phone_number, identifier=body.identifier,
+            identifier_hash=body.identifier_hash, custom_attributes=body.custom_attributes, source_id=body.source_id,
         )
-        link = await contacts.link_contact(s, contact=contact, inbox=inbox, source_id=body.source_id)
         return {**contact_json(contact), "source_id": link.source_id, "pubsub_token": None}
 
     return await db.write(go)

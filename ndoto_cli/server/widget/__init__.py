@@ -52,22 +52,26 @@ class WidgetHeaders:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self._allowed: dict[tuple[str, str], tuple[bool, float]] = {}
+        self._allowed: dict[tuple[str, str, str], tuple[bool, float]] = {}
 
     async def _may(self, scope: dict[str, Any], origin: str) -> bool:
-        token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("website_token", [""])[0]
-        key, now = (token, origin), time.monotonic()
+        tokens = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("website_token", [])
+        if len(tokens) != 1:
+            return False  # none, or several: the endpoint might read another one than this check
+        request = Request(scope)
+        own = own_origin(request)
+        key, now = (tokens[0], origin, own), time.monotonic()
         cached = self._allowed.get(key)
         if cached is not None and cached[1] > now:
             return cached[0]
-        request = Request(scope)
+        token = tokens[0]
         try:
             async with request.app.state.db.read() as s:
                 inbox = await rules.widget_inbox(s, website_token=token)
         except NdotoError:
             allowed = False  # no such website: the endpoint says so, to clients that may read it
         else:
-            allowed = rules.origin_allowed(inbox, origin, own_origin=own_origin(request))
+            allowed = rules.origin_allowed(inbox, origin, own_origin=own)
         if len(self._allowed) > 10_000:
             self._allowed.clear()
         self._allowed[key] = (allowed, now + self.CACHE_SECONDS)

@@ -40,6 +40,13 @@ PING_EVERY = 15.0  # seconds between keep-alive comments on an idle stream (prox
 VISIBLE_TYPES = {"incoming": MessageType.incoming, "outgoing": MessageType.outgoing, "template": MessageType.template}
 
 
+VISIBLE_ATTRIBUTES = ("items", "submitted_values", "deleted", "in_reply_to")  # what a widget renders; never e.g. external_error
+
+
+def visible_attributes(attributes: Any) -> dict[str, Any]:
+    return {k: v for k, v in (attributes or {}).items() if k in VISIBLE_ATTRIBUTES} if isinstance(attributes, dict) else {}
+
+
 def visitor_item(name: str, payload: dict[str, Any]) -> dict[str, Any] | None:
     """What a visitor sees of an event, or None (a private note, an activity line, a bot's event)."""
     if name in ("message_created", "message_updated"):
@@ -50,7 +57,7 @@ def visitor_item(name: str, payload: dict[str, Any]) -> dict[str, Any] | None:
             "type": "message",
             "message": {
                 "id": payload["id"], "content": payload.get("content"), "message_type": int(VISIBLE_TYPES[payload["message_type"]]),
-                "content_type": payload.get("content_type"), "content_attributes": payload.get("content_attributes") or {},
+                "content_type": payload.get("content_type"), "content_attributes": visible_attributes(payload.get("content_attributes")),
                 "created_at": payload.get("created_at"), "conversation_id": (payload.get("conversation") or {}).get("id"),
                 "sender": {"name": sender.get("name"), "type": sender.get("type")} if sender else None,
             },
@@ -76,9 +83,29 @@ class Hub:
         # Every stream, in the order the pings go round: a few each pass rather than all at once.
         self._ping_ring: deque[tuple[int, asyncio.Queue[tuple[int, dict[str, Any]]]]] = deque()
         self._ping_owed = 0.0
+        self._said: OrderedDict[Any, tuple[Any, float]] = OrderedDict()
         self._pinged_at = time.monotonic()
         self._task: asyncio.Task[None] | None = None
         db.on_change(self._wake.set)
+
+    def news(self, key: Any, value: Any, *, quiet_for: float) -> bool:
+        """Is ``value`` news for ``key`` (changed, or last said more than ``quiet_for`` seconds
+        ago)? Spares the outbox a row per keystroke or per click; per process, bounded."""
+        now = time.monotonic()
+        last = self._said.get(key)
+        if last is not None and last[0] == value and now - last[1] < quiet_for:
+            return False
+        self._said[key] = (value, now)
+        self._said.move_to_end(key)
+        while len(self._said) > 50_000:
+            self._said.popitem(last=False)
+        return True
+
+    def forget(self, key: Any) -> None:
+        self._said.pop(key, None)
+
+    def streams_of(self, link_id: int) -> int:
+        return len(self._subscribers.get(link_id, ()))
 
     @property
     def connections(self) -> int:
@@ -131,7 +158,32 @@ class Hub:
             item = visitor_item(name, json.loads(payload))
             if item is not None:
                 out.append((int(event_id), item))
-        return out, int(rows[-1][0]) if rows else after, len(rows) == BATCH
+        return await self._as_now(out), int(rows[-1][0]) if rows else after, len(rows) == BATCH
+
+    async def _as_now(self, items: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+        """Replayed messages as they are now, not as they were: a message deleted or edited since
+        (sent to the wrong customer, say) is replayed deleted or edited, never in its old words."""
+        ids = sorted({item["message"]["id"] for _eid, item in items if item["type"] == "message"})
+        if not ids:
+            return items
+        now: dict[int, tuple[Any, Any, bool]] = {}
+        async with self.db.read() as s:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ", ".join(f":m{i}" for i in range(len(chunk)))
+                rows = (await s.execute(text(f"SELECT id, content, content_attributes, private FROM messages WHERE id IN ({marks})"),
+                                        {f"m{i}": v for i, v in enumerate(chunk)})).all()
+                now.update({int(r[0]): (r[1], r[2], bool(r[3])) for r in rows})
+        out = []
+        for event_id, item in items:
+            if item["type"] == "message":
+                current = now.get(item["message"]["id"])
+                if current is None or current[2]:
+                    continue  # gone, or private now
+                attributes = current[1] if isinstance(current[1], dict) else json.loads(current[1] or "{}")
+                item = {**item, "message": {**item["message"], "content": current[0], "content_attributes": visible_attributes(attributes)}}
+            out.append((event_id, item))
+        return out
 
     async def _link_of(self, conversation_id: int) -> int | None:
         link = self._links.get(conversation_id)

@@ -11,6 +11,7 @@ request budget, the visitor a message budget (``server.route.WidgetRoute``). The
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -21,14 +22,15 @@ from fastapi.sse import KEEPALIVE_COMMENT, format_sse_event
 from pydantic import Field
 
 from ndoto_cli.core import limits
-from ndoto_cli.core.errors import Forbidden, TooManyRequests
+from ndoto_cli.core.errors import Forbidden, TooManyRequests, Unauthorized
 from ndoto_cli.core.services import customers, widget
 from ndoto_cli.core.views import load_sender, message_json
+from ndoto_cli.server.auth import client_key
 from ndoto_cli.server.deps import JSON, Db
 from ndoto_cli.server.responses import doc
 from ndoto_cli.server.route import WidgetRoute
 from ndoto_cli.server.schemas import Body, Ident, Name
-from ndoto_cli.server.widget import STATIC, own_origin
+from ndoto_cli.server.widget import STATIC, live, own_origin
 from ndoto_cli.server.widget.live import PING, RECONNECT
 
 LOCALES = sorted(p.stem for p in (STATIC / "locales").glob("*.json"))
@@ -49,9 +51,38 @@ async def _visitor(request: Request, s: Any, website_token: str, token: str | No
     return who
 
 
+def _new_contact_budget(request: Request) -> None:
+    """A visitor without a token becomes a contact: a client address makes a bounded number."""
+    wait = request.app.state.new_contacts.hit(client_key(request))
+    if wait is not None:
+        raise TooManyRequests("too many new visitors from this address: wait a little", retry_after=wait)
+
+
+async def _known(s: Any, website_token: str, token: str | None) -> widget.Visitor | None:
+    """The visitor of a valid token, or None (none, an old key's, another site's: start afresh)."""
+    if not token:
+        return None
+    try:
+        return await widget.visitor(s, website_token=website_token, token=token)
+    except Unauthorized:
+        return None
+
+
+async def _start(request: Request, s: Any, website_token: str, token: str | None) -> widget.Visitor:
+    """The visitor of a valid token, else a new one; the origin is checked before anything is written."""
+    inbox = await widget.widget_inbox(s, website_token=website_token)
+    _check_origin(request, inbox)
+    who = await _known(s, website_token, token)
+    if who is None:
+        _new_contact_budget(request)
+        who = await widget.start(s, inbox=inbox)
+    return who
+
+
 def _public(message: Any, display_id: int, sender: Any) -> JSON:
     full = message_json(message, display_id=display_id, sender=sender)
-    out = {k: full[k] for k in ("id", "content", "message_type", "content_type", "content_attributes", "created_at", "conversation_id")}
+    out = {k: full[k] for k in ("id", "content", "message_type", "content_type", "created_at", "conversation_id")}
+    out["content_attributes"] = live.visible_attributes(full["content_attributes"])
     out["sender"] = {"name": full["sender"]["name"], "type": full["sender"]["type"]} if full["sender"] else None
     return out
 
@@ -123,14 +154,13 @@ async def config(request: Request, db: Db, website_token: WebsiteToken, visitor:
                 known = _contact(await widget.visitor(s, website_token=website_token, token=visitor))
             except Exception:  # noqa: BLE001 - an old or foreign token: the widget starts afresh
                 known = None
-    return {"inbox": {"name": inbox.name}, "settings": {k: v for k, v in settings.items() if k != "allowed_origins"}, "contact": known,
+    return {"settings": {k: v for k, v in settings.items() if k != "allowed_origins"}, "contact": known,
             "locales": LOCALES}
 
 
 @router.post("/session", responses=doc(dict), summary="Start (or resume) a visitor: its token")
 async def session(request: Request, db: Db, website_token: WebsiteToken, body: SessionBody | None = None, visitor: VisitorHeader = None) -> JSON:
-    who = await db.write(lambda s: widget.start(s, website_token=website_token, token=visitor))
-    _check_origin(request, who.inbox)
+    who = await db.write(lambda s: _start(request, s, website_token, visitor))
     return {"token": who.token, "contact": _contact(who)}
 
 
@@ -139,8 +169,12 @@ async def events(request: Request, db: Db, website_token: WebsiteToken, body: Ev
     if body.name not in ("webwidget.triggered", "webwidget_triggered"):
         raise Forbidden("only the webwidget.triggered event is accepted")
 
-    async def go(s: Any) -> int:
+    hub = request.app.state.widget_hub
+
+    async def go(s: Any) -> int | None:
         who = await _visitor(request, s, website_token, visitor)
+        if not hub.news(("triggered", who.link.id), True, quiet_for=TRIGGER_EVERY):
+            return None  # the same visitor opening and closing the chat: one event per TRIGGER_EVERY
         info = {**_browser(request, body.event_info), "widget_language": widget.settings_of(who.inbox)["locale"]}
         return await customers.trigger_widget(s, inbox=who.inbox, source_id=who.link.source_id, event_info=info)
 
@@ -178,9 +212,14 @@ async def post_message(request: Request, db: Db, website_token: WebsiteToken, bo
 
 @router.post("/typing", responses=doc(dict), summary="The visitor is typing, or stopped")
 async def typing(request: Request, db: Db, website_token: WebsiteToken, body: TypingBody, visitor: VisitorHeader = None) -> JSON:
+    hub = request.app.state.widget_hub
+
     async def go(s: Any) -> None:
         who = await _visitor(request, s, website_token, visitor)
-        await widget.typing(s, who=who, on=body.on)
+        key = ("typing", who.link.id)
+        if hub.news(key, body.on, quiet_for=TYPING_REPEAT) and not await widget.typing(s, who=who, on=body.on):
+            hub.forget(key)  # nothing was said (no conversation yet): the next one is news
+        # else: the same news again, too soon: no row
 
     await db.write(go)
     return {}
@@ -198,11 +237,16 @@ async def contact(request: Request, db: Db, website_token: WebsiteToken, body: C
 
 @router.post("/user", responses=doc(dict), summary="setUser: who the site says its user is (identifier_hash verifies it)")
 async def set_user(request: Request, db: Db, website_token: WebsiteToken, body: UserBody, visitor: VisitorHeader = None) -> JSON:
+    if not body.identifier_hash:
+        _new_contact_budget(request)  # an unverified claim may start a new contact
+
     async def go(s: Any) -> JSON:
-        who = await widget.start(s, website_token=website_token, token=visitor)
-        _check_origin(request, who.inbox)
-        who = await widget.set_user(s, who=who, identifier=body.identifier, name=body.name, email=body.email,
-                                    identifier_hash=body.identifier_hash)
+        inbox = await widget.widget_inbox(s, website_token=website_token)
+        _check_origin(request, inbox)
+        who = await _known(s, website_token, visitor)
+        who = await widget.set_user(
+            s, inbox=inbox, who=who, identifier=body.identifier, name=body.name, email=body.email, identifier_hash=body.identifier_hash,
+        )
         return {"token": who.token, "contact": _contact(who)}
 
     return await db.write(go)
@@ -216,6 +260,9 @@ async def _streaming_visitor(
         return await _visitor(request, s, website_token, token)
 
 
+TRIGGER_EVERY = 10.0  # seconds: webwidget_triggered at most this often per visitor
+TYPING_REPEAT = 3.0  # seconds: the same typing state again within this writes nothing
+STREAMS_PER_VISITOR = 10  # tabs and devices of one visitor; more are refused (429), not queued
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # and no proxy buffering
 
 
@@ -232,16 +279,20 @@ async def stream(
     stream and pings each on its own timer, so streams opened together (a server restart) ping
     together and every push waits behind thousands of pings; here the hub spreads the pings."""
     hub = request.app.state.widget_hub
-    queue = await hub.subscribe(who.link.id)
-    since = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
-    return StreamingResponse(_events(hub, who.link.id, queue, since), media_type="text/event-stream", headers=STREAM_HEADERS)
+    if hub.streams_of(who.link.id) >= STREAMS_PER_VISITOR:
+        raise TooManyRequests(f"this visitor already has {STREAMS_PER_VISITOR} live streams open: close a tab", retry_after=30)
+    since = after
+    if last_event_id is not None and re.fullmatch(r"[0-9]{1,15}", last_event_id.strip()):
+        since = min(int(last_event_id), limits.MAX_ID)
+    return StreamingResponse(_events(hub, who.link.id, since), media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
 def _sse(event_id: int, item: dict[str, Any]) -> bytes:
     return format_sse_event(data_str=json.dumps(item, separators=(",", ":")), event=item["type"], id=str(event_id))
 
 
-async def _events(hub: Any, link_id: int, queue: Any, since: int | None) -> AsyncIterator[bytes]:
+async def _events(hub: Any, link_id: int, since: int | None) -> AsyncIterator[bytes]:
+    queue = await hub.subscribe(link_id)  # here, so that whatever ends the stream unsubscribes it
     try:
         yield format_sse_event(retry=1000, comment="connected")
         seen = since or 0

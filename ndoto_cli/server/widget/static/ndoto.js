@@ -276,7 +276,7 @@
 
   function theirTyping(on, name) {
     clearTimeout(state.theirTyping);
-    ui.typing.textContent = on ? t("typing").replace("{name}", name || t("someone")) : "";
+    ui.typing.textContent = on ? t("typing").split("{name}").join(name || t("someone")) : ""; // no $-patterns from a name
     if (on) state.theirTyping = setTimeout(function () { theirTyping(false); }, TYPING_TIMEOUT);
   }
 
