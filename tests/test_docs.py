@@ -58,3 +58,22 @@ def test_every_setting_is_documented() -> None:
         elif not described or described not in rows[0]:
             problems.append(f"{variable}: the row does not say {described!r}")
     assert not problems, "README settings table: " + "; ".join(problems)
+
+
+def test_every_option_says_what_it_does() -> None:
+    """``--help`` describes every option, in plain text (no reStructuredText markup)."""
+    missing, markup = [], []
+
+    def walk(command: object, path: str) -> None:
+        sub = getattr(command, "commands", None)
+        if sub:
+            for name, child in sub.items():
+                walk(child, f"{path} {name}")
+            return
+        missing.extend(f"{path} {p.opts[0]}" for p in command.params if p.param_type_name == "option" and not p.help)  # type: ignore[attr-defined]
+        if "``" in (command.help or ""):  # type: ignore[attr-defined]
+            markup.append(path)
+
+    walk(typer.main.get_command(app), "ndoto")
+    assert not missing, f"options without help: {missing}"
+    assert not markup, f"help with ``markup``: {markup}"

@@ -1,4 +1,4 @@
-"""``ndoto accounts``: create and list accounts."""
+"""``ndoto accounts``: create, list, rename and delete accounts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands.output import JsonOpt, console, dump_json, run, table
+from ndoto_cli.commands.output import ExitCode, JsonOpt, YesOpt, confirm, console, dump_json, fail, run, table
+
+AccountArg = Annotated[str, typer.Argument(help="Account id or name.")]
 
 app = typer.Typer(help="Accounts (each has its own agents, inboxes, bots and conversations).\n\nExample: ndoto accounts list", no_args_is_help=True, rich_markup_mode=None)
 
@@ -41,7 +43,7 @@ def create(
     if as_json:
         dump_json(account_json(account))
     else:
-        console().print(f"Created account {account.id} ({account.name}).")
+        console().print(f"Created account {account.name} (id {account.id}).", markup=False, highlight=False)
 
 
 @app.command("list")
@@ -65,3 +67,71 @@ def list_(as_json: JsonOpt = False) -> None:
     else:
         table(["id", "name", "keep pending on bot failure"], [[a.id, a.name, a.keep_pending_on_bot_failure] for a in rows],
               empty="No accounts yet: run `ndoto init`.")
+
+
+@app.command("update")
+def update(
+    account: AccountArg,
+    name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
+    keep_pending_on_bot_failure: Annotated[bool | None, typer.Option(
+        "--keep-pending-on-bot-failure/--hand-off-on-bot-failure",
+        help="When a bot cannot be reached: keep its conversations pending, or hand them to humans.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rename an account or change what happens when its bots cannot be reached.
+
+    Example: ndoto accounts update 1 --name "Acme Support"
+    """
+    if name is None and keep_pending_on_bot_failure is None:
+        fail("nothing to change: give --name or --keep-pending-on-bot-failure/--hand-off-on-bot-failure",
+             code="usage", as_json=as_json, exit_code=ExitCode.USAGE)
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.commands.output import resolve_account
+        from ndoto_cli.core.services import accounts
+
+        account_id = await resolve_account(db, account)
+        return await db.write(lambda s: accounts.update_account(
+            s, account_id=account_id, name=name, keep_pending_on_bot_failure=keep_pending_on_bot_failure))
+
+    changed = run(go, as_json=as_json)
+    from ndoto_cli.core.views import account_json
+
+    if as_json:
+        dump_json(account_json(changed))
+    else:
+        console().print(f"Updated account {changed.name} (id {changed.id}).", markup=False, highlight=False)
+
+
+@app.command("delete")
+def delete(account: AccountArg, yes: YesOpt = False, as_json: JsonOpt = False) -> None:
+    """Delete an account and everything in it: agents, inboxes, its bots, contacts, conversations
+    (asks first, with the counts; `ndoto db backup` beforehand keeps a copy).
+
+    Example: ndoto accounts delete "Old Shop" --yes
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.commands.output import resolve_account
+        from ndoto_cli.core.services import accounts
+
+        account_id = await resolve_account(db, account)
+        async with db.read() as s:
+            found = await accounts.get_account(s, account_id=account_id)
+            counts = await accounts.account_contents(s, account_id=account_id)
+        singular = {"agents": "agent", "inboxes": "inbox", "bots": "bot", "contacts": "contact",
+                    "conversations": "conversation", "messages": "message"}
+        what = ", ".join(f"{n} {singular[label] if n == 1 else label}" for label, n in counts.items() if n) or "nothing in it"
+        confirm(f"Delete account {found.name} (id {found.id}) with {what}?", yes=yes, as_json=as_json)
+        return await db.write(lambda s: accounts.delete_account(s, account_id=account_id)), counts
+
+    gone, counts = run(go, as_json=as_json)
+    from ndoto_cli.commands import config
+
+    remembered = config.load()
+    if remembered.get("account") == str(gone.id):  # a default pointing at nothing would fail every command
+        config.forget("account")
+    if as_json:
+        dump_json({"id": gone.id, "deleted": True, "removed": counts})
+    else:
+        console().print(f"Deleted account {gone.name} (id {gone.id}) and everything in it.", markup=False, highlight=False)

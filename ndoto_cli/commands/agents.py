@@ -9,11 +9,15 @@ import typer
 
 from ndoto_cli.commands.output import (
     AccountOpt,
+    AgentArg,
+    ExitCode,
     JsonOpt,
     YesOpt,
     confirm,
     console,
     dump_json,
+    fail,
+    fields,
     resolve_account,
     run,
     table,
@@ -55,7 +59,7 @@ def create(
     if as_json:
         dump_json({**user_json(user), "access_token": token})
         return
-    console().print(f"Created {user.role} {user.name} <{user.email}> (id {user.id}).")
+    console().print(f"Created {'an administrator' if user.role == 'administrator' else 'an agent'}: {user.name} <{user.email}> (id {user.id}).", markup=False, highlight=False)
     token_notice(token, "Agent")
 
 
@@ -94,7 +98,7 @@ def list_(account: AccountOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @app.command("show")
-def show(agent: Annotated[str, typer.Argument(help="Agent id or email.")], account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+def show(agent: AgentArg, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
     """Show one agent (never their token).
 
     Example: ndoto agents show ann@acme.test
@@ -106,12 +110,47 @@ def show(agent: Annotated[str, typer.Argument(help="Agent id or email.")], accou
     if as_json:
         dump_json(data)
     else:
-        table(["field", "value"], [[k, v] for k, v in data.items()])
+        fields(data, skip=("thumbnail", "available_name"))
+
+
+@app.command("update")
+def update(
+    agent: AgentArg,
+    name: Annotated[str | None, typer.Option("--name", help="New display name.")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="New login email (unique in the account).")] = None,
+    role: Annotated[RoleChoice | None, typer.Option("--role", help="administrator or agent (the last administrator stays one).")] = None,
+    account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rename an agent, change their email or their role; their token keeps working.
+
+    Example: ndoto agents update ann@acme.test --role administrator
+    """
+    if name is None and email is None and role is None:
+        fail("nothing to change: give --name, --email or --role", code="usage", as_json=as_json, exit_code=ExitCode.USAGE)
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import accounts
+
+        account_id = await resolve_account(db, account)
+        async with db.read() as s:
+            user = await accounts.find_user(s, account_id=account_id, ref=agent)
+        return await db.write(lambda s: accounts.update_user(
+            s, account_id=account_id, user_id=user.id, name=name, email=email, role=role.value if role else None))
+
+    user = run(go, as_json=as_json)
+    from ndoto_cli.core.views import user_json
+
+    if as_json:
+        dump_json(user_json(user))
+    else:
+        console().print(f"Updated {user.name} <{user.email}>, {'an administrator' if user.role == 'administrator' else 'an agent'}.",
+                        markup=False, highlight=False)
 
 
 @app.command("delete")
 def delete(
-    agent: Annotated[str, typer.Argument(help="Agent id or email.")], yes: YesOpt = False, account: AccountOpt = None,
+    agent: AgentArg, yes: YesOpt = False, account: AccountOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Delete an agent (asks first); their conversations become unassigned. The last administrator stays.
@@ -137,7 +176,7 @@ def delete(
 
 @token_app.command("reset")
 def token_reset(
-    agent: Annotated[str, typer.Argument(help="Agent id or email.")], yes: YesOpt = False, account: AccountOpt = None,
+    agent: AgentArg, yes: YesOpt = False, account: AccountOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Issue a new API token for an agent (asks first); the old one stops working at once.

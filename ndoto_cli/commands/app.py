@@ -39,11 +39,18 @@ def root(
     version: Annotated[
         bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    account: Annotated[
+        str | None, typer.Option("--account", "-a", help="Act in this account (id or name) whatever the command; "
+                                 "a command's own --account wins.")
+    ] = None,
 ) -> None:
     """Ndoto: bots that answer customer conversations, run from the terminal.
 
     Example: ndoto init && ndoto serve
     """
+    from ndoto_cli.commands import output
+
+    output.GLOBAL_ACCOUNT = account  # always set: one process may run several command lines (tests)
 
 
 # name -> (module, attribute, "command" or "group"), in the order `ndoto --help` lists them.
@@ -51,6 +58,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("init", "init", "command"),
     "serve": ("serve", "serve", "command"),
     "worker": ("serve", "worker", "command"),
+    "status": ("status", "status", "command"),
     "say": ("say", "say", "command"),
     "accounts": ("accounts", "app", "group"),
     "agents": ("agents", "app", "group"),
@@ -58,12 +66,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "inbox": ("inboxes", "bind_app", "group"),
     "bots": ("bots", "app", "group"),
     "conversations": ("conversations", "app", "group"),
+    "contacts": ("contacts", "app", "group"),
     "deliveries": ("deliveries", "app", "group"),
     "platform": ("platform", "app", "group"),
     "tui": ("tui", "tui", "command"),
     "chat": ("tui", "chat", "command"),
     "kb": ("kb", "app", "group"),
     "db": ("db", "app", "group"),
+    "config": ("config", "app", "group"),
 }
 
 
@@ -86,10 +96,17 @@ def build(only: str | None = None) -> typer.Typer:
 
 
 def _invoked(argv: list[str]) -> str | None:
-    """The command a command line names (its first word), when it is one of ours."""
-    for arg in argv:
+    """The command a command line names (its first word after a global ``--account X``), when it
+    is one of ours."""
+    words = iter(argv)
+    for arg in words:
+        if arg in ("--account", "-a"):
+            next(words, None)
+            continue
+        if arg.startswith("--account="):
+            continue
         if arg.startswith("-"):
-            return None  # an option before the command (--version, --help): the whole app answers
+            return None  # another option before the command (--version, --help): the whole app answers
         return arg if arg in COMMANDS else None
     return None
 

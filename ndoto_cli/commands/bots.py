@@ -10,13 +10,16 @@ import typer
 
 from ndoto_cli.commands.output import (
     AccountOpt,
+    BotArg,
     ExitCode,
     JsonOpt,
+    SystemOpt,
     YesOpt,
     confirm,
     console,
     dump_json,
     fail,
+    fields,
     resolve_account,
     run,
     table,
@@ -35,8 +38,6 @@ class BotKind(str, Enum):
     ai = "ai"
 
 
-SystemOpt = Annotated[bool, typer.Option("--system", help="A system bot: no account, usable by every account.")]
-BotArg = Annotated[str, typer.Argument(help="Bot id or name.")]
 
 
 async def _scope(db: Any, account: str | None, system: bool) -> int | None:
@@ -121,22 +122,46 @@ def create(
     values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending, api_key)
 
     async def go(db: Any) -> Any:
+        from ndoto_cli.core.models import Account
         from ndoto_cli.core.services import bots
 
         scope = await _scope(db, account, system)
-        return await db.write(
+        bot, token = await db.write(
             lambda s: bots.create_bot(s, account_id=scope, name=name, bot_type=kind.value, outgoing_url=url, description=description, **values)
         )
+        async with db.read() as s:
+            owner = await s.get(Account, scope) if scope is not None else None
+        return bot, token, owner.name if owner is not None else None, bots.warnings(bot, db.settings)
 
-    bot, token = run(go, as_json=as_json)
+    bot, token, account_name, warned = run(go, as_json=as_json)
     if as_json:
-        dump_json(_render(bot, token))
+        dump_json({**_render(bot, token), "secret": bot.secret, "warnings": warned})
         return
     out = console()
-    where = "system bot" if bot.account_id is None else f"bot in account {bot.account_id}"
-    out.print(f"Created {bot.bot_type} {where} {bot.name} (id {bot.id}).")
+    kind = "AI agent" if bot.bot_type == "ai_agent" else "webhook bot"
+    where = "a system bot: every account can use it" if bot.account_id is None else f"in account {account_name}"
+    out.print(f"Created {kind} {bot.name} (id {bot.id}), {where}.", markup=False, highlight=False)
     token_notice(token, "Bot")
-    out.print(f"Assign it: ndoto inbox assign {bot.id} <inbox>", highlight=False)
+    if bot.bot_type == "webhook":
+        out.print(f"Signing secret: {bot.secret}", markup=False, highlight=False, soft_wrap=True)
+        out.print(f"  how the bot checks that a webhook is ours; `ndoto bots secret show {_ref(bot)}` prints it again", style="dim",
+                  markup=False, highlight=False)
+    _warn(warned)
+    out.print(f"Next: ndoto inbox assign {_ref(bot)} <inbox>", markup=False, highlight=False)
+
+
+def _ref(bot: Any) -> str:
+    """How to name the bot on a command line: its name, quoted when it has spaces, else its id."""
+    import shlex
+
+    return shlex.quote(bot.name) if bot.name else str(bot.id)
+
+
+def _warn(lines: list[str]) -> None:
+    import sys
+
+    for line in lines:
+        sys.stderr.write(f"Warning: {line}\n")
 
 
 @app.command("list")
@@ -166,9 +191,10 @@ def list_(system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOp
         return ", ".join(f"{n} {status}" for status, n in sorted(h.items())) or "-"
 
     table(
-        ["id", "name", "type", "system", "target", "inboxes", "last 20 deliveries"],
+        ["id", "name", "type", "system", "target", "state", "inboxes", "last 20 deliveries"],
         [
             [b["id"], b["name"], b["bot_type"], "yes" if b["system_bot"] else "", b["outgoing_url"] or (b["bot_config"].get("model") or "(default model)"),
+             f"disabled: {b['disabled_reason']}" if b["disabled_reason"] else "enabled",
              ", ".join(i["name"] for i in b["inboxes"]) or "-", health(b["recent_deliveries"])]
             for b in items
         ],
@@ -193,11 +219,12 @@ def show(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as_
     data = run(go, as_json=as_json)
     if as_json:
         dump_json(data)
-    else:
-        flat = {k: v for k, v in data.items() if k not in ("bot_config", "inboxes")}
-        flat.update({f"ai.{k}": v for k, v in data["bot_config"].items()})
-        flat["inboxes"] = ", ".join(i["name"] for i in data["inboxes"]) or "-"
-        table(["field", "value"], [[k, v] for k, v in flat.items()])
+        return
+    flat = {k: v for k, v in data.items() if k not in ("bot_config", "inboxes", "thumbnail")}
+    flat["disabled_reason"] = data["disabled_reason"] or "no: enabled"
+    flat.update({f"ai {k}": v for k, v in data["bot_config"].items()})
+    flat["inboxes"] = [i["name"] for i in data["inboxes"]]
+    fields(flat)
 
 
 @app.command("update")
@@ -205,18 +232,18 @@ def update(
     bot: BotArg,
     name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
     url: Annotated[str | None, typer.Option("--url", help="New webhook URL (re-enables a bot disabled by 410).")] = None,
-    description: Annotated[str | None, typer.Option("--description")] = None,
-    system_prompt: Annotated[str | None, typer.Option("--system-prompt")] = None,
-    system_prompt_file: Annotated[Path | None, typer.Option("--system-prompt-file")] = None,
-    temperature: Annotated[float | None, typer.Option("--temperature")] = None,
-    max_exchanges: Annotated[int | None, typer.Option("--max-exchanges")] = None,
+    description: Annotated[str | None, typer.Option("--description", help="What the bot does.")] = None,
+    system_prompt: Annotated[str | None, typer.Option("--system-prompt", help="AI: instructions for tone and scope.")] = None,
+    system_prompt_file: Annotated[Path | None, typer.Option("--system-prompt-file", help="AI: read the system prompt from a file.")] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature", help="AI: 0 (precise) to 1 (varied).")] = None,
+    max_exchanges: Annotated[int | None, typer.Option("--max-exchanges", help="AI: answers before handing off to a human.")] = None,
     handoff_keyword: Annotated[list[str] | None, typer.Option("--handoff-keyword", help="Replaces the keywords (repeatable).")] = None,
-    model: Annotated[str | None, typer.Option("--model")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="AI: litellm model, e.g. gpt-4o-mini or openai/<name>.")] = None,
     api_base: Annotated[str | None, typer.Option("--api-base", help="AI: base URL of an OpenAI-compatible server ('' clears it).")] = None,
     api_key: Annotated[str | None, typer.Option("--api-key", help="AI: the key for --api-base, '-' reads it from standard input ('' clears it).")] = None,
-    handoff_message: Annotated[str | None, typer.Option("--handoff-message")] = None,
-    timeout: Annotated[float | None, typer.Option("--timeout")] = None,
-    keep_pending: Annotated[bool | None, typer.Option("--keep-pending-on-failure/--handoff-on-failure")] = None,
+    handoff_message: Annotated[str | None, typer.Option("--handoff-message", help="AI: what the customer reads at handoff.")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Webhook: seconds per attempt.")] = None,
+    keep_pending: Annotated[bool | None, typer.Option("--keep-pending-on-failure/--handoff-on-failure", help="When unreachable: keep conversations pending, or hand them to humans.")] = None,
     system: SystemOpt = False,
     account: AccountOpt = None,
     as_json: JsonOpt = False,
@@ -235,13 +262,16 @@ def update(
         from ndoto_cli.core.services import bots
 
         scope, found = await _find(db, bot, account, system)
-        return await db.write(lambda s: bots.update_bot(s, account_id=scope, bot_id=found.id, **values))
+        updated = await db.write(lambda s: bots.update_bot(s, account_id=scope, bot_id=found.id, **values))
+        return updated, bots.warnings(updated, db.settings)
 
-    updated = run(go, as_json=as_json)
+    updated, warned = run(go, as_json=as_json)
     if as_json:
-        dump_json(_render(updated))
-    else:
-        console().print(f"Updated bot {updated.name} (id {updated.id}).")
+        dump_json({**_render(updated), "warnings": warned})
+        return
+    changed = ", ".join(k.replace("outgoing_url", "url").replace("_", " ") for k in values if k != "api_key") or "its key"
+    console().print(f"Updated bot {updated.name} (id {updated.id}): {changed}.", markup=False, highlight=False)
+    _warn(warned)
 
 
 @app.command("delete")
@@ -289,6 +319,29 @@ def token_reset(bot: BotArg, yes: YesOpt = False, system: SystemOpt = False, acc
     token_notice(token, "Bot")
 
 
+@secret_app.command("show")
+def secret_show(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+    """Print the bot's webhook signing secret (what its verifier checks our signatures with).
+
+    Example: ndoto bots secret show OrderBot
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.services import bots
+
+        scope, found = await _find(db, bot, account, system)
+        return found, bots.signing_secret(found, account_id=scope)
+
+    found, secret = run(go, as_json=as_json)
+    if as_json:
+        dump_json({"id": found.id, "name": found.name, "secret": secret})
+        return
+    out = console()
+    out.print(secret, markup=False, highlight=False)
+    out.print("X-Chatwoot-Signature = sha256=hex(HMAC-SHA256(this secret, \"<X-Chatwoot-Timestamp>.<raw body>\"))", style="dim",
+              markup=False, highlight=False)
+
+
 @secret_app.command("reset")
 def secret_reset(bot: BotArg, yes: YesOpt = False, system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
     """Issue a new webhook signing secret (asks first) and print it (give it to your bot's verifier).
@@ -315,7 +368,7 @@ def secret_reset(bot: BotArg, yes: YesOpt = False, system: SystemOpt = False, ac
 
 @app.command("ping")
 def ping(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
-    """Send a signed test event (``ping``) to a webhook bot now and print what happened.
+    """Send a signed test event (ping) to a webhook bot now and print what happened.
 
     Example: ndoto bots ping OrderBot
     """

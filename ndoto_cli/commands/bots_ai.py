@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands.kb import BotArg, SystemOpt, ai_bot
-from ndoto_cli.commands.output import AccountOpt, JsonOpt, console, dump_json, fail, run, table
+from ndoto_cli.commands.kb import ai_bot
+from ndoto_cli.commands.output import AccountOpt, BotArg, JsonOpt, SystemOpt, console, dump_json, fail, run, table
 
 
 def try_(
@@ -38,7 +38,11 @@ def try_(
         "model": turn.answer.model if turn.answer else None,
         "latency_ms": round(turn.answer.latency_ms, 1) if turn.answer else None,
         "tokens": {"prompt": turn.answer.prompt_tokens, "completion": turn.answer.completion_tokens} if turn.answer else None,
+        "error": turn.error,
     }
+    if turn.error is not None:
+        # Not an answer and not a decision: the model could not be called. Say why, whole, and fail.
+        fail(f"the model could not be called: {turn.error}", code="model_error", as_json=as_json)
     if as_json:
         dump_json(data)
         return

@@ -1,4 +1,4 @@
-"""``ndoto conversations``: list, read, reply, resolve, reopen, assign — as an agent would."""
+"""``ndoto conversations``: list, search, read, reply, resolve, reopen, snooze, assign — as an agent would."""
 
 from __future__ import annotations
 
@@ -7,11 +7,23 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands.output import AccountOpt, ExitCode, JsonOpt, console, dump_json, fail, resolve_account, run, table
+from ndoto_cli.commands import complete
+from ndoto_cli.commands.output import (
+    AccountOpt,
+    ExitCode,
+    InboxOpt,
+    JsonOpt,
+    console,
+    dump_json,
+    fail,
+    resolve_account,
+    run,
+    table,
+)
 
 app = typer.Typer(help="Conversations: read threads, reply, write private notes, resolve, assign.\n\nExample: ndoto conversations list --status pending", no_args_is_help=True, rich_markup_mode=None)
 
-AsOpt = Annotated[str | None, typer.Option("--as", help="Act as this agent (email; default: the first administrator).")]
+AsOpt = Annotated[str | None, typer.Option("--as", help="Act as this agent (email; default: the first administrator).", autocompletion=complete.agents)]
 ConvArg = Annotated[int, typer.Argument(help="Conversation id (the per-account number shown by `list`).")]
 
 
@@ -38,7 +50,7 @@ def _actor(user: Any) -> Any:
 @app.command("list")
 def list_(
     status: Annotated[StatusChoice, typer.Option("--status", help="open, pending (bot), resolved, snoozed or all.")] = StatusChoice.all,
-    inbox: Annotated[str | None, typer.Option("--inbox", help="Inbox id or name.")] = None,
+    inbox: InboxOpt = None,
     assignee: Annotated[str | None, typer.Option("--assignee", help="Agent email or id, or 'none' for unassigned.")] = None,
     page: Annotated[int, typer.Option("--page", min=1, help="Page of 25.")] = 1,
     account: AccountOpt = None,
@@ -71,15 +83,17 @@ def list_(
         dump_json({"meta": result.meta(), "payload": result.items})
         return
 
+    from ndoto_cli.core.present import when
     from ndoto_cli.core.views import owner_text
 
     def last(c: dict[str, Any]) -> str:
-        text = (c["last_non_activity_message"] or {}).get("content") or ""
+        text = " ".join(((c["last_non_activity_message"] or {}).get("content") or "").split())
         return text if len(text) <= 50 else text[:47] + "..."
 
     table(
-        ["id", "contact", "status", "owner", "last message"],
-        [[c["id"], c["meta"]["sender"]["name"], c["status"], owner_text(c), last(c)] for c in result.items],
+        ["id", "contact", "inbox", "status", "owner", "last activity", "last message"],
+        [[c["id"], c["meta"]["sender"]["name"], result.inbox_names.get(c["inbox_id"], c["inbox_id"]), c["status"], owner_text(c),
+          when(c["last_activity_at"]), last(c)] for c in result.items],
         empty="No conversations match. Try a bot: ndoto say --inbox <inbox> --contact Jane \"Hello\"",
     )
     if result.all_count > page * 25:
@@ -109,16 +123,15 @@ def show(conversation: ConvArg, account: AccountOpt = None, as_json: JsonOpt = F
     if as_json:
         dump_json({**conv, "messages": thread})
         return
-    from datetime import datetime
-
     from rich.markup import escape
 
-    from ndoto_cli.core.views import message_kind, owner_text
+    from ndoto_cli.core.present import when as moment
+    from ndoto_cli.core.views import message_kind, owner_phrase
 
     out = console()
-    out.print(f"[bold]#{conv['id']}[/bold] {escape(conv['meta']['sender']['name'])} - {conv['status']} - answered by {escape(owner_text(conv))}", highlight=False)
+    out.print(f"[bold]#{conv['id']}[/bold] {escape(conv['meta']['sender']['name'])} - {conv['status']} - {escape(owner_phrase(conv))}", highlight=False)
     for m in thread:
-        when = datetime.fromtimestamp(m["created_at"]).strftime("%H:%M")
+        when = moment(m["created_at"], compact=True)
         kind = message_kind(m)
         sender = escape((m["sender"] or {}).get("name", ""))
         text = escape(m["content"] or "")
@@ -166,7 +179,8 @@ def reply(
         console().print(f"{'Private note' if private else 'Reply'} {result.message.id} added to conversation {conversation}.")
 
 
-def _status(conversation: int, status: str, as_user: str | None, account: str | None, as_json: bool) -> None:
+def _status(conversation: int, status: str, as_user: str | None, account: str | None, as_json: bool, *,
+            snoozed_until: float | None = None, quiet: bool = False) -> Any:
     async def go(db: Any) -> Any:
         from ndoto_cli.core.services import conversations
         from ndoto_cli.core.views import render_conversation
@@ -176,16 +190,21 @@ def _status(conversation: int, status: str, as_user: str | None, account: str | 
             user = await acting_user(s, account_id, as_user)
 
         async def change(s: Any) -> Any:
-            bundle = await conversations.change_status(s, account_id=account_id, display_id=conversation, status=status, actor=_actor(user))
+            bundle = await conversations.change_status(
+                s, account_id=account_id, display_id=conversation, status=status, actor=_actor(user), snoozed_until=snoozed_until
+            )
             return await render_conversation(s, bundle)
 
         return await db.write(change)
 
     data = run(go, as_json=as_json)
+    if quiet:
+        return data
     if as_json:
         dump_json(data)
     else:
         console().print(f"Conversation {conversation} is {data['status']}.")
+    return data
 
 
 @app.command("resolve")
@@ -206,11 +225,80 @@ def reopen(conversation: ConvArg, as_user: AsOpt = None, account: AccountOpt = N
     _status(conversation, "open", as_user, account, as_json)
 
 
+@app.command("snooze")
+def snooze(
+    conversation: ConvArg,
+    until: Annotated[str, typer.Option("--until", help="When it reopens: 30m, 2h, 1d, 1w, tomorrow (9:00) or a date-time (2026-12-24 09:00).")],
+    as_user: AsOpt = None,
+    account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Put a conversation aside until a time; it reopens for humans then (under a running
+    `ndoto serve` or `ndoto worker`), or earlier when the customer writes.
+
+    Example: ndoto conversations snooze 1 --until 2h
+    """
+    from ndoto_cli.core.present import parse_moment
+
+    try:
+        moment = parse_moment(until)
+    except ValueError as exc:
+        fail(str(exc), code="usage", as_json=as_json, exit_code=ExitCode.USAGE)
+    data = _status(conversation, "snoozed", as_user, account, as_json, snoozed_until=moment, quiet=True)
+    if as_json:
+        dump_json(data)
+        return
+    from ndoto_cli.core.present import when
+
+    console().print(f"Conversation {conversation} is snoozed until {when(moment)}.", markup=False, highlight=False)
+
+
+@app.command("search")
+def search(
+    text: Annotated[str, typer.Argument(help="Text found in a contact's name or email, or in any message (notes included).")],
+    status: Annotated[StatusChoice, typer.Option("--status", help="open, pending (bot), resolved, snoozed or all.")] = StatusChoice.all,
+    inbox: InboxOpt = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many conversations, newest activity first.")] = 50,
+    account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find conversations by contact name, email or message text (the console's search).
+
+    Example: ndoto conversations search "refund" --status open
+    """
+    if not text.strip():
+        fail("give the text to search for", code="usage", as_json=as_json, exit_code=ExitCode.USAGE)
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.queries import conversation_rows
+        from ndoto_cli.core.services import inboxes
+
+        account_id = await resolve_account(db, account)
+        async with db.read() as s:
+            inbox_id = (await inboxes.find_inbox(s, account_id=account_id, ref=inbox)).id if inbox else None
+            return await conversation_rows(
+                s, account_id=account_id, tab="all", user_id=None, inbox_id=inbox_id, limit=limit, search=text.strip(),
+                status=None if status == StatusChoice.all else status.value,
+            )
+
+    rows = run(go, as_json=as_json)
+    if as_json:
+        from dataclasses import asdict
+
+        dump_json([{**asdict(r), "id": r.display_id, "last_activity_at": int(r.last_activity_at)} for r in rows])
+        return
+    from ndoto_cli.core.present import when
+
+    table(["id", "contact", "inbox", "status", "owner", "last activity", "last message"],
+          [[r.display_id, r.contact, r.inbox, r.status, r.owner, when(r.last_activity_at), r.excerpt] for r in rows],
+          empty=f"No conversation mentions {text.strip()!r}.")
+
+
 @app.command("assign")
 def assign(
     conversation: ConvArg,
-    agent: Annotated[str | None, typer.Option("--agent", help="Give it to this human (email or id): takes over from the bot.")] = None,
-    bot: Annotated[str | None, typer.Option("--bot", help="Give it to this bot (id or name): overrides the inbox bot.")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="Give it to this human (email or id): takes over from the bot.", autocompletion=complete.agents)] = None,
+    bot: Annotated[str | None, typer.Option("--bot", help="Give it to this bot (id or name): overrides the inbox bot.", autocompletion=complete.bots)] = None,
     none: Annotated[bool, typer.Option("--none", help="Unassign: back to the inbox's bot if it has one.")] = False,
     as_user: AsOpt = None,
     account: AccountOpt = None,
@@ -251,6 +339,6 @@ def assign(
     if as_json:
         dump_json(data)
         return
-    from ndoto_cli.core.views import owner_text
+    from ndoto_cli.core.views import owner_phrase
 
-    console().print(f"Conversation {conversation} is {data['status']}, answered by {owner_text(data)}.")
+    console().print(f"Conversation {conversation} is {data['status']}, {owner_phrase(data)}.")

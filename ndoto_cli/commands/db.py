@@ -50,7 +50,9 @@ def info(as_json: JsonOpt = False) -> None:
     if as_json:
         dump_json(data)
     else:
-        console().print(f"Database: {data['database']}\nRevision: {data['revision']} (newest: {data['head']})")
+        state = (f"{data['revision']} (newest: {data['head']})" if data["revision"]
+                 else f"none yet: the first command that needs it (ndoto init) creates it at revision {data['head']}")
+        console().print(f"Database: {data['database']}\nRevision: {state}", markup=False, highlight=False)
 
 
 def _sqlite_path(db: Any, verb: str) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ndoto_cli.commands import complete
 from ndoto_cli.commands.output import (
     AccountOpt,
     ExitCode,
@@ -46,7 +47,7 @@ def parse_since(value: str | None) -> float | None:
         fail(f"--since must look like 30m, 2h, 7d or 2026-11-25T10:00, not {value!r}", exit_code=ExitCode.USAGE)
 
 
-BotOpt = Annotated[str | None, typer.Option("--bot", help="Bot id or name.")]
+BotOpt = Annotated[str | None, typer.Option("--bot", help="Bot id or name.", autocompletion=complete.bots)]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="Only newer than: 30m, 2h, 7d or an ISO date.")]
 
 
@@ -64,7 +65,7 @@ def list_(
     bot: BotOpt = None,
     status: Annotated[DeliveryStatusChoice | None, typer.Option("--status", help="pending, delivering, delivered or failed.")] = None,
     since: SinceOpt = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many, newest first.")] = 50,
     account: AccountOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -83,17 +84,20 @@ def list_(
             rows = await deliveries.list_deliveries(
                 s, account_id=account_id, bot_id=bot_id, status=status.value if status else None, since=since_ts, limit=limit
             )
-        return [deliveries.delivery_json(d, name) for d, name in rows]
+            names = await deliveries.bot_names(s, [d.agent_bot_id for d, _name in rows])
+        return [deliveries.delivery_json(d, name) for d, name in rows], names
 
-    items = run(go, as_json=as_json)
+    items, names = run(go, as_json=as_json)
     if as_json:
         dump_json(items)
         return
+    from ndoto_cli.core.present import when
+
     table(
         ["id", "event", "bot", "conversation", "status", "attempts", "last result", "created"],
         [
-            [d["id"], d["event"], d["agent_bot_id"], d["conversation_id"] or "-", d["status"], d["attempts"],
-             d["last_error"] or (d["last_status_code"] or ""), datetime.fromtimestamp(d["created_at"]).strftime("%m-%d %H:%M:%S")]
+            [d["id"], d["event"], names.get(d["agent_bot_id"], d["agent_bot_id"]), d["conversation_id"] or "-", d["status"], d["attempts"],
+             d["last_error"] or (d["last_status_code"] or ""), when(d["created_at"])]
             for d in items
         ],
         empty="No deliveries match.",
@@ -143,7 +147,7 @@ def retry(
     as_json: JsonOpt = False,
 ) -> None:
     """Make deliveries due again now (same webhook-id, so receivers can drop duplicates);
-    ``--failed`` in bulk asks first.
+    --failed in bulk asks first.
 
     Example: ndoto deliveries retry --failed --bot OrderBot --since 1d --yes
     """

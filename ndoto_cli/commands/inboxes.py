@@ -3,12 +3,24 @@ assign|unassign`` (its bot)."""
 
 from __future__ import annotations
 
+import shlex
 from enum import Enum
 from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands.output import AccountOpt, JsonOpt, YesOpt, confirm, console, dump_json, resolve_account, run, table
+from ndoto_cli.commands.output import (
+    AccountOpt,
+    InboxArg,
+    JsonOpt,
+    YesOpt,
+    confirm,
+    console,
+    dump_json,
+    resolve_account,
+    run,
+    table,
+)
 
 app = typer.Typer(help="Inboxes: where conversations arrive (web widget or API channel).\n\nExample: ndoto inboxes create --name \"Website Chat\" --channel web_widget", no_args_is_help=True, rich_markup_mode=None)
 secret_app = typer.Typer(help="A web-widget inbox's identity-verification secret (identifier_hash = HMAC-SHA256 of the user's identifier with it).\n\nExample: ndoto inboxes secret show \"Website Chat\"", no_args_is_help=True, rich_markup_mode=None)
@@ -57,7 +69,11 @@ def create(
     if as_json:
         dump_json(data)
     else:
-        console().print(f"Created inbox {data['id']} ({data['name']}, {data['channel_type']}); public identifier {data['inbox_identifier']}.")
+        kind = "a website chat" if data["channel_type"] == "Channel::WebWidget" else "an API inbox"
+        out = console()
+        out.print(f"Created inbox {data['name']} (id {data['id']}), {kind}. Its public identifier: {data['inbox_identifier']}", markup=False, highlight=False)
+        if data["channel_type"] == "Channel::WebWidget":
+            out.print(f"Put it on a site: ndoto inboxes embed {shlex.quote(data['name'])}", markup=False, highlight=False)
 
 
 @app.command("list")
@@ -93,7 +109,7 @@ def _find(ref: str, account: str | None, as_json: bool) -> Any:
 
 
 @app.command("show")
-def show(inbox: Annotated[str, typer.Argument(help="Inbox id or name.")], account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+def show(inbox: InboxArg, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
     """Show one inbox.
 
     Example: ndoto inboxes show "Website Chat"
@@ -121,7 +137,7 @@ def _print_widget(data: dict[str, Any]) -> None:
 
 @app.command("update")
 def update(
-    inbox: Annotated[str, typer.Argument(help="Inbox id or name.")],
+    inbox: InboxArg,
     name: Annotated[str | None, typer.Option("--name", help="Rename the inbox.")] = None,
     title: Annotated[str | None, typer.Option("--title", help="The widget's title, at the top of the chat.")] = None,
     greeting: Annotated[str | None, typer.Option("--greeting", help="The first message a visitor sees.")] = None,
@@ -225,7 +241,7 @@ def embed(inbox: Annotated[str, typer.Argument(help="Inbox id or name (a web-wid
 
 
 @secret_app.command("show")
-def secret_show(inbox: Annotated[str, typer.Argument(help="Inbox id or name.")], account: AccountOpt = None,
+def secret_show(inbox: InboxArg, account: AccountOpt = None,
                 as_json: JsonOpt = False) -> None:
     """Print the inbox's identity-verification secret (keep it on your site's server, never in a page).
 
@@ -254,7 +270,7 @@ def _print_secret(found: Any, as_json: bool) -> None:
 
 
 @secret_app.command("reset")
-def secret_reset(inbox: Annotated[str, typer.Argument(help="Inbox id or name.")], yes: YesOpt = False, account: AccountOpt = None,
+def secret_reset(inbox: InboxArg, yes: YesOpt = False, account: AccountOpt = None,
                  as_json: JsonOpt = False) -> None:
     """Replace the inbox's identity-verification secret (asks first: hashes made with the old one stop verifying).
 
@@ -276,7 +292,7 @@ def secret_reset(inbox: Annotated[str, typer.Argument(help="Inbox id or name.")]
 
 @app.command("delete")
 def delete(
-    inbox: Annotated[str, typer.Argument(help="Inbox id or name.")], yes: YesOpt = False, account: AccountOpt = None,
+    inbox: InboxArg, yes: YesOpt = False, account: AccountOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Delete an inbox and all its conversations (asks first).
@@ -304,7 +320,7 @@ def delete(
 @bind_app.command("assign")
 def assign(
     bot: Annotated[str, typer.Argument(help="Bot id or name.")],
-    inbox: Annotated[str, typer.Argument(help="Inbox id or name.")],
+    inbox: InboxArg,
     account: AccountOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -339,7 +355,7 @@ def assign(
 
 
 @bind_app.command("unassign")
-def unassign(inbox: Annotated[str, typer.Argument(help="Inbox id or name.")], account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+def unassign(inbox: InboxArg, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
     """Disconnect the inbox's bot (new conversations start open, for humans).
 
     Example: ndoto inbox unassign "Website Chat"

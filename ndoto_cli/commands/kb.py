@@ -7,11 +7,20 @@ from typing import Annotated, Any
 
 import typer
 
-from ndoto_cli.commands.output import AccountOpt, JsonOpt, console, dump_json, fail, resolve_account, run, table
+from ndoto_cli.commands.output import (
+    AccountOpt,
+    BotArg,
+    JsonOpt,
+    SystemOpt,
+    console,
+    dump_json,
+    fail,
+    resolve_account,
+    run,
+    table,
+)
 
 app = typer.Typer(help="Knowledge bases of AI agent bots.\n\nExample: ndoto kb add Helper examples/shop-help/", no_args_is_help=True, rich_markup_mode=None)
-BotArg = Annotated[str, typer.Argument(help="AI agent bot id or name.")]
-SystemOpt = Annotated[bool, typer.Option("--system", help="The bot is a system bot.")]
 
 
 async def ai_bot(db: Any, ref: str, account: str | None, system: bool, purpose: str = "kb") -> Any:
@@ -150,7 +159,7 @@ def remove(
 def search(
     bot: BotArg,
     question: Annotated[str, typer.Argument(help="A customer's question.")],
-    limit: Annotated[int, typer.Option("--limit", min=1, max=20)] = 4,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=20, help="How many passages to show.")] = 4,
     system: SystemOpt = False,
     account: AccountOpt = None,
     as_json: JsonOpt = False,

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from enum import IntEnum
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+
+from ndoto_cli.commands import complete
 
 T = TypeVar("T")
 
@@ -28,10 +31,17 @@ class ExitCode(IntEnum):
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (needed when not run on a terminal).")]
+SystemOpt = Annotated[bool, typer.Option("--system", help="Work on system bots (no account; every account may use them) instead of the account's.")]
+BotArg = Annotated[str, typer.Argument(help="Bot id or name.", autocompletion=complete.bots)]
+InboxArg = Annotated[str, typer.Argument(help="Inbox id or name.", autocompletion=complete.inboxes)]
+InboxOpt = Annotated[str | None, typer.Option("--inbox", help="Inbox id or name.", autocompletion=complete.inboxes)]
+AgentArg = Annotated[str, typer.Argument(help="Agent id or email.", autocompletion=complete.agents)]
 AccountOpt = Annotated[
     str | None,
-    typer.Option("--account", "-a", envvar="NDOTO_ACCOUNT", help="Account id or name (default: the only account)."),
+    typer.Option("--account", "-a", help="Account id or name (default: `ndoto --account`, NDOTO_ACCOUNT, "
+                 "`ndoto config set account`, else the only account)."),
 ]
+GLOBAL_ACCOUNT: str | None = None  # `ndoto --account X <command>`: set by the root callback
 
 
 def dump_json(data: Any) -> None:
@@ -137,12 +147,37 @@ def _about_db(exc: OSError, config: Any) -> bool:
     return bool(exc.filename) and str(exc.filename) in path
 
 
+def account_ref(ref: str | None) -> tuple[str | None, str | None]:
+    """The account a command was told to act in, and who said so: its own ``--account``, else
+    ``ndoto --account`` before the command, else ``NDOTO_ACCOUNT``, else the remembered default
+    (``ndoto config set account``); (None, None) leaves the choice to core (the only account)."""
+    if ref is not None:
+        return ref, None
+    if GLOBAL_ACCOUNT is not None:
+        return GLOBAL_ACCOUNT, "ndoto --account"
+    if os.environ.get("NDOTO_ACCOUNT"):
+        return os.environ["NDOTO_ACCOUNT"], "NDOTO_ACCOUNT"
+    from ndoto_cli.commands.config import load
+
+    remembered = load().get("account")
+    return (str(remembered), "the default of `ndoto config`") if remembered is not None else (None, None)
+
+
 async def resolve_account(db: Any, ref: str | None, *, email: str | None = None) -> int:
-    """The ``--account`` option, by core's rule (``accounts.resolve_account``)."""
+    """The ``--account`` option (or its defaults, :func:`account_ref`), by core's rule
+    (``accounts.resolve_account``)."""
+    from ndoto_cli.core.errors import NotFound
     from ndoto_cli.core.services import accounts
 
+    chosen, source = account_ref(ref)
     async with db.read() as session:
-        return int((await accounts.resolve_account(session, ref, email=email)).id)  # type: ignore[arg-type]
+        try:
+            return int((await accounts.resolve_account(session, chosen, email=email)).id)  # type: ignore[arg-type]
+        except NotFound as exc:
+            if source is None:
+                raise
+            raise NotFound(f"{exc.message}, the account chosen by {source}",
+                           hint="see `ndoto accounts list`; `ndoto config set account ID` changes the default") from None
 
 
 def token_notice(token: str, what: str) -> None:
@@ -155,7 +190,9 @@ def token_notice(token: str, what: str) -> None:
 def table(columns: list[str], rows: list[list[Any]], *, title: str | None = None, empty: str = "Nothing yet.") -> None:
     """Rows for people: a table on a terminal; elsewhere tab-separated lines, a header first
     (``cut -f``, ``awk -F'\t'``), one row per line whatever its length."""
-    cells = [["-" if v is None or v == "" else str(v) for v in row] for row in rows]
+    from ndoto_cli.core.present import plain
+
+    cells = [[plain("", v) for v in row] for row in rows]
     out = console()
     if not cells:
         out.print(empty, markup=False)

@@ -27,7 +27,7 @@ def create(name: Annotated[str, typer.Argument(help="A name for the app.")], as_
     if as_json:
         dump_json({"id": app_row.id, "name": app_row.name, "access_token": token})
         return
-    console().print(f"Created platform app {app_row.id} ({app_row.name}).")
+    console().print(f"Created platform app {app_row.name} (id {app_row.id}).", markup=False, highlight=False)
     token_notice(token, "Platform")
 
 

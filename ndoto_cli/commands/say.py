@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 import typer
 
+from ndoto_cli.commands import complete
 from ndoto_cli.commands.output import AccountOpt, JsonOpt, console, dump_json, resolve_account, run
 
 
 def say(
     text: Annotated[str, typer.Argument(help="What the customer writes.")],
-    inbox: Annotated[str, typer.Option("--inbox", help="Inbox id or name.")],
+    inbox: Annotated[str, typer.Option("--inbox", help="Inbox id or name.", autocompletion=complete.inboxes)],
     contact: Annotated[str, typer.Option("--contact", help="Customer name (created when new).")] = "Test Customer",
     new: Annotated[bool, typer.Option("--new", help="Start a new conversation instead of continuing the last one.")] = False,
     account: AccountOpt = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -60,11 +61,16 @@ def serve(
             fail(f"no such file: {path}")
 
     async def bootstrap(db: Any) -> Any:
-        from ndoto_cli.core.services import accounts
+        from ndoto_cli.core.services import accounts, bots
 
-        return await db.write(lambda s: accounts.bootstrap(s)), db.display_url
+        boot = await db.write(lambda s: accounts.bootstrap(s))
+        async with db.read() as s:
+            warned = await bots.every_warning(s, db.settings)
+        return boot, db.display_url, warned
 
-    boot, database = run(bootstrap, settings=settings)
+    boot, database, warned = run(bootstrap, settings=settings)
+    for line in warned:
+        sys.stderr.write(f"Warning: {line}\n")
     sock = _bind(host, port)
     real_port = sock.getsockname()[1]
     scheme = "https" if ssl_certfile else "http"
@@ -103,7 +109,13 @@ def serve(
             super().handle_exit(sig, frame)
 
     server = Server(config)
-    with _in_use(settings, "serve", base):
+    from ndoto_cli.core.errors import NdotoError
+
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(_in_use(settings, "serve", base))
+        except NdotoError as exc:
+            fail(exc.message, code=exc.code)
         try:
             server.run(sockets=[sock])
         except KeyboardInterrupt:
@@ -137,17 +149,17 @@ def worker(
     async def go(db: Any) -> None:
         from ndoto_cli.dispatch.worker import Dispatcher
 
-        dispatcher = Dispatcher(db, db.settings)
-        await dispatcher.start()
-        console().print(f"Dispatcher running on {db.display_url}. Press Ctrl-C to stop.", highlight=False)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await dispatcher.stop()
+        with _in_use(db.settings, "worker", None):  # once the database opened: its errors come first
+            dispatcher = Dispatcher(db, db.settings)
+            await dispatcher.start()
+            console().print(f"Dispatcher running on {db.display_url}. Press Ctrl-C to stop.", highlight=False)
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await dispatcher.stop()
 
     settings = read_settings()
     try:
-        with _in_use(settings, "worker", None):
-            run(go, settings=settings)
+        run(go, settings=settings)
     except KeyboardInterrupt:
         console().print("Stopped.", style="dim")

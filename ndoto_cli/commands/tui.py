@@ -6,11 +6,28 @@ from typing import Annotated
 
 import typer
 
-from ndoto_cli.commands.output import AccountOpt, fail, settings
+from ndoto_cli.commands import complete
+from ndoto_cli.commands.output import AccountOpt, InboxArg, account_ref, fail, run, settings
+
+
+def _ready(what: str) -> object:
+    """Before a full-screen app starts: the settings, an openable database at a known revision
+    (a broken one is the CLI's one error line, never a screen drawn and torn down), a terminal."""
+    import sys
+
+    config = settings()
+
+    async def opened(db: object) -> None:
+        return None
+
+    run(opened, settings=config)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail(f"{what} needs a terminal (it reads keys and draws the screen): run it in one, not through a pipe")
+    return config
 
 
 def tui(
-    as_email: Annotated[str | None, typer.Option("--as", help="Act as this agent (email); default: the first administrator.")] = None,
+    as_email: Annotated[str | None, typer.Option("--as", help="Act as this agent (email); default: the first administrator.", autocompletion=complete.agents)] = None,
     account: AccountOpt = None,
 ) -> None:
     """Open the console: inboxes, conversations (Mine, Bot, Open, Resolved, All), the thread, replies,
@@ -20,7 +37,7 @@ def tui(
     """
     from ndoto_cli.tui.app import InboxApp
 
-    app = InboxApp(settings(), as_email=as_email, account=account)
+    app = InboxApp(_ready("ndoto tui"), as_email=as_email, account=account_ref(account)[0])  # type: ignore[arg-type]
     app.run()
     if app.error:
         fail(app.error)
@@ -29,7 +46,7 @@ def tui(
 
 
 def chat(
-    inbox: Annotated[str, typer.Argument(help="Inbox id or name.")],
+    inbox: InboxArg,
     contact: Annotated[str, typer.Option("--contact", help="Your name as the customer.")] = "Test Customer",
     account: AccountOpt = None,
 ) -> None:
@@ -39,7 +56,7 @@ def chat(
     """
     from ndoto_cli.tui.chat import ChatApp
 
-    app = ChatApp(settings(), inbox=inbox, contact=contact, account=account)
+    app = ChatApp(_ready("ndoto chat"), inbox=inbox, contact=contact, account=account_ref(account)[0])  # type: ignore[arg-type]
     app.run()
     if app.error:
         fail(app.error)

@@ -41,6 +41,13 @@ class Conflict(NdotoError):
     http_status = 422
 
 
+class NameTaken(Conflict):
+    """A name that must be unique in its account (bots, inboxes) is taken: 409."""
+
+    code = "name_taken"
+    http_status = 409
+
+
 class TooManyRequests(NdotoError):
     """A rate limit was reached; ``retry_after`` says in how many seconds to try again."""
 

@@ -162,6 +162,7 @@ class AccessToken(SQLModel, table=True):
 
 class Inbox(SQLModel, table=True):
     __tablename__ = "inboxes"
+    __table_args__ = (Index("ux_inboxes_account_name", "account_id", "name", unique=True),)  # commands name inboxes
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
     name: str

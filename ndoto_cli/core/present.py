@@ -42,7 +42,31 @@ def plain(key: str, value: Any) -> str:
     if key.endswith("_at") and isinstance(value, int | float):
         return when(value)
     if isinstance(value, dict):
-        return ", ".join(f"{k} {plain(str(k), v)}" if not isinstance(v, dict) else f"{k} ({plain(str(k), v)})" for k, v in value.items())
+        return ", ".join(f"{k}: {plain(str(k), v)}" if not isinstance(v, dict) else f"{k} ({plain(str(k), v)})" for k, v in value.items())
     if isinstance(value, list | tuple):
         return ", ".join(plain(key, v) if not isinstance(v, dict) else str(v.get("name") or v.get("id") or v) for v in value)
     return str(value)
+
+
+_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_moment(text: str, *, now: float | None = None) -> float:
+    """A moment people type: a duration from now ("30m", "2h", "1d", "1w", "90min") or a local
+    date-time ("2026-12-24 09:00", "2026-12-24T09:00", "2026-12-24" at midnight; an offset
+    such as "+01:00" is honoured). Raises ValueError with what is accepted."""
+    import re
+
+    current = time.time() if now is None else now
+    value = (text or "").strip().lower()
+    match = re.fullmatch(r"(\d+)\s*(min|m|h|d|w)", value)
+    if match:
+        return current + int(match.group(1)) * _UNITS[match.group(2)]
+    if value == "tomorrow":
+        moment = datetime.fromtimestamp(current).replace(hour=9, minute=0, second=0, microsecond=0)
+        return moment.timestamp() + 86_400
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time: give a duration (30m, 2h, 1d, 1w), 'tomorrow' (9:00) "
+                         "or a date-time (2026-12-24 09:00)") from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,6 +24,7 @@ class ConversationPage:
     assigned_count: int
     unassigned_count: int
     all_count: int
+    inbox_names: dict[int, str] = field(default_factory=dict)  # for people reading the list
 
     def meta(self) -> dict[str, int]:
         return {
@@ -84,8 +85,10 @@ async def list_conversations(
             .offset((page - 1) * page_size)
         )
     ).scalars().all()
-    items = [await render_conversation(session, await load_bundle(session, conv)) for conv in rows]
-    return ConversationPage(items, counts["mine"], counts["assigned"], counts["unassigned"], counts["all"])
+    bundles = [await load_bundle(session, conv) for conv in rows]
+    items = [await render_conversation(session, bundle) for bundle in bundles]
+    names = {int(b.inbox.id): b.inbox.name for b in bundles}  # type: ignore[arg-type]
+    return ConversationPage(items, counts["mine"], counts["assigned"], counts["unassigned"], counts["all"], names)
 
 
 TAB_WHERE = {
@@ -184,3 +187,26 @@ async def conversation_rows(
         excerpt = " ".join((content or "").split())
         out.append(Row(display_id, contact, row_status, last, excerpt[:60], owner, inbox_name))
     return out
+
+
+async def completion_names(session: AsyncSession, *, kind: str, account_id: int | None, prefix: str = "", limit: int = 50) -> list[str]:
+    """Names a shell may complete: an account's bots (and the system bots it may use), inboxes, or
+    agents' emails; ``account_id`` None means system bots. Sorted, at most ``limit``."""
+    from ndoto_cli.core.models import AgentBot, Inbox, User
+
+    column: Any
+    if kind == "bot":
+        column = AgentBot.name
+        query = select(column).where(AgentBot.account_id.is_(None) if account_id is None  # type: ignore[union-attr]
+                                     else (AgentBot.account_id == account_id) | AgentBot.account_id.is_(None))  # type: ignore[union-attr]
+    elif kind == "inbox":
+        column = Inbox.name
+        query = select(column).where(Inbox.account_id == account_id)
+    elif kind == "agent":
+        column = User.email
+        query = select(column).where(User.account_id == account_id)
+    else:
+        raise Invalid(f"unknown kind {kind!r}")
+    if prefix:
+        query = query.where(column.like(prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", escape="\\"))
+    return sorted({str(n) for n in (await session.execute(query.order_by(column).limit(limit))).scalars()})

@@ -290,6 +290,12 @@ def owner_text(conversation: dict[str, Any]) -> str:
     )
 
 
+def owner_phrase(conversation: dict[str, Any]) -> str:
+    """The owner as a sentence's end: "answered by bot OrderBot", "answered by Ann", or whom it waits for."""
+    label = owner_text(conversation)
+    return f"answered by {label}" if conversation["owner"]["type"] in ("user", "agent_bot") else label
+
+
 def message_kind(message: dict[str, Any]) -> str:
     """What a message is to a reader: activity, note, customer, bot, agent or template."""
     if message["message_type"] == MessageType.activity:

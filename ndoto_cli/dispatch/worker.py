@@ -40,6 +40,7 @@ CLAIM_BATCH = 256
 MAX_IN_FLIGHT = 1024
 POLL_INTERVAL = 0.5  # picks up deliveries written by other processes (CLI, TUI) within a second
 PRUNE_EVERY = 3600.0
+WAKE_SNOOZED_EVERY = 5.0  # a snoozed conversation reopens within this many seconds of its time
 STREAK = 8  # deliveries in a row a conversation of a crowded bot may take before yielding its room
 RENEW_AFTER = store.LEASE_MARGIN / 2  # a claim that waited longer for its slot renews its lease
 
@@ -63,6 +64,7 @@ class Dispatcher:
         self._recorder: asyncio.Task[None] | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._prune_task: asyncio.Task[None] | None = None
+        self._clock_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._scan = True  # a full scan is due: new deliveries were committed, or the poll timer fired
         self._transports: dict[str, Transport] = {}  # by bot type, made on first use (TRANSPORTS)
@@ -80,6 +82,7 @@ class Dispatcher:
         self.db.on_commit(self.wake)
         self._loop_task = asyncio.create_task(self._claim_loop(), name="ndoto-dispatch")
         self._prune_task = asyncio.create_task(self._prune_loop(), name="ndoto-prune")
+        self._clock_task = asyncio.create_task(self._clock_loop(), name="ndoto-snoozed")
 
     def wake(self) -> None:
         """New deliveries were committed: scan for due ones."""
@@ -97,7 +100,7 @@ class Dispatcher:
         self.wake()
         if self._loop_task is not None:
             await asyncio.wait([self._loop_task], timeout=grace)
-        for task in (self._loop_task, self._prune_task):
+        for task in (self._loop_task, self._prune_task, self._clock_task):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -319,3 +322,20 @@ class Dispatcher:
             except Exception:
                 log.exception("pruning deliveries failed")
             await asyncio.sleep(PRUNE_EVERY)
+
+    async def _clock_loop(self) -> None:
+        """Changes that come with time: snoozed conversations whose time has come reopen (with
+        their events, so bots and the console hear of it). With several workers, each may look;
+        the write is a no-op for a conversation another one already woke."""
+        from ndoto_cli.core.services import conversations
+
+        while not self._stopping:
+            try:
+                async with self.db.read() as session:
+                    due = await conversations.snoozes_due(session)
+                woken = await self.db.write(lambda s: conversations.wake_snoozed(s)) if due else 0
+                if woken:
+                    log.info("reopened %d snoozed conversations", woken)
+            except Exception:
+                log.exception("reopening snoozed conversations failed")
+            await asyncio.sleep(WAKE_SNOOZED_EVERY)

@@ -206,7 +206,8 @@ class PublicContactOut(Shape):
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
     for code, text in ((401, "missing or invalid token, or not allowed for this kind of token"),
-                       (403, "forbidden for this user or bot"), (404, "not found"), (422, "invalid input"))
+                       (403, "forbidden for this user or bot"), (404, "not found"), (409, "a name already taken in the account"),
+                       (413, "the body is too large"), (422, "invalid input"), (429, "too many requests: see Retry-After"))
 }
 
 

@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tab, Tabs
 
 from ndoto_cli.core.errors import NdotoError
-from ndoto_cli.core.views import owner_text
+from ndoto_cli.core.views import owner_phrase
 from ndoto_cli.tui import data
 from ndoto_cli.tui.modals import BotForm, Confirm, Picker, SearchDialog, TokenShown
 from ndoto_cli.tui.session import ConsoleSession
@@ -231,7 +231,7 @@ class InboxScreen(Screen[None]):
         contact = conv["meta"]["sender"]
         self.query_one("#details", Static).update(
             f"[b]#{conv['id']} {escape(contact['name'])}[/b]  {escape(contact.get('email') or '')}  inbox: {escape(conv['inbox_name'])}\n"
-            f"status: [b]{conv['status']}[/b]   answered by: {escape(owner_text(conv))}   last: {when(conv['last_activity_at'])}"
+            f"status: [b]{conv['status']}[/b]   {escape(owner_phrase(conv))}   last: {when(conv['last_activity_at'])}"
         )
         await self.query_one(ThreadView).show(display_id, msgs)
         self._show_typing()

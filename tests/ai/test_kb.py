@@ -59,6 +59,27 @@ async def test_ingest_is_idempotent_and_replaces_changed_files(db: Database, ai_
         assert await search.search(s, bot_id=ai_bot, question="when do you open?") == []
 
 
+async def test_a_deleted_bots_passages_leave_the_index(db: Database, ai_bot: int, tmp_path: Path) -> None:
+    """Deleting a bot removes its passages by cascade; their full-text rows went too late (never):
+    SQLite reused the ids and the next bot's `kb add` failed with "constraint failed"."""
+    from sqlalchemy import text
+
+    doc = tmp_path / "returns.md"
+    doc.write_text("# Returns\n\nYou can return items within 30 days.\n", encoding="utf-8")
+    await db.write(lambda s: store.add_document(s, bot_id=ai_bot, path=doc))
+    async with db.read() as s:
+        account_id = (await store.require_ai_bot(s, bot_id=ai_bot)).account_id
+    await db.write(lambda s: bots.delete_bot(s, account_id=account_id, bot_id=ai_bot))
+    other, _ = await db.write(lambda s: bots.create_bot(s, account_id=account_id, name="Other", bot_type="ai"))
+    doc2 = tmp_path / "shipping.md"
+    doc2.write_text("# Shipping\n\nWe ship in two days.\n", encoding="utf-8")
+    await db.write(lambda s: store.add_document(s, bot_id=other.id, path=doc2))
+    async with db.read() as s:
+        assert (await s.execute(text("SELECT count(*) FROM kb_fts"))).scalar_one() == 1
+        assert await search.search(s, bot_id=other.id, question="can I return an item?") == []
+        assert [h.content for h in await search.search(s, bot_id=other.id, question="how fast do you ship?")] == ["We ship in two days."]
+
+
 async def test_paraphrased_questions_find_their_passage(db: Database, ai_bot: int) -> None:
     for path in sorted((EXAMPLES / "shop-help").iterdir()):
         await db.write(lambda s, p=path: store.add_document(s, bot_id=ai_bot, path=p))

@@ -37,12 +37,16 @@ def test_bad_input_is_one_clear_line(cli: Cli, args: tuple[str, ...], message: s
     assert message in envelope["error"]["message"] and envelope["error"]["code"]
 
 
-def test_ambiguous_names_list_the_matches(cli: Cli) -> None:
+def test_inbox_and_bot_names_are_unique_in_their_account(cli: Cli) -> None:
     cli("init")
     cli("inboxes", "create", "--name", "Web")
-    cli("inboxes", "create", "--name", "Web")
-    err = cli("inboxes", "show", "Web", code=1).stderr
-    assert "ambiguous" in err and "1, 2" in err
+    err = cli("inboxes", "create", "--name", "Web", code=1).stderr
+    assert "an inbox named 'Web' already exists" in err
+    cli("inboxes", "create", "--name", "Shop")
+    assert "already exists" in cli("inboxes", "update", "Shop", "--name", "Web", code=1).stderr
+    cli("bots", "create", "--name", "B", "--url", "https://127.0.0.1:9/h")
+    assert "a bot named 'B' already exists" in cli("bots", "create", "--name", "B", "--url", "https://127.0.0.1:9/h", code=1).stderr
+    assert cli.json("inboxes", "show", "Web")["name"] == "Web"
 
 
 def test_usage_errors_exit_2(cli: Cli) -> None:

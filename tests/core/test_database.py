@@ -108,3 +108,22 @@ def test_the_shipped_revisions_are_alembics_chain() -> None:
     chain = [s.revision for s in ScriptDirectory.from_config(_config()).walk_revisions()][::-1]
     assert revisions() == chain
     assert head_revision() == alembic_head()
+
+
+async def test_an_older_database_with_twin_inbox_names_is_upgraded_without_losing_one(settings: Settings) -> None:
+    """Migration 0006 makes inbox names unique: existing twins are kept, renamed with their id."""
+    db = await Database(settings).open()
+    await db.close()
+    path = settings.home / "ndoto.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX ux_inboxes_account_name")
+        conn.execute("INSERT INTO accounts (name, created_at, keep_pending_on_bot_failure) VALUES ('A', 0, 0)")
+        for n in range(3):
+            conn.execute("INSERT INTO inboxes (account_id, name, channel_type, identifier, created_at, widget, hmac_mandatory) "
+                         f"VALUES (1, 'Chat', 'Channel::Api', 'id{n}', 0, '{{}}', 0)")
+        conn.execute("UPDATE alembic_version SET version_num = '0005'")
+    db = await Database(settings).open()
+    await db.close()
+    with sqlite3.connect(path) as conn:
+        assert [r[0] for r in conn.execute("SELECT name FROM inboxes ORDER BY id")] == ["Chat", "Chat (2)", "Chat (3)"]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head_revision()

@@ -129,10 +129,11 @@ def test_bots_crud_and_token_reset(client: TestClient, seed: Seed) -> None:
     secret = client.post(f"{A}/agent_bots/{bid}/reset_secret", headers=h).json()["secret"]
     assert secret != created["secret"]
     for bad in ({"name": "X", "outgoing_url": "http://example.com/h"}, {"name": "X", "outgoing_url": "not a url"},
-                {"name": "Helper", "outgoing_url": "https://127.0.0.1:9"}, {"name": ""},
-                {"name": "AI", "bot_type": "ai", "bot_config": {"temperature": 3}}):
+                {"name": ""}, {"name": "AI", "bot_type": "ai", "bot_config": {"temperature": 3}}):
         r = client.post(f"{A}/agent_bots", headers=h, json=bad)
         assert r.status_code == 422, (bad, r.text)
+    taken = client.post(f"{A}/agent_bots", headers=h, json={"name": "Helper", "outgoing_url": "https://127.0.0.1:9"})
+    assert taken.status_code == 409 and taken.json()["field"] == "name"
     assert client.delete(f"{A}/agent_bots/{bid}", headers=h).status_code == 200
     assert client.get(f"{A}/agent_bots/{bid}", headers=h).status_code == 404
 
@@ -225,3 +226,13 @@ def test_deliveries_admin_api(client: TestClient, seed: Seed) -> None:
     assert client.get(f"{A}/deliveries/99999", headers=h).status_code == 404
     assert client.get(f"{A}/deliveries", headers=seed.h(seed.world.agent_token)).status_code == 403
     assert client.get(f"{A}/deliveries", headers=seed.h(seed.world.bot_token)).status_code == 401
+
+
+def test_taken_names_are_409(client: TestClient, seed: Seed) -> None:
+    h = seed.h(seed.world.admin_token)
+    first = client.post(f"{A}/inboxes", json={"name": "Support"}, headers=h)
+    assert first.status_code == 200
+    again = client.post(f"{A}/inboxes", json={"name": "Support"}, headers=h)
+    assert again.status_code == 409 and "already exists" in again.json()["error"]
+    bot = client.post(f"{A}/agent_bots", json={"name": "OrderBot", "outgoing_url": "https://127.0.0.1:9/h"}, headers=h)
+    assert bot.status_code == 409

@@ -70,6 +70,31 @@ def endpoint(bot: Any, settings: Any) -> Endpoint:
     return Endpoint(bot.model or settings.ai_model, settings.ai_api_base, False)
 
 
+# The environment variable each provider's key is read from (litellm's names), by model prefix;
+# a model without a prefix is OpenAI's. Local servers (ollama, an api_base) need none.
+PROVIDER_KEYS = {
+    "openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY", "groq": "GROQ_API_KEY",
+    "mistral": "MISTRAL_API_KEY", "cohere": "COHERE_API_KEY", "deepseek": "DEEPSEEK_API_KEY", "openrouter": "OPENROUTER_API_KEY",
+    "together_ai": "TOGETHERAI_API_KEY", "fireworks_ai": "FIREWORKS_AI_API_KEY", "xai": "XAI_API_KEY", "azure": "AZURE_API_KEY",
+}
+
+
+def missing_provider_key(bot: Any, settings: Any, environ: Any = None) -> str | None:
+    """The environment variable an AI bot's model needs and the environment lacks, if any (told at
+    creation and by ``ndoto status``, rather than found at a customer's first question)."""
+    import os
+
+    point = endpoint(bot, settings)
+    if point.own or point.api_base:
+        return None  # its own server, or the server's NDOTO_AI_API_BASE: a key may not be needed
+    prefix = point.model.split("/", 1)[0] if "/" in point.model else "openai"
+    if point.model.startswith(("claude",)):
+        prefix = "anthropic"
+    variable = PROVIDER_KEYS.get(prefix)
+    env = os.environ if environ is None else environ
+    return variable if variable is not None and not env.get(variable) else None
+
+
 def redact(text: str, secrets: list[str | None]) -> str:
     """An error text safe to store: model servers may echo a request's credentials back."""
     for secret in secrets:

@@ -70,9 +70,7 @@ async def _has_fts(session: AsyncSession) -> bool:
 
 
 async def _delete_passages(session: AsyncSession, document_id: int) -> None:
-    ids = [int(i) for i in (await session.execute(select(KbPassage.id).where(KbPassage.document_id == document_id))).scalars()]
-    if ids and await _has_fts(session):
-        await statements.execute(session, "DELETE FROM kb_fts WHERE rowid = :id", [{"id": i} for i in ids])
+    """Their kb_fts rows go with them by a trigger (migration 0007), as on any cascade."""
     await session.execute(KbPassage.__table__.delete().where(KbPassage.document_id == document_id))  # type: ignore[attr-defined]
 
 

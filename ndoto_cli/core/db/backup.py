@@ -36,10 +36,16 @@ def in_use(db_path: str, *, role: str, address: str | None = None) -> Iterator[N
     run at once) and a small file saying who and where (``ndoto status`` reads it)."""
     import fcntl
 
-    handle = open(lock_path(db_path), "a+")  # noqa: SIM115 - held for the whole block
-    fcntl.flock(handle, fcntl.LOCK_SH)
+    from ndoto_cli.core.errors import NdotoError
+
     run = _runfile(db_path, os.getpid())
-    run.write_text(json.dumps({"pid": os.getpid(), "role": role, "address": address, "started_at": time.time()}))
+    try:
+        handle = open(lock_path(db_path), "a+")  # noqa: SIM115 - held for the whole block
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        run.write_text(json.dumps({"pid": os.getpid(), "role": role, "address": address, "started_at": time.time()}))
+    except OSError as exc:
+        raise NdotoError(f"cannot write beside the database ({exc.filename or db_path}: {exc.strerror or exc}): "
+                          "its folder must be writable") from None
     try:
         yield
     finally:

@@ -52,6 +52,54 @@ async def update_account(
     return account
 
 
+async def account_contents(session: AsyncSession, *, account_id: int) -> dict[str, int]:
+    """What deleting an account would destroy, counted (the question before it says so)."""
+    from ndoto_cli.core.models import AgentBot, Contact, Conversation, Inbox, Message
+
+    await get_account(session, account_id=account_id)
+    counts = {}
+    for label, model in (("agents", User), ("inboxes", Inbox), ("bots", AgentBot), ("contacts", Contact),
+                         ("conversations", Conversation)):
+        counts[label] = int((await session.execute(
+            select(func.count()).select_from(model).where(model.account_id == account_id)  # type: ignore[attr-defined]
+        )).scalar_one())
+    counts["messages"] = int((await session.execute(
+        select(func.count()).select_from(Message).join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.account_id == account_id)
+    )).scalar_one())
+    return counts
+
+
+async def delete_account(session: AsyncSession, *, account_id: int) -> Account:
+    """Delete an account and everything in it (agents, inboxes, the account's bots, contacts,
+    conversations, messages, events, deliveries, knowledge bases) and the tokens of its agents and
+    bots. System bots stay (they belong to no account); their links to its inboxes go."""
+    from ndoto_cli.core.models import AgentBot
+
+    account = await get_account(session, account_id=account_id)
+    for owner_type, model in ((TokenOwner.user, User), (TokenOwner.agent_bot, AgentBot)):
+        for owner_id in (await session.execute(select(model.id).where(model.account_id == account_id))).scalars():  # type: ignore[attr-defined]
+            await delete_token(session, owner_type=owner_type, owner_id=owner_id)
+    await session.delete(account)
+    await session.flush()
+    return account
+
+
+def _agent_name(name: str) -> str:
+    name = (limits.text(name, field="name", max_length=limits.NAME) or "").strip()
+    if not name:
+        raise Invalid("agent name must not be empty", field="name")
+    return name
+
+
+def _agent_email(email: str) -> str:
+    """Login emails are compared lower-case."""
+    email = (limits.text(email, field="email", max_length=limits.EMAIL) or "").strip().lower()
+    if not EMAIL_RE.match(email):
+        raise Invalid(f"{email!r} is not an email address", field="email")
+    return email
+
+
 def _check_role(role: str) -> str:
     if role not in (Role.administrator, Role.agent):
         raise Invalid(f"role must be administrator or agent, not {role!r}", field="role")
@@ -63,19 +111,15 @@ async def create_user(
 ) -> tuple[User, str]:
     """Create a human agent and its API token (returned once, stored hashed)."""
     await get_account(session, account_id=account_id)
-    name = limits.text(name, field="name", max_length=limits.NAME) or ""
-    email = (limits.text(email, field="email", max_length=limits.EMAIL) or "").strip().lower()
-    if not EMAIL_RE.match(email):
-        raise Invalid(f"{email!r} is not an email address", field="email")
-    if not name.strip():
-        raise Invalid("agent name must not be empty", field="name")
+    email = _agent_email(email)
+    name = _agent_name(name)
     _check_role(role)
     exists = (
         await session.execute(select(User).where(User.account_id == account_id, User.email == email))
     ).scalar_one_or_none()
     if exists is not None:
         raise Conflict(f"an agent with email {email} already exists in account {account_id}", field="email")
-    user = User(account_id=account_id, name=name.strip(), email=email, role=role)
+    user = User(account_id=account_id, name=name, email=email, role=role)
     session.add(user)
     await session.flush()
     token = await issue_token(session, owner_type=TokenOwner.user, owner_id=user.id)  # type: ignore[arg-type]
@@ -106,18 +150,46 @@ async def find_user(session: AsyncSession, *, account_id: int, ref: str) -> User
     return user
 
 
+async def _keep_an_administrator(session: AsyncSession, user: User, *, doing: str) -> None:
+    """An account keeps at least one administrator (someone must be able to manage its bots)."""
+    if user.role != Role.administrator:
+        return
+    admins = (
+        await session.execute(
+            select(func.count()).select_from(User).where(User.account_id == user.account_id, User.role == Role.administrator)
+        )
+    ).scalar_one()
+    if admins <= 1:
+        raise Conflict(f"cannot {doing} the account's last administrator")
+
+
+async def update_user(
+    session: AsyncSession, *, account_id: int, user_id: int, name: str | None = None, email: str | None = None,
+    role: str | None = None,
+) -> User:
+    """Rename an agent, change their login email, or their role (the last administrator stays one)."""
+    user = await get_user(session, account_id=account_id, user_id=user_id)
+    if name is not None:
+        user.name = _agent_name(name)
+    if email is not None:
+        email = _agent_email(email)
+        taken = (await session.execute(
+            select(User.id).where(User.account_id == account_id, User.email == email, User.id != user.id)
+        )).scalar_one_or_none()
+        if taken is not None:
+            raise Conflict(f"an agent with email {email} already exists in account {account_id}", field="email")
+        user.email = email
+    if role is not None and role != user.role:
+        _check_role(role)
+        await _keep_an_administrator(session, user, doing="demote")
+        user.role = Role(role)
+    await session.flush()
+    return user
+
+
 async def delete_user(session: AsyncSession, *, account_id: int, user_id: int) -> User:
     user = await get_user(session, account_id=account_id, user_id=user_id)
-    if user.role == Role.administrator:
-        admins = (
-            await session.execute(
-                select(func.count()).select_from(User).where(
-                    User.account_id == account_id, User.role == Role.administrator
-                )
-            )
-        ).scalar_one()
-        if admins <= 1:
-            raise Conflict("cannot delete the account's last administrator")
+    await _keep_an_administrator(session, user, doing="delete")
     await delete_token(session, owner_type=TokenOwner.user, owner_id=user.id)  # type: ignore[arg-type]
     await session.delete(user)
     await session.flush()
@@ -185,6 +257,8 @@ async def resolve_account(session: AsyncSession, ref: str | None, *, email: str 
     ``ref``: an id or a name. Without one: the only account; with several, the one account where
     ``email`` is an agent (so ``--as ann@acme.test`` is enough); else an error listing them."""
     rows = await list_accounts(session)
+    if not rows:
+        raise Invalid("no account yet", hint="run `ndoto init` first")
     if ref is not None:
         for row in rows:
             if str(row.id) == str(ref).strip() or row.name == ref:
@@ -192,8 +266,6 @@ async def resolve_account(session: AsyncSession, ref: str | None, *, email: str 
         raise NotFound(f"no account {ref!r}", hint="see `ndoto accounts list`")
     if len(rows) == 1:
         return rows[0]
-    if not rows:
-        raise Invalid("no account yet", hint="run `ndoto init` first")
     if email:
         owners = (await session.execute(select(User.account_id).where(User.email == email.strip().lower()))).scalars().all()
         if len(set(owners)) == 1:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core import addresses, limits
 from ndoto_cli.core.credentials import new_signing_secret
-from ndoto_cli.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from ndoto_cli.core.errors import Conflict, Forbidden, Invalid, NameTaken, NotFound, Unauthorized
 from ndoto_cli.core.models import AgentBot, BotType, TokenOwner
 from ndoto_cli.core.services.tokens import delete_token, issue_token
 
@@ -64,7 +64,7 @@ async def _check_name(session: AsyncSession, *, account_id: int | None, name: st
         query = query.where(AgentBot.id != exclude)
     if (await session.execute(query)).first() is not None:
         where = "system bots" if account_id is None else f"account {account_id}"
-        raise Conflict(f"a bot named {name!r} already exists in {where}", field="name")
+        raise NameTaken(f"a bot named {name!r} already exists in {where}: choose another name", field="name")
     return name
 
 
@@ -320,3 +320,39 @@ async def create_platform_bot(
         )
     name = settings.pop("name")
     return await create_bot(session, account_id=None, platform_app_id=platform_app_id, name=name, **settings)
+
+
+def warnings(bot: AgentBot, settings: Any) -> list[str]:
+    """What will go wrong with this bot under these settings, said before it bites: a webhook on
+    a private or loopback address that ``ndoto serve`` will not call, an AI model whose provider
+    key is missing from the environment."""
+    from urllib.parse import urlsplit
+
+    from ndoto_cli.core.addresses import REFUSAL_HINT, literal_refused
+    from ndoto_cli.core.ai.rules import missing_provider_key
+
+    out = []
+    if bot.bot_type == BotType.webhook and bot.outgoing_url:
+        host = urlsplit(bot.outgoing_url).hostname or ""
+        if literal_refused(host, settings.allow_private_addresses, tuple(settings.private_allowlist)):
+            out.append(
+                f"bot {bot.name}'s URL {bot.outgoing_url} is a private or loopback address: `ndoto serve` will not deliver "
+                f"there (its conversations would go to humans) unless you {REFUSAL_HINT}"
+            )
+    if bot.bot_type == BotType.ai_agent:
+        variable = missing_provider_key(bot, settings)
+        if variable is not None:
+            out.append(
+                f"bot {bot.name}'s model {bot.model or settings.ai_model} needs {variable} in the environment of `ndoto serve` "
+                f"(or give the bot --api-base, or set NDOTO_AI_API_BASE): without it every question goes to a human"
+            )
+    return out
+
+
+async def every_warning(session: AsyncSession, settings: Any) -> list[str]:
+    """:func:`warnings` of every bot in the database, for ``ndoto serve`` at start and ``ndoto status``."""
+    from sqlalchemy import select
+
+    rows = (await session.execute(select(AgentBot).order_by(AgentBot.id))).scalars().all()
+    return [line for bot in rows for line in warnings(bot, settings)]
+

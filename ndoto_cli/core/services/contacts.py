@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core import limits
@@ -51,6 +51,75 @@ async def get_contact(session: AsyncSession, *, account_id: int, contact_id: int
     if contact is None or contact.account_id != account_id:
         raise NotFound(f"contact {contact_id} not found in account {account_id}")
     return contact
+
+
+PAGE_SIZE = 25
+UNCHANGED: Any = object()  # update_contact: a field not given stays as it is (None clears it)
+
+
+async def list_contacts(
+    session: AsyncSession, *, account_id: int, search: str | None = None, page: int = 1, page_size: int = PAGE_SIZE,
+) -> tuple[list[Contact], int]:
+    """One page of the account's contacts, newest first, and how many match in all. ``search``
+    finds text anywhere in a name, email, phone number or identifier (its % and _ literal)."""
+    from ndoto_cli.core.queries import like_pattern
+
+    page = limits.integer(page, field="page", minimum=1, maximum=limits.MAX_ID // page_size)
+    query = select(Contact).where(Contact.account_id == account_id)
+    search = limits.text(search, field="search", max_length=limits.NAME)
+    if search:
+        pattern = like_pattern(search)
+        query = query.where(or_(*(column.like(pattern, escape="\\") for column in (  # type: ignore[attr-defined]
+            Contact.name, Contact.email, Contact.phone_number, Contact.identifier))))
+    total = int((await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one())
+    rows = (await session.execute(
+        query.order_by(Contact.id.desc()).limit(page_size).offset((page - 1) * page_size)  # type: ignore[union-attr]
+    )).scalars().all()
+    return list(rows), total
+
+
+async def update_contact(
+    session: AsyncSession, *, account_id: int, contact_id: int, name: Any = UNCHANGED, email: Any = UNCHANGED,
+    phone_number: Any = UNCHANGED, identifier: Any = UNCHANGED, custom_attributes: Any = UNCHANGED,
+    additional_attributes: Any = UNCHANGED,
+) -> Contact:
+    """Change what is given, with the limits of :func:`create_contact`; attributes are merged
+    (a key set to None is removed), as Chatwoot merges them. A name cannot be emptied."""
+    contact = await get_contact(session, account_id=account_id, contact_id=contact_id)
+    bounds = limits.of(session)
+    if name is not UNCHANGED:
+        name = (limits.text(name, field="name", max_length=limits.NAME) or "").strip()
+        if not name:
+            raise Invalid("a contact's name cannot be empty", field="name")
+        contact.name = name
+    for field, value, size in (("email", email, limits.EMAIL), ("phone_number", phone_number, limits.IDENTIFIER),
+                               ("identifier", identifier, limits.IDENTIFIER)):
+        if value is not UNCHANGED:
+            setattr(contact, field, (limits.text(value, field=field, max_length=size) or "").strip() or None)
+    for field, value in (("custom_attributes", custom_attributes), ("additional_attributes", additional_attributes)):
+        if value is UNCHANGED:
+            continue
+        merged = {**getattr(contact, field), **limits.json_object(bounds, value, field=field)}
+        setattr(contact, field, limits.json_object(bounds, {k: v for k, v in merged.items() if v is not None}, field=field))
+    await session.flush()
+    return contact
+
+
+async def find_contact(session: AsyncSession, *, account_id: int, ref: str) -> Contact:
+    """A contact by id, or by exact email, identifier or name (refused when the name is shared)."""
+    ref = (ref or "").strip()
+    if ref.isdigit():
+        return await get_contact(session, account_id=account_id, contact_id=int(ref))
+    for column in (Contact.email, Contact.identifier, Contact.name):
+        found = (await session.execute(
+            select(Contact).where(Contact.account_id == account_id, column == ref).order_by(Contact.id).limit(6)
+        )).scalars().all()
+        if len(found) == 1:
+            return found[0]
+        if found:
+            ids = ", ".join(str(c.id) for c in found[:5]) + (", ..." if len(found) > 5 else "")
+            raise Conflict(f"contact {ref!r} is ambiguous: ids {ids}; use an id")
+    raise NotFound(f"no contact {ref!r} in account {account_id}")
 
 
 async def find_contact_by_name(session: AsyncSession, *, account_id: int, name: str) -> Contact | None:
@@ -116,3 +185,16 @@ async def get_contact_inbox(session: AsyncSession, *, inbox_id: int, source_id: 
     if link is None:
         raise NotFound(f"contact {source_id!r} not found in this inbox")
     return link
+
+
+async def contact_conversations(session: AsyncSession, *, contact: Contact, limit: int = 50) -> list[dict[str, Any]]:
+    """The contact's conversations, newest activity first: what an operator looks at next."""
+    from ndoto_cli.core.models import Conversation
+
+    rows = (await session.execute(
+        select(Conversation.display_id, Conversation.status, Inbox.name, Conversation.last_activity_at)
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .where(Conversation.contact_id == contact.id)
+        .order_by(Conversation.last_activity_at.desc()).limit(limit)  # type: ignore[attr-defined]
+    )).all()
+    return [{"id": d, "status": str(st), "inbox": name, "last_activity_at": int(last)} for d, st, name, last in rows]

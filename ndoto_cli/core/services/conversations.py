@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core import limits, routing
-from ndoto_cli.core.actors import Actor
+from ndoto_cli.core.actors import SYSTEM, Actor
 from ndoto_cli.core.bundle import Bundle, load_bundle, load_by_display_id, refresh_bundle
 from ndoto_cli.core.errors import Forbidden, Invalid, NotFound, Unauthorized
 from ndoto_cli.core.models import AgentBot, BotType, Channel, Conversation, Message, MessageType, Status, User
@@ -309,6 +309,41 @@ async def change_status(
         return bundle
     await apply_status(session, bundle, target, actor=actor, owner_before=routing.owner_bot_id(bundle), snoozed_until=snoozed_until)
     return bundle
+
+
+async def _due_snoozed(session: AsyncSession, moment: float, limit: int) -> list[Conversation]:
+    """Snoozed conversations whose time has come, oldest first; read per account so the lookup
+    stays on the (account, status) index."""
+    from ndoto_cli.core.models import Account
+
+    found: list[Conversation] = []
+    for account_id in (await session.execute(select(Account.id))).scalars().all():
+        found += (await session.execute(
+            select(Conversation).where(
+                Conversation.account_id == account_id, Conversation.status == Status.snoozed,
+                Conversation.snoozed_until.is_not(None), Conversation.snoozed_until <= moment,  # type: ignore[union-attr, operator]
+            ).order_by(Conversation.snoozed_until).limit(limit - len(found))  # type: ignore[arg-type]
+        )).scalars().all()
+        if len(found) >= limit:
+            break
+    return found
+
+
+async def snoozes_due(session: AsyncSession, *, now: float | None = None) -> bool:
+    """Is a snoozed conversation due to reopen? (A read, so an idle installation writes nothing.)"""
+    return bool(await _due_snoozed(session, time.time() if now is None else now, 1))
+
+
+async def wake_snoozed(session: AsyncSession, *, now: float | None = None, limit: int = 200) -> int:
+    """Reopen the conversations whose ``snoozed_until`` has passed: status open, for humans (a
+    snooze is a human's "remind me", as in Chatwoot), with an activity line and the usual events so
+    bots and the console hear of it. Returns how many."""
+    due = await _due_snoozed(session, time.time() if now is None else now, limit)
+    for conv in due:
+        bundle = await load_bundle(session, conv)
+        await apply_status(session, bundle, Status.open, actor=SYSTEM, owner_before=routing.owner_bot_id(bundle),
+                           activity="Conversation was reopened: its snooze ended")
+    return len(due)
 
 
 async def assign_user(

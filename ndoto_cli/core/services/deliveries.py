@@ -149,6 +149,17 @@ async def health(session: AsyncSession, *, bot_id: int, last: int = 20) -> dict[
     return out
 
 
+async def bot_names(session: AsyncSession, bot_ids: list[int]) -> dict[int, str]:
+    """Bot names by id, for people reading a list of deliveries."""
+    from ndoto_cli.core.models import AgentBot
+
+    ids = sorted(set(bot_ids))
+    if not ids:
+        return {}
+    rows = (await session.execute(select(AgentBot.id, AgentBot.name).where(AgentBot.id.in_(ids)))).all()  # type: ignore[union-attr]
+    return {int(i): n for i, n in rows}
+
+
 def delivery_json(delivery: Delivery, event_name: str) -> dict[str, Any]:
     return {
         "id": delivery.id,

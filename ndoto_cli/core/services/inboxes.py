@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ndoto_cli.core import limits
 from ndoto_cli.core.bundle import active_bot_of
 from ndoto_cli.core.credentials import new_identifier
-from ndoto_cli.core.errors import Conflict, Invalid, NotFound, Unauthorized
+from ndoto_cli.core.errors import Conflict, Invalid, NameTaken, NotFound, Unauthorized
 from ndoto_cli.core.models import AgentBot, AgentBotInbox, Channel, Conversation, Inbox, LinkStatus
 from ndoto_cli.core.services.bots import get_bot
 
@@ -38,10 +38,21 @@ def parse_channel(channel: str) -> str:
     return value
 
 
-async def create_inbox(session: AsyncSession, *, account_id: int, name: str, channel: str = "api") -> Inbox:
+async def _check_name(session: AsyncSession, *, account_id: int, name: str, exclude: int | None = None) -> str:
+    """An inbox's name: not empty, and unique in its account (commands name inboxes by it)."""
     name = (limits.text(name, field="name", max_length=limits.NAME) or "").strip()
     if not name:
         raise Invalid("inbox name must not be empty", field="name")
+    query = select(Inbox.id).where(Inbox.account_id == account_id, Inbox.name == name)
+    if exclude is not None:
+        query = query.where(Inbox.id != exclude)
+    if (await session.execute(query)).first() is not None:
+        raise NameTaken(f"an inbox named {name!r} already exists in account {account_id}: choose another name", field="name")
+    return name
+
+
+async def create_inbox(session: AsyncSession, *, account_id: int, name: str, channel: str = "api") -> Inbox:
+    name = await _check_name(session, account_id=account_id, name=name)
     inbox = Inbox(
         account_id=account_id, name=name, channel_type=parse_channel(channel), identifier=new_identifier(),
         hmac_token=new_hmac_token(), widget_key=new_widget_key(),
@@ -208,9 +219,7 @@ async def update_inbox(
     required. ``None`` leaves a setting as it is; nothing changes unless every value is valid."""
     inbox = await get_inbox(session, account_id=account_id, inbox_id=inbox_id)
     if name is not None:
-        name = (limits.text(name, field="name", max_length=limits.NAME) or "").strip()
-        if not name:
-            raise Invalid("inbox name must not be empty", field="name")
+        name = await _check_name(session, account_id=account_id, name=name, exclude=inbox.id)
     widget_changes = {k: v for k, v in changes.items() if v is not None}
     if (widget_changes or require_identity is not None) and inbox.channel_type != Channel.web_widget:
         raise Invalid(f"inbox {inbox.name} is an API inbox: only web-widget inboxes have a widget", field="inbox")

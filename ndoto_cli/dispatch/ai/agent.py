@@ -21,6 +21,7 @@ class Turn:
     reason: str | None = None
     passages: list[kb_search.Hit] = field(default_factory=list)
     answer: llm.Answer | None = None
+    error: str | None = None  # the model could not be called: why, whole (``reason`` keeps 300 characters)
 
 
 def clients_for(settings: Settings) -> llm.Clients:
@@ -68,8 +69,8 @@ async def think(
     except Exception as exc:  # noqa: BLE001 - any provider failure after retries means: a human answers
         refused = refusal_in(exc)
         detail = f"refused: {refused}" if refused is not None else f"{type(exc).__name__}: {exc}"
-        detail = redact(detail, _secrets(bot))[:300]
-        return Turn("handoff", reason=f"model_error: {detail}", passages=passages)
+        detail = redact(detail, _secrets(bot))
+        return Turn("handoff", reason=f"model_error: {detail[:300]}", passages=passages, error=detail)
     finally:
         if own:
             await clients.close()
