@@ -167,4 +167,5 @@ async def test_webwidget_triggered_shape(world: World) -> None:
     for key in ("id", "contact", "inbox", "account", "current_conversation", "source_id", "event", "event_info"):
         assert key in event.payload
     assert event.payload["event_info"] == {"referer": "https://shop.test"}
+    assert event.payload["performed_by"] == {"type": "contact", "id": jane.id}
     assert event.payload["current_conversation"]["id"] == _display_id

@@ -163,4 +163,5 @@ def webwidget_payload(
         "current_conversation": current_conversation,
         "source_id": source_id,
         "event_info": event_info,
+        "performed_by": Actor.of_contact(bundle_contact).performed_by(),  # every event says who acted
     }
