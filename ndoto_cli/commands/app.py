@@ -111,13 +111,20 @@ def _invoked(argv: list[str]) -> str | None:
     return None
 
 
-app = build()
+def __getattr__(name: str) -> Any:
+    """``app``, the whole command tree, is built on first use (tests, ``python -m``, completion),
+    not on import: a command line builds only its own group (:func:`run`)."""
+    if name == "app":
+        whole = build()
+        globals()["app"] = whole
+        return whole
+    raise AttributeError(name)
 
 
 def run() -> None:
     completing = any(k.endswith("_COMPLETE") for k in os.environ)
     name = None if completing else _invoked(sys.argv[1:])
-    target = build(name) if name is not None else app
+    target = build(name)
     try:
         code = target(standalone_mode=False)
     except typer.Abort:
