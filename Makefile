@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: serve test bench clean
+.PHONY: serve test test-sqlite test-postgresql bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,15 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(VENV)/bin/ndoto serve
 
-test: $(STAMP)
+# The whole suite on each database: SQLite, then a throwaway PostgreSQL (Debian's server,
+# installed with apt-get when missing, started in a temp dir by tests/postgres.py).
+test: test-sqlite test-postgresql
+
+test-sqlite: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
+
+test-postgresql: $(STAMP)
+	NDOTO_TEST_DATABASE=postgresql $(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/run.py

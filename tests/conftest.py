@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,13 +35,46 @@ def _no_dns_beyond_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", local_only)
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A PostgreSQL for this session (tests/postgres.py), started on first use: by every test
+    when the suite runs on PostgreSQL, else only by the tests that cross databases."""
+    from tests import postgres
+
+    cluster = postgres.Cluster()
+    cluster.start()
+    try:
+        cluster.migrate_template()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster(request: pytest.FixtureRequest) -> Any:
+    """The session's PostgreSQL when the suite runs on it (NDOTO_TEST_DATABASE=postgresql), else None."""
+    from tests import postgres
+
+    return request.getfixturevalue("postgres_server") if postgres.selected() else None
+
+
 @pytest.fixture
-def ndoto_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def ndoto_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_cluster: Any) -> Iterator[Path]:
+    """A fresh NDOTO_HOME; on PostgreSQL also a fresh database (``NDOTO_DATABASE_URL``), which
+    every front end and every ``ndoto`` process a test starts then uses."""
     home = tmp_path / "ndoto-home"
     monkeypatch.setenv("NDOTO_HOME", str(home))
     monkeypatch.delenv("NDOTO_DATABASE_URL", raising=False)
     monkeypatch.delenv("NDOTO_ACCOUNT", raising=False)
-    return home
+    if postgres_cluster is None:
+        yield home
+        return
+    url = postgres_cluster.database()
+    monkeypatch.setenv("NDOTO_DATABASE_URL", url)
+    try:
+        yield home
+    finally:
+        postgres_cluster.drop(url)
 
 
 @pytest.fixture
@@ -94,3 +127,25 @@ async def make_world(db: Database, *, bot_url: str = "https://127.0.0.1:9/webhoo
 @pytest.fixture
 async def world(db: Database) -> World:
     return await make_world(db)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only(reason): about SQLite itself (its file, pragmas, backups); skipped on PostgreSQL")
+    config.addinivalue_line("markers", "postgresql_only(reason): about PostgreSQL itself; runs in the suite's PostgreSQL pass")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from tests import postgres
+
+    for item in items:
+        marker = item.get_closest_marker("postgresql_only")
+        if marker is not None and not postgres.selected():
+            reason = marker.args[0] if marker.args else "about PostgreSQL itself"
+            item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only (NDOTO_TEST_DATABASE=postgresql): {reason}"))
+    if not postgres.selected():
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "about SQLite itself"
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))

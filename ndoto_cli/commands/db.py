@@ -1,4 +1,4 @@
-"""``ndoto db``: the database's location and schema."""
+"""``ndoto db``: the database's location and schema, backups, and moving to another database."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def info(as_json: JsonOpt = False) -> None:
 
         revision = await current(db.reader)
         check_known(revision, where=db.where)  # a newer database is a problem to say, not a detail
-        return {"database": db.display_url, "revision": revision, "head": head_revision()}
+        return {"database": db.display_url, "revision": revision, "head": head_revision(), **await db.describe()}
 
     data = run(go, as_json=as_json, migrate=False)
     if as_json:
@@ -52,7 +52,7 @@ def info(as_json: JsonOpt = False) -> None:
     else:
         state = (f"{data['revision']} (newest: {data['head']})" if data["revision"]
                  else f"none yet: the first command that needs it (ndoto init) creates it at revision {data['head']}")
-        console().print(f"Database: {data['database']}\nRevision: {state}", markup=False, highlight=False)
+        console().print(f"Database: {data['engine']} {data['version']}, {data['database']}\nRevision: {state}", markup=False, highlight=False)
 
 
 def _sqlite_path(db: Any, verb: str) -> str:
@@ -119,3 +119,83 @@ def restore(
         dump_json({"path": done.path, "bytes": done.bytes, "revision": done.revision})
     else:
         console().print(f"Restored {path} into {done.path}.", highlight=False)
+
+
+@app.command("copy")
+def copy(
+    to: Annotated[str, typer.Option("--to", help="The target database's URL: postgresql+asyncpg://user@host/db, "
+                                    "or sqlite+aiosqlite:////path/ndoto.db. It must be empty (it is migrated first).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy this installation, every table with its ids, into another database (SQLite to
+    PostgreSQL, or back), then check the counts table by table. Stop `ndoto serve` and
+    `ndoto worker` first; afterwards point them at the new database with NDOTO_DATABASE_URL.
+
+    Example: ndoto db copy --to postgresql+asyncpg://ndoto@localhost/ndoto
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.db import Database, sqlite_path
+        from ndoto_cli.core.db.backup import running
+        from ndoto_cli.core.db.copy import copy_database
+        from ndoto_cli.core.errors import Conflict, Invalid
+
+        path = sqlite_path(db.url)
+        if path and path != ":memory:" and (busy := running(path)):
+            names = ", ".join(f"{p['role']} (pid {p['pid']})" for p in busy)
+            raise Conflict(f"the database is in use by {names}: stop it first, so that nothing is written during the copy")
+        from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+        try:
+            target = Database(db.settings.model_copy(update={"database_url": to}))
+        except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:  # unreadable URL, driver not installed
+            hint = "pip install 'ndoto-cli[postgresql]'" if "asyncpg" in str(exc) else None
+            raise Invalid(f"cannot use {to!r} as a database URL: {exc}", hint=hint) from None
+        try:
+            try:
+                await target.open()
+            except (OSError, DBAPIError) as exc:
+                raise Invalid(f"cannot open the target database {target.display_url}: {getattr(exc, 'orig', None) or exc}") from None
+            progress = _Progress() if not as_json else None
+            try:
+                return await copy_database(db, target, on_progress=progress.update if progress else None), target.display_url
+            finally:
+                if progress:
+                    progress.stop()
+        finally:
+            await target.close()
+
+    copied, where = run(go, as_json=as_json)
+    if as_json:
+        dump_json({"to": where, "rows": copied.rows, "tables": copied.tables})
+        return
+    out = console()
+    out.print(f"Copied {copied.rows:,} rows in {sum(1 for n in copied.tables.values() if n)} tables to {where}; "
+              "every table's count matches its source.", markup=False, highlight=False)
+    out.print(f"Use it: NDOTO_DATABASE_URL='{to}' ndoto serve", markup=False, highlight=False)
+
+
+class _Progress:
+    """A progress bar per table on a terminal (rich), a line per table elsewhere."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.live = console().is_terminal
+        self.bar = Progress(TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), console=console())
+        self.tasks: dict[str, Any] = {}
+        if self.live:
+            self.bar.start()
+
+    def update(self, table: str, done: int, total: int) -> None:
+        if not self.live:
+            if done == total:
+                console().print(f"{table:<20} {total:>10,} rows", markup=False, highlight=False)
+            return
+        if table not in self.tasks:
+            self.tasks[table] = self.bar.add_task(table, total=total)
+        self.bar.update(self.tasks[table], completed=done)
+
+    def stop(self) -> None:
+        if self.live:
+            self.bar.stop()

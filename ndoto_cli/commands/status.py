@@ -15,20 +15,17 @@ def status(as_json: JsonOpt = False) -> None:
     """
 
     async def go(db: Any) -> dict[str, Any]:
-        from pathlib import Path
-
         from ndoto_cli.core.db import sqlite_path
         from ndoto_cli.core.db.backup import running
         from ndoto_cli.core.db.migrate import current, head_revision
         from ndoto_cli.core.services.overview import overview
 
         path = sqlite_path(db.url)
-        files = [Path(f"{path}{suffix}") for suffix in ("", "-wal")] if path and path != ":memory:" else []
         async with db.read() as s:
             state = await overview(s, db.settings)
         return {
             "database": {"url": db.display_url, "path": path, "revision": await current(db.reader), "newest": head_revision(),
-                         "bytes": sum(f.stat().st_size for f in files if f.exists())},
+                         **await db.describe()},
             "processes": running(path) if path and path != ":memory:" else [],
             **state,
         }
@@ -42,7 +39,9 @@ def status(as_json: JsonOpt = False) -> None:
     out = console()
     d, c, q = data["database"], data["conversations"], data["deliveries"]
     size = f"{d['bytes'] / 1_048_576:.1f} MB" if d["bytes"] >= 1_048_576 else f"{d['bytes'] / 1024:.0f} KB"
-    out.print(f"Database       {d['path'] or d['url']} (revision {d['revision']}, newest; {size})", markup=False, highlight=False)
+    newest = "newest" if d["revision"] == d["newest"] else f"newest is {d['newest']}"
+    out.print(f"Database       {d['engine']} {d['version']}: {d['path'] or d['url']} (revision {d['revision']}, {newest}; {size})",
+              markup=False, highlight=False)
     if data["processes"]:
         for p in data["processes"]:
             where = f" at {p['address']}" if p.get("address") else ""

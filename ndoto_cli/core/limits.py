@@ -25,7 +25,7 @@ URL = 2048
 CONTENT = 150_000  # a message's content (Chatwoot's limit)
 LONG_TEXT = 50_000  # a bot's system prompt
 SHORT_TEXT = 2_000  # descriptions, handoff messages, keywords
-MAX_ID = 2**62  # larger ids cannot exist (SQLite integers are 64-bit): not found, not a crash
+MAX_ID = 2**31 - 1  # larger ids cannot exist (id columns are 32-bit INTEGER on PostgreSQL): not found, not a crash
 MAX_TIMESTAMP = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 
 SESSION_KEY = "ndoto_limits"

@@ -135,9 +135,11 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+# Case-insensitive on both databases (SQLite's LIKE ignores ASCII case, PostgreSQL's does not):
+# both sides lowered, the pattern lowered once by the caller.
 SEARCH_WHERE = (
-    "(ct.name LIKE :q ESCAPE '\\' OR ct.email LIKE :q ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages sm "
-    "WHERE sm.conversation_id = c.id AND sm.content LIKE :q ESCAPE '\\'))"
+    "(lower(ct.name) LIKE :q ESCAPE '\\' OR lower(ct.email) LIKE :q ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages sm "
+    "WHERE sm.conversation_id = c.id AND lower(sm.content) LIKE :q ESCAPE '\\'))"
 )
 
 
@@ -164,7 +166,7 @@ async def conversation_rows(
     inbox = " AND c.inbox_id = :inbox_id" if inbox_id is not None else ""
     sql = (
         "SELECT c.display_id, ct.name, c.status, c.last_activity_at, "
-        "(SELECT m.content FROM messages m WHERE m.conversation_id = c.id AND m.private = 0 AND m.message_type != 2 "
+        "(SELECT m.content FROM messages m WHERE m.conversation_id = c.id AND NOT m.private AND m.message_type != 2 "
         " ORDER BY m.id DESC LIMIT 1), u.name, cb.name, ib.name, c.assignee_id, i.name "
         "FROM conversations c JOIN contacts ct ON ct.id = c.contact_id JOIN inboxes i ON i.id = c.inbox_id "
         "LEFT JOIN users u ON u.id = c.assignee_id LEFT JOIN agent_bots cb ON cb.id = c.assignee_agent_bot_id "
@@ -176,7 +178,7 @@ async def conversation_rows(
         await session.execute(
             text(sql), {
                 "account_id": account_id, "inbox_id": inbox_id, "limit": limit, "offset": offset, "user_id": user_id,
-                "q": like_pattern(search) if search else None, "status": status, "assignee_id": assignee_id,
+                "q": like_pattern(search.lower()) if search else None, "status": status, "assignee_id": assignee_id,
             }
         )
     ).all()

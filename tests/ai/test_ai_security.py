@@ -128,8 +128,9 @@ async def test_a_bot_without_a_key_sends_no_credential(ndoto_home: Path, server_
         await own.stop()
 
 
+@pytest.mark.parametrize("host", ["llm.rebinding.test", "metadata.test"])
 async def test_a_name_that_resolves_to_a_private_address_is_refused_before_connecting(
-    ndoto_home: Path, server_keys: None, monkeypatch: pytest.MonkeyPatch
+    ndoto_home: Path, server_keys: None, monkeypatch: pytest.MonkeyPatch, host: str
 ) -> None:
     resolved: list[str] = []
 
@@ -146,18 +147,16 @@ async def test_a_name_that_resolves_to_a_private_address_is_refused_before_conne
     monkeypatch.setattr(pinned.GuardedBackend, "_resolve", stub)
     monkeypatch.setattr(pinned.httpcore.AnyIOBackend, "connect_tcp", never)
     settings = Settings(home=ndoto_home, delivery_retry_schedule=[0.2], handoff_after=0)
-    for host in ("llm.rebinding.test", "metadata.test"):
-        db, inbox_id, _bot_id = await _world(settings, api_base=f"https://{host}/v1", api_key="sk-bot", model="m")
-        dispatcher = Dispatcher(db, settings)
-        await dispatcher.start()
-        try:
-            conv = await _ask(db, inbox_id, "Hello?")
-            notes = [m for m in await _bot_messages(db, conv, 2) if m.private]
-            assert notes and "private address" in notes[0].content and "sk-bot" not in notes[0].content
-        finally:
-            await dispatcher.stop()
-            await db.close()
-        (ndoto_home / "ndoto.db").unlink()
+    db, inbox_id, _bot_id = await _world(settings, api_base=f"https://{host}/v1", api_key="sk-bot", model="m")
+    dispatcher = Dispatcher(db, settings)
+    await dispatcher.start()
+    try:
+        conv = await _ask(db, inbox_id, "Hello?")
+        notes = [m for m in await _bot_messages(db, conv, 2) if m.private]
+        assert notes and "private address" in notes[0].content and "sk-bot" not in notes[0].content
+    finally:
+        await dispatcher.stop()
+        await db.close()
     assert resolved and not connected
 
 

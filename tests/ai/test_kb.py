@@ -75,7 +75,8 @@ async def test_a_deleted_bots_passages_leave_the_index(db: Database, ai_bot: int
     doc2.write_text("# Shipping\n\nWe ship in two days.\n", encoding="utf-8")
     await db.write(lambda s: store.add_document(s, bot_id=other.id, path=doc2))
     async with db.read() as s:
-        assert (await s.execute(text("SELECT count(*) FROM kb_fts"))).scalar_one() == 1
+        if db.is_sqlite:  # PostgreSQL's index is a generated column of the passage itself
+            assert (await s.execute(text("SELECT count(*) FROM kb_fts"))).scalar_one() == 1
         assert await search.search(s, bot_id=other.id, question="can I return an item?") == []
         assert [h.content for h in await search.search(s, bot_id=other.id, question="how fast do you ship?")] == ["We ship in two days."]
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.sqlite_only("states of the SQLite file (corrupt, read-only, newer)")
+
 NDOTO = str(Path(sys.executable).parent / "ndoto")
 
 # One command of every group, the full-screen apps, the servers, and the database's own commands.

@@ -177,4 +177,5 @@ def test_bots_ping_reports_the_outcome(cli: Cli) -> None:
 def test_db_commands(cli: Cli) -> None:
     info = cli.json("db", "upgrade")
     assert info["revision"] == info["head"]
-    assert cli.json("db", "info")["database"].startswith("sqlite+aiosqlite:///")
+    info = cli.json("db", "info")
+    assert info["database"].startswith("sqlite+aiosqlite:///" if info["engine"] == "SQLite" else "postgresql+asyncpg://")

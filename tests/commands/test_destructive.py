@@ -15,6 +15,7 @@ import pytest
 
 from tests.commands.conftest import Cli
 from tests.serve_process import start_serve
+from tests.sql import run_sql
 
 
 def _ndoto(home: Path, *args: str, stdin: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
@@ -63,17 +64,14 @@ def _on_a_terminal(home: Path, args: list[str], answer: str) -> tuple[int, str]:
 def test_without_a_terminal_a_destructive_command_needs_yes(cli: Cli, ready: object, ndoto_home: Path, args: list[str]) -> None:
     ready()  # type: ignore[operator]
     cli("agents", "create", "--email", "ann@acme.test", "--name", "Ann")
-    before = (ndoto_home / "ndoto.db").read_bytes()
+    tokens = run_sql(ndoto_home, "select token_hash from access_tokens order by id")
     result = _ndoto(ndoto_home, *args)
     assert result.returncode == 2 and "needs --yes" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    conn = sqlite3.connect(ndoto_home / "ndoto.db")
-    assert conn.execute("select count(*) from inboxes").fetchone()[0] == 1
-    assert conn.execute("select count(*) from agent_bots").fetchone()[0] == 1
-    assert conn.execute("select count(*) from users").fetchone()[0] == 2
-    conn.close()
+    for table, count in (("inboxes", 1), ("agent_bots", 1), ("users", 2)):
+        assert run_sql(ndoto_home, f"select count(*) from {table}")[0][0] == count
+    assert run_sql(ndoto_home, "select token_hash from access_tokens order by id") == tokens
     assert _ndoto(ndoto_home, *args, "--yes").returncode == 0
-    del before
 
 
 def test_on_a_terminal_it_asks_and_no_changes_nothing(cli: Cli, ready: object, ndoto_home: Path) -> None:
@@ -90,15 +88,13 @@ def test_on_a_terminal_it_asks_and_no_changes_nothing(cli: Cli, ready: object, n
 def test_bulk_retry_asks_first(cli: Cli, ready: object, ndoto_home: Path) -> None:
     ready()  # type: ignore[operator]
     cli("say", "--inbox", "Website Chat", "--contact", "Jane", "Hi")
-    conn = sqlite3.connect(ndoto_home / "ndoto.db")
-    conn.execute("update deliveries set status = 'failed'")
-    conn.commit()
-    conn.close()
+    run_sql(ndoto_home, "update deliveries set status = 'failed'")
     result = _ndoto(ndoto_home, "deliveries", "retry", "--failed")
     assert result.returncode == 2 and "needs --yes" in result.stderr
     assert cli.json("deliveries", "retry", "--failed", "--yes")["retried"] == 1
 
 
+@pytest.mark.sqlite_only("db backup and restore copy the SQLite file")
 def test_backup_while_serving_and_restore_only_when_stopped(cli: Cli, ready: object, ndoto_home: Path, tmp_path: Path) -> None:
     ready()  # type: ignore[operator]
     cli("say", "--inbox", "Website Chat", "--contact", "Jane", "Before the backup")
@@ -119,6 +115,7 @@ def test_backup_while_serving_and_restore_only_when_stopped(cli: Cli, ready: obj
     assert "Before the backup" in texts and "After the backup" not in texts
 
 
+@pytest.mark.sqlite_only("db backup and restore copy the SQLite file")
 def test_restore_refuses_what_is_not_an_ndoto_backup(cli: Cli, ndoto_home: Path, tmp_path: Path) -> None:
     cli("init")
     junk = tmp_path / "junk.db"

@@ -151,7 +151,7 @@ def test_shell_completion_offers_the_names_in_the_database(cli: Cli, ready: Call
     assert _complete("ndoto conversations assign 1 --agent a", env) == ["admin@acme.test", "ann@acme.test"]
     # No database yet: nothing to offer, nothing created, no error.
     empty = ndoto_home.parent / "empty-home"
-    assert _complete("ndoto bots show ", {**env, "NDOTO_HOME": str(empty)}) == []
+    assert _complete("ndoto bots show ", {k: v for k, v in {**env, "NDOTO_HOME": str(empty)}.items() if k != "NDOTO_DATABASE_URL"}) == []
     assert not (empty / "ndoto.db").exists()
 
 
@@ -160,7 +160,9 @@ def test_status_says_what_waits_and_what_fails(cli: Cli, ready: Callable[[], dic
     cli("say", "--inbox", "Website Chat", "--contact", "Jane", "Hello")
     cli("bots", "create", "--name", "Local", "--url", "http://127.0.0.1:9/hook")
     data = cli.json("status")
-    assert data["database"]["path"] == str(ndoto_home / "ndoto.db") and data["database"]["revision"] == data["database"]["newest"]
+    on_sqlite = data["database"]["engine"] == "SQLite"
+    assert data["database"]["path"] == (str(ndoto_home / "ndoto.db") if on_sqlite else None)
+    assert data["database"]["revision"] == data["database"]["newest"] and data["database"]["bytes"] > 0
     assert data["processes"] == [] and data["conversations"]["pending"] == 1
     assert data["deliveries"]["due"] >= 1 and data["deliveries"]["failed"] == 0
     assert any("Local" in w and "NDOTO_ALLOW_PRIVATE_ADDRESSES" in w for w in data["warnings"])

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from ndoto_cli.core.db import Database
@@ -15,6 +16,7 @@ from ndoto_cli.core.db.migrate import current, head_revision
 from ndoto_cli.core.settings import Settings
 
 
+@pytest.mark.sqlite_only("the SQLite file, its pragmas and a hand-edited older file")
 async def test_pragmas_and_migrations(db: Database, ndoto_home: Path) -> None:
     assert (ndoto_home / "ndoto.db").exists()
     async with db.read() as session:
@@ -55,6 +57,7 @@ async def test_group_commit_isolates_a_failing_caller(db: Database) -> None:
     assert "doomed" not in names
 
 
+@pytest.mark.sqlite_only("the SQLite file, its pragmas and a hand-edited older file")
 def test_two_processes_write_the_same_file(tmp_path: Path) -> None:
     """The CLI, the TUI and the server each have a writer; BEGIN IMMEDIATE + busy_timeout serialize them."""
     script = (
@@ -75,27 +78,28 @@ def test_two_processes_write_the_same_file(tmp_path: Path) -> None:
         assert conn.execute("select count(*) from accounts").fetchone()[0] == 180
 
 
-def test_the_models_are_the_whole_schema(tmp_path: Path) -> None:
-    """After the migrations, autogenerate proposes nothing: models and migrations agree."""
-    import asyncio
-
+async def test_the_models_are_the_whole_schema(ndoto_home: Path) -> None:
+    """After the migrations, autogenerate proposes nothing: models and migrations agree (on the
+    database the suite runs on: SQLite or PostgreSQL)."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
-    from sqlalchemy import create_engine
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
     from sqlmodel import SQLModel
 
     from ndoto_cli.core.db.migrate import include_object
 
-    async def migrate() -> None:
-        database = await Database(Settings(home=tmp_path)).open()
-        await database.close()
-
-    asyncio.run(migrate())
-    engine = create_engine(f"sqlite:///{tmp_path / 'ndoto.db'}")
-    with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"include_object": include_object})
-        assert compare_metadata(context, SQLModel.metadata) == []
-    engine.dispose()
+    settings = Settings(home=ndoto_home)
+    database = await Database(settings).open()
+    await database.close()
+    engine = create_async_engine(settings.resolved_database_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            diff = await connection.run_sync(lambda c: compare_metadata(
+                MigrationContext.configure(c, opts={"include_object": include_object}), SQLModel.metadata))
+    finally:
+        await engine.dispose()
+    assert diff == []
 
 
 def test_the_shipped_revisions_are_alembics_chain() -> None:
@@ -110,6 +114,7 @@ def test_the_shipped_revisions_are_alembics_chain() -> None:
     assert head_revision() == alembic_head()
 
 
+@pytest.mark.sqlite_only("the SQLite file, its pragmas and a hand-edited older file")
 async def test_an_older_database_with_twin_inbox_names_is_upgraded_without_losing_one(settings: Settings) -> None:
     """Migration 0006 makes inbox names unique: existing twins are kept, renamed with their id."""
     db = await Database(settings).open()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,19 +10,24 @@ from ndoto_cli.core.errors import Unauthorized
 from ndoto_cli.core.services import bots
 from ndoto_cli.core.services.tokens import authenticate
 from tests.conftest import World
+from tests.sql import run_sql
 
 
 async def test_tokens_are_stored_only_as_hashes(world: World, ndoto_home: Path) -> None:
     assert world.bot_token.startswith("ndb_") and world.admin_token.startswith("ndu_")
-    raw = (ndoto_home / "ndoto.db").read_bytes()
-    for path in (ndoto_home / "ndoto.db-wal",):
-        if path.exists():
-            raw += path.read_bytes()
+    sqlite_file = ndoto_home / "ndoto.db"
+    if sqlite_file.exists():  # every byte the database wrote, not only the token table
+        raw = sqlite_file.read_bytes()
+        for path in (ndoto_home / "ndoto.db-wal",):
+            if path.exists():
+                raw += path.read_bytes()
+        for token in (world.bot_token, world.admin_token, world.agent_token):
+            assert token.encode() not in raw
+    rows = run_sql(ndoto_home, "select token_hash, prefix from access_tokens")
+    stored = " ".join(" ".join(map(str, r)) for r in rows)
     for token in (world.bot_token, world.admin_token, world.agent_token):
-        assert token.encode() not in raw
-    with sqlite3.connect(ndoto_home / "ndoto.db") as conn:
-        hashes = [row[0] for row in conn.execute("select token_hash from access_tokens")]
-    assert all(len(h) == 64 for h in hashes)
+        assert token not in stored
+    assert rows and all(len(h) == 64 for h, _prefix in rows)
 
 
 async def test_authenticate_and_reset(world: World) -> None:

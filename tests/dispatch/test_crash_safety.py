@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import httpx
 
 from tests.dispatch.receiver import Receiver
 from tests.serve_process import start_serve
+from tests.sql import run_sql
 
 ENV = {"NDOTO_ALLOW_PRIVATE_ADDRESSES": "true", "NDOTO_DELIVERY_TIMEOUT": "1", "NDOTO_DELIVERY_RETRY_SCHEDULE": "0.5"}
 
@@ -46,17 +46,14 @@ async def test_sigkill_mid_burst_loses_nothing(tmp_path: Path) -> None:
         sent_before = len(receiver.received)
         served = start_serve(home, extra_env=ENV)
         deadline = time.monotonic() + 60
-        db = home / "ndoto.db"
         while time.monotonic() < deadline:
-            with sqlite3.connect(db) as conn:
-                left = conn.execute("select count(*) from deliveries where status != 'delivered'").fetchone()[0]
+            left = run_sql(home, "select count(*) from deliveries where status != 'delivered'")[0][0]
             if left == 0:
                 break
             await asyncio.sleep(0.3)
         assert left == 0, f"{left} deliveries not delivered after restart"
-        with sqlite3.connect(db) as conn:
-            expected = {row[0] for row in conn.execute("select webhook_id from deliveries")}
-            message_ids = {row[0] for row in conn.execute("select id from messages where message_type = 0")}
+        expected = {row[0] for row in run_sql(home, "select webhook_id from deliveries")}
+        message_ids = {row[0] for row in run_sql(home, "select id from messages where message_type = 0")}
         got_ids = [r.headers["webhook-id"] for r in receiver.received]
         assert expected <= set(got_ids)  # every delivery arrived at least once
         received_messages = {r.json["id"] for r in receiver.received if r.json.get("event") == "message_created"}

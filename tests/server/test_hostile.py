@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 from ndoto_cli.core.settings import Settings
 from ndoto_cli.server.app import create_app
 from tests.server.conftest import Seed
+from tests.sql import run_sql
 
 A = "/api/v1/accounts/1"
 
@@ -60,13 +60,10 @@ def test_a_deep_body_is_a_422_on_every_route(client: TestClient, seed: Seed, lev
 
 def _store_deep_rows(home: Path, seed: Seed) -> None:
     """Rows written before the limits existed (or by hand): 300 and 5,000 levels deep."""
-    conn = sqlite3.connect(home / "ndoto.db")
-    conn.execute("UPDATE contacts SET custom_attributes = ? WHERE name = 'Jane'", (json.dumps(deep(300)),))
+    run_sql(home, "UPDATE contacts SET custom_attributes = :v WHERE name = 'Jane'", {"v": json.dumps(deep(300))})
     too_deep_for_any_parser = '{"a":' * 5000 + "{}" + "}" * 5000
-    conn.execute("UPDATE conversations SET additional_attributes = ? WHERE display_id = ?", (too_deep_for_any_parser, seed.web_conversation))
-    conn.execute("UPDATE messages SET content_attributes = ? WHERE id = (SELECT min(id) FROM messages)", (json.dumps(deep(300)),))
-    conn.commit()
-    conn.close()
+    run_sql(home, "UPDATE conversations SET additional_attributes = :v WHERE display_id = :d", {"v": too_deep_for_any_parser, "d": seed.web_conversation})
+    run_sql(home, "UPDATE messages SET content_attributes = :v WHERE id = (SELECT min(id) FROM messages)", {"v": json.dumps(deep(300))})
 
 
 def test_reading_never_fails_on_what_is_already_stored(seed: Seed, ndoto_home: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from ndoto_cli.core.models import Inbox
 from ndoto_cli.core.services import customers, messages
 from ndoto_cli.core.settings import Settings
 from tests.conftest import World, make_world
+from tests.sql import run_sql
 
 FIXED = 1_780_000_000  # 2026-05-28: every timestamp in the seeded data
 
@@ -38,10 +38,9 @@ async def _seed(settings: Settings) -> World:
 
 def seed(home: Path) -> World:
     world = asyncio.run(_seed(Settings(home=home)))
-    with sqlite3.connect(home / "ndoto.db") as conn:
-        for table, cols in {"conversations": ("created_at", "updated_at", "last_activity_at"), "messages": ("created_at", "updated_at")}.items():
-            for col in cols:
-                conn.execute(f"UPDATE {table} SET {col} = {FIXED} + id * 60")
+    for table, cols in {"conversations": ("created_at", "updated_at", "last_activity_at"), "messages": ("created_at", "updated_at")}.items():
+        for col in cols:
+            run_sql(home, f"UPDATE {table} SET {col} = {FIXED} + id * 60")
     return world
 
 

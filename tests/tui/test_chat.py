@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from ndoto_cli.core.settings import Settings
 from ndoto_cli.tui.chat import ChatApp
 from tests.conftest import World
+from tests.sql import one
 
 
 async def test_customer_chat(seeded: World, ndoto_home: Path) -> None:
@@ -16,11 +16,10 @@ async def test_customer_chat(seeded: World, ndoto_home: Path) -> None:
         await pilot.pause()
         await pilot.press(*"hello there", "enter")
         await pilot.pause()
-    with sqlite3.connect(ndoto_home / "ndoto.db") as conn:
-        row = conn.execute(
-            "select m.message_type, m.content, c.status from messages m join conversations c on c.id = m.conversation_id "
-            "join contacts ct on ct.id = c.contact_id where ct.name = 'Kim'"
-        ).fetchone()
+    row = one(
+        ndoto_home, "select m.message_type, m.content, c.status from messages m join conversations c on c.id = m.conversation_id "
+        "join contacts ct on ct.id = c.contact_id where ct.name = 'Kim'"
+    )
     assert row == (0, "hello there", "pending")
 
 

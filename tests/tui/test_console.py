@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,11 @@ from ndoto_cli.core.settings import Settings
 from ndoto_cli.tui.app import InboxApp
 from ndoto_cli.tui.modals import Confirm, Picker, TokenShown
 from tests.conftest import World
+from tests.sql import one, run_sql
 
 
-def row(home: Path, sql: str, *params: Any) -> Any:
-    with sqlite3.connect(home / "ndoto.db") as conn:
-        return conn.execute(sql, params).fetchone()
+def row(home: Path, sql: str) -> Any:
+    return one(home, sql)
 
 
 async def open_conversation(pilot: Any, app: InboxApp, display_id: int) -> None:
@@ -254,10 +253,7 @@ async def test_bots_screen_creates_changes_shows_the_secret_and_deletes(seeded: 
         await settle(pilot, app)
         assert row(ndoto_home, "select outgoing_url from agent_bots where name = 'Helper'") == ("https://127.0.0.1:9/helper",)
         # An AI agent's settings of the product document, through the form.
-        conn = sqlite3.connect(ndoto_home / "ndoto.db")
-        conn.execute("update agent_bots set bot_type = 'ai_agent', outgoing_url = null where name = 'Helper'")
-        conn.commit()
-        conn.close()
+        run_sql(ndoto_home, "update agent_bots set bot_type = 'ai_agent', outgoing_url = null where name = 'Helper'")
         await app.screen.reload()  # type: ignore[attr-defined]
         table = app.screen.query_one("#bots", DataTable)
         table.move_cursor(row=[r[1] for r in (table.get_row_at(i) for i in range(table.row_count))].index("Helper"))
@@ -269,7 +265,7 @@ async def test_bots_screen_creates_changes_shows_the_secret_and_deletes(seeded: 
         form.query_one("#handoff_keywords", Input).value = "human please, speak to agent"
         app.screen.query_one("#save", Button).press()
         await settle(pilot, app)
-        assert row(ndoto_home, "select temperature, max_exchanges, handoff_keywords from agent_bots where name = 'Helper'") == (
+        assert row(ndoto_home, "select temperature, max_exchanges, CAST(handoff_keywords AS TEXT) from agent_bots where name = 'Helper'") == (
             0.7, 4, '["human please", "speak to agent"]')
         # The signing secret, read-only.
         await pilot.press("s")
@@ -367,7 +363,7 @@ async def test_typing_shows_both_ways(seeded: World, ndoto_home: Path) -> None:
         await pilot.press("i", *"On it")
         for _ in range(50):
             await asyncio.sleep(0.1)
-            if row(ndoto_home, "SELECT count(*) FROM events WHERE name = 'conversation_typing_on' AND payload LIKE '%\"user\"%'")[0]:
+            if row(ndoto_home, "SELECT count(*) FROM events WHERE name = 'conversation_typing_on' AND CAST(payload AS TEXT) LIKE '%\"user\"%'")[0]:
                 break
         else:
             raise AssertionError("the human's typing was never told")

@@ -1,5 +1,7 @@
-"""Knowledge-base search: SQLite FTS5 with BM25 and Porter stemming, offline, no extra service.
-When passages carry embeddings (an embedding model is configured), :func:`search` fuses the BM25
+"""Knowledge-base search, offline, no extra service: on SQLite FTS5 with BM25 and Porter stemming;
+on PostgreSQL its own full-text search (a weighted tsvector per passage, English stemming,
+``ts_rank``; migration 0008). Both weight a passage's title above its text and OR the question's
+content words, so the two rank alike. When passages carry embeddings (an embedding model is configured), :func:`search` fuses the BM25
 and vector rankings (reciprocal rank fusion), which finds paraphrased questions that share few
 words with their passage."""
 
@@ -49,33 +51,63 @@ class Hit:
     source: str
 
 
-def match_query(question: str) -> str | None:
-    """An FTS5 query: the question's content words, OR-ed (BM25 ranks passages sharing more)."""
+def query_words(question: str) -> list[str]:
+    """The question's content words, expanded with their paraphrases, each once."""
     words = [w for w in re.findall(r"[\w']+", question.lower()) if w not in STOPWORDS and len(w) > 1]
     words = [w.strip("'") for w in words if w.strip("'")]
-    if not words:
-        return None
     expanded = list(words)
     for word in words:
         expanded.extend(SYNONYMS.get(word, ()))
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(expanded))
+    return list(dict.fromkeys(expanded))
+
+
+def match_query(question: str) -> str | None:
+    """An FTS5 query: the question's content words, OR-ed (BM25 ranks passages sharing more)."""
+    words = query_words(question)
+    return " OR ".join(f'"{w}"' for w in words) if words else None
+
+
+# The same OR of words for PostgreSQL: each word through plainto_tsquery (stemmed, stop words
+# dropped, any character safe), joined with ||; ts_rank's weights {D, C, B, A} put the title (A)
+# at twice the text (B), as bm25(kb_fts, 2.0, 1.0) does.
+PG_SEARCH = (
+    "WITH q AS (SELECT {query} AS query) "
+    "SELECT p.id, p.title, p.content, ts_rank('{{0.1, 0.2, 0.5, 1.0}}', p.search, q.query) AS score, d.source "
+    "FROM kb_passages p JOIN kb_documents d ON d.id = p.document_id, q "
+    "WHERE p.agent_bot_id = :bot_id AND p.search @@ q.query ORDER BY score DESC, p.id LIMIT :limit"
+)
+
+
+async def _full_text(session: AsyncSession, *, bot_id: int, question: str, limit: int) -> list[Hit]:
+    """The full-text ranking, by the database's own engine."""
+    raw = await statements.raw_sqlite(session)
+    if raw is not None:
+        query = match_query(question)
+        if not query:
+            return []
+        rows = raw.execute(
+            "SELECT p.id, p.title, p.content, bm25(kb_fts, 2.0, 1.0) AS score, d.source FROM kb_fts "
+            "JOIN kb_passages p ON p.id = kb_fts.rowid JOIN kb_documents d ON d.id = p.document_id "
+            "WHERE kb_fts MATCH ? AND p.agent_bot_id = ? ORDER BY score LIMIT ?",
+            (query, bot_id, limit),
+        ).fetchall()
+        return [Hit(r[0], r[1], r[2], -float(r[3]), r[4]) for r in rows]
+    words = query_words(question)
+    if not words:
+        return []
+    from sqlalchemy import text
+
+    params: dict[str, object] = {f"w{i}": w for i, w in enumerate(words)}
+    query = " || ".join(f"plainto_tsquery('english', :w{i})" for i in range(len(words)))
+    rows = (await session.execute(text(PG_SEARCH.format(query=query)), {**params, "bot_id": bot_id, "limit": limit})).all()
+    return [Hit(r[0], r[1], r[2], float(r[3]), r[4]) for r in rows]
 
 
 async def search(
     session: AsyncSession, *, bot_id: int, question: str, limit: int = 4, query_embedding: list[float] | None = None
 ) -> list[Hit]:
-    """The best passages for a question: BM25, fused with vector similarity when available."""
-    bm25: list[Hit] = []
-    query = match_query(question)
-    raw = await statements.raw_sqlite(session)
-    if query and raw is not None:
-        rows = raw.execute(
-            "SELECT p.id, p.title, p.content, bm25(kb_fts, 2.0, 1.0) AS score, d.source FROM kb_fts "
-            "JOIN kb_passages p ON p.id = kb_fts.rowid JOIN kb_documents d ON d.id = p.document_id "
-            "WHERE kb_fts MATCH ? AND p.agent_bot_id = ? ORDER BY score LIMIT ?",
-            (query, bot_id, max(limit * 3, 10)),
-        ).fetchall()
-        bm25 = [Hit(r[0], r[1], r[2], -float(r[3]), r[4]) for r in rows]
+    """The best passages for a question: full text, fused with vector similarity when available."""
+    bm25 = await _full_text(session, bot_id=bot_id, question=question, limit=max(limit * 3, 10))
     if query_embedding is None:
         return bm25[:limit]
     rows = (

@@ -109,8 +109,12 @@ class Database:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise NdotoError(f"cannot create the folder {folder} for the database: {exc.strerror}") from exc
-        self.reader = _make_engine(self.url, writer=False)
-        self.writer = _make_engine(self.url, writer=True)
+        try:
+            self.reader = _make_engine(self.url, writer=False)
+            self.writer = _make_engine(self.url, writer=True)
+        except ImportError as exc:  # the URL names a driver that is not installed
+            hint = "pip install 'ndoto-cli[postgresql]'" if "asyncpg" in str(exc) else None
+            raise NdotoError(f"the database URL needs a driver that is not installed ({exc.name or exc})", hint=hint) from None
         self._queue: list[tuple[Callable[[AsyncSession], Awaitable[Any]], asyncio.Future[Any]]] = []
         self._writer_task: asyncio.Task[None] | None = None
         self._commit_hooks: list[CommitHook] = []
@@ -153,6 +157,23 @@ class Database:
         from sqlalchemy.engine import make_url
 
         return make_url(self.url).render_as_string(hide_password=True)
+
+    async def describe(self) -> dict[str, Any]:
+        """Which database this is, for people (`ndoto status`, `ndoto db info`): its engine and
+        version, and its size in bytes (the file and its WAL, or PostgreSQL's own count)."""
+        from sqlalchemy import text
+
+        if self.is_sqlite:
+            import sqlite3
+
+            path = sqlite_path(self.url)
+            files = [Path(f"{path}{suffix}") for suffix in ("", "-wal")] if path and path != ":memory:" else []
+            return {"engine": "SQLite", "version": sqlite3.sqlite_version,
+                    "bytes": sum(f.stat().st_size for f in files if f.exists())}
+        async with self.reader.connect() as conn:
+            version = (await conn.execute(text("SHOW server_version"))).scalar_one()
+            size = (await conn.execute(text("SELECT pg_database_size(current_database())"))).scalar_one()
+        return {"engine": "PostgreSQL", "version": str(version).split(" ")[0], "bytes": int(size)}
 
     async def open(self) -> Database:
         """Apply pending migrations; returns self so ``db = await Database(s).open()`` reads well."""

@@ -24,10 +24,16 @@ def _config(connection: Any = None) -> Any:
     return cfg
 
 
+FULL_TEXT = {("column", "search"), ("index", "ix_kb_passages_search")}  # PostgreSQL's, migration 0008
+
+
 def include_object(obj: Any, name: str | None, kind: str, reflected: bool, compare_to: Any) -> bool:
-    """What autogenerate compares: everything but the FTS5 index of the knowledge base (a virtual
-    table and its shadow tables, made by migration 0002 in raw SQL: no model can declare them)."""
-    return not (kind == "table" and (name or "").startswith("kb_fts"))
+    """What autogenerate compares: everything but the knowledge base's full-text index, made in
+    raw SQL by the migrations because no model can declare it (SQLite: the FTS5 virtual table
+    and its shadow tables, 0002; PostgreSQL: the generated tsvector column and its GIN index, 0008)."""
+    if kind == "table" and (name or "").startswith("kb_fts"):
+        return False
+    return (kind, name) not in FULL_TEXT
 
 
 VERSIONS_DIR = MIGRATIONS_DIR / "versions"
@@ -73,10 +79,18 @@ async def current(engine: AsyncEngine) -> str | None:
     return str(row[0]) if row is not None else None
 
 
+MIGRATION_LOCK = 0x6E646F746F  # "ndoto": PostgreSQL advisory lock key held while migrating
+
+
 def _upgrade_sync(connection: Any) -> None:
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
+    if connection.dialect.name == "postgresql":
+        # Two processes starting at once on a fresh database: the second waits here until the
+        # first commits the whole upgrade (PostgreSQL's DDL is transactional), then finds the
+        # schema current. SQLite gets the same from BEGIN IMMEDIATE's write lock.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     revision = MigrationContext.configure(connection).get_current_revision()
     check_known(revision)  # again, under the write lock
     if revision == head_revision():

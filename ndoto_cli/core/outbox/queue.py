@@ -77,8 +77,13 @@ _CLAIM_SQL = (
     "WHERE d.status IN ('pending', 'delivering') AND d.next_attempt_at <= :now "
     "AND (d.conversation_id IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.agent_bot_id = d.agent_bot_id "
     "AND p.conversation_id = d.conversation_id AND p.id < d.id AND p.status IN ('pending', 'delivering'))) "
-    "{skip}ORDER BY d.id LIMIT :limit"
+    "{skip}ORDER BY d.id LIMIT :limit{lock}"
 )
+# PostgreSQL, several processes: a claim locks the rows it reads and passes over rows another
+# process is claiming right now; a row another claim has just leased is read again under the lock
+# and no longer due. So no delivery is claimed twice, and a queue's next delivery waits (NOT
+# EXISTS) while its head is out. SQLite needs none of it: one writer at a time holds the file.
+PG_CLAIM_LOCK = " FOR UPDATE OF d SKIP LOCKED"
 
 
 def lease_seconds(claimed: Claimed, settings: Settings) -> float:
@@ -140,11 +145,12 @@ async def claim(
     if raw is not None:
         # Walk open deliveries in id order and stop at the first heads (SQLite otherwise sorts
         # every due row on each claim: the whole backlog, many times a second).
-        rows = raw.execute(_CLAIM_SQL.format(hint="INDEXED BY ix_deliveries_open_id", skip=skip), params).fetchall()
+        rows = raw.execute(_CLAIM_SQL.format(hint="INDEXED BY ix_deliveries_open_id", skip=skip, lock=""), params).fetchall()
     else:
         from sqlalchemy import text
 
-        rows = (await session.execute(text(_CLAIM_SQL.format(hint="", skip=skip)), params)).all()
+        lock = PG_CLAIM_LOCK if (await session.connection()).dialect.name == "postgresql" else ""
+        rows = (await session.execute(text(_CLAIM_SQL.format(hint="", skip=skip, lock=lock)), params)).all()
     claimed: list[Claimed] = []
     crowded: set[int] = set()
     taken: dict[int, int] = {}

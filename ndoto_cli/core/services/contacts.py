@@ -69,7 +69,7 @@ async def list_contacts(
     search = limits.text(search, field="search", max_length=limits.NAME)
     if search:
         pattern = like_pattern(search)
-        query = query.where(or_(*(column.like(pattern, escape="\\") for column in (  # type: ignore[attr-defined]
+        query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in (  # type: ignore[attr-defined]
             Contact.name, Contact.email, Contact.phone_number, Contact.identifier))))
     total = int((await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one())
     rows = (await session.execute(

@@ -1,0 +1,39 @@
+"""What only PostgreSQL has to get right: processes racing to migrate a new database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import postgres
+from tests.sql import run_sql
+
+pytestmark = pytest.mark.postgresql_only("migrations under an advisory lock")
+
+
+def test_processes_starting_at_once_on_a_new_database_do_not_race(postgres_cluster: Any, tmp_path: Path) -> None:
+    """Four processes open (and so migrate) one empty database at the same moment: every one
+    succeeds, the schema is made once, and each then writes."""
+    url = postgres.empty_database(postgres_cluster)
+    script = (
+        "import asyncio, sys\n"
+        "from ndoto_cli.core.db import Database\n"
+        "from ndoto_cli.core.services import accounts\n"
+        "from ndoto_cli.core.settings import Settings\n"
+        "async def main():\n"
+        "    db = await Database(Settings()).open()\n"
+        "    await db.write(lambda s: accounts.create_account(s, name='from ' + sys.argv[1]))\n"
+        "    await db.close()\n"
+        "asyncio.run(main())\n"
+    )
+    env = {**os.environ, "NDOTO_DATABASE_URL": url, "NDOTO_HOME": str(tmp_path)}
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(n)], env=env, stderr=subprocess.PIPE, text=True) for n in range(4)]
+    results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
+    assert [code for code, _ in results] == [0, 0, 0, 0], results
+    assert run_sql(None, "select count(*) from accounts", url=url)[0][0] == 4
+    assert len(run_sql(None, "select version_num from alembic_version", url=url)) == 1

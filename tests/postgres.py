@@ -1,0 +1,124 @@
+"""A throwaway PostgreSQL for the tests: Debian's server (installed with apt-get when missing, as
+on CI's clean machine), a cluster in a temp dir run by an unprivileged user, reachable only on a
+unix socket in that dir (no TCP port at all), durability switched off (a test database is thrown
+away). Each test gets a fresh database copied from a migrated template, which takes a few ms.
+
+``NDOTO_TEST_DATABASE=postgresql`` runs the suite on it (``make test-postgresql``)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+TEMPLATE = "ndoto_template"
+
+
+def selected() -> bool:
+    return os.environ.get("NDOTO_TEST_DATABASE", "sqlite").lower() in ("postgresql", "postgres", "pg")
+
+
+def _bin_dir() -> Path:
+    """The newest installed server's bin dir; installs Debian's ``postgresql`` when none is."""
+    def found() -> Path | None:
+        dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+        return Path(dirs[-1]).parent if dirs else None
+
+    if (path := found()) is not None:
+        return path
+    sudo: list[str] = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for step in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"]):
+        done = subprocess.run([*sudo, *step], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            raise RuntimeError(f"installing Debian's postgresql failed ({' '.join(step)}):\n{done.stderr[-2000:]}")
+    if (path := found()) is None:
+        raise RuntimeError("apt-get installed postgresql but no initdb is under /usr/lib/postgresql")
+    return path
+
+
+class Cluster:
+    """``start()`` once per test session, ``database()`` per test, ``stop()`` at the end."""
+
+    def __init__(self) -> None:
+        self.bin = _bin_dir()
+        self.root = Path(tempfile.mkdtemp(prefix="ndoto-pg-"))
+        self.data = self.root / "data"
+        self.socket_dir = self.root / "run"
+        self.user: str | None = None
+
+    def _as_owner(self, args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        """PostgreSQL refuses to run as root: as root, its tools run as the package's user."""
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return subprocess.run([*prefix, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, **kwargs)  # type: ignore[call-overload]
+
+    def start(self) -> None:
+        self.socket_dir.mkdir(parents=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres")
+            shutil.chown(self.socket_dir, "postgres")
+            self.user = "postgres"
+        else:
+            import getpass
+
+            self.user = getpass.getuser()
+        done = self._as_owner([str(self.bin / "initdb"), "-D", str(self.data), "-U", self.user, "-A", "trust",
+                               "-E", "UTF8", "--locale=C", "--no-sync"])
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed:\n{done.stderr[-2000:]}")
+        options = (f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
+                   "-c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB")
+        done = self._as_owner([str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
+                               "-w", "start"])
+        if done.returncode != 0:
+            log = (self.root / "log").read_text(errors="replace") if (self.root / "log").exists() else ""
+            raise RuntimeError(f"pg_ctl start failed:\n{done.stderr[-1000:]}\n{log[-2000:]}")
+        self.sql(f"CREATE DATABASE {TEMPLATE}")
+
+    def url(self, name: str) -> str:
+        return f"postgresql+asyncpg://{self.user}@/{name}?host={self.socket_dir}"
+
+    def sql(self, statement: str, *, database: str = "postgres") -> str:
+        done = self._as_owner([str(self.bin / "psql"), "-h", str(self.socket_dir), "-U", str(self.user), "-d", database,
+                               "-v", "ON_ERROR_STOP=1", "-qAt", "-c", statement])
+        if done.returncode != 0:
+            raise RuntimeError(f"psql {statement!r} failed:\n{done.stderr[-2000:]}")
+        return done.stdout
+
+    def migrate_template(self) -> None:
+        """The template at the newest schema revision, so each test's copy starts migrated."""
+        import asyncio
+
+        from ndoto_cli.core.db import Database
+        from ndoto_cli.core.settings import Settings
+
+        async def go() -> None:
+            db = await Database(Settings(home=self.root / "home", database_url=self.url(TEMPLATE))).open()
+            await db.close()
+
+        asyncio.run(go())
+
+    def database(self) -> str:
+        """A fresh database (a copy of the migrated template); returns its URL."""
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        self.sql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+        return self.url(name)
+
+    def drop(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1].split("?", 1)[0]
+        self.sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def stop(self) -> None:
+        self._as_owner([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"])
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def empty_database(cluster: Cluster) -> str:
+    """A database with no schema at all (what a new installation's server starts on)."""
+    name = f"e_{uuid.uuid4().hex[:16]}"
+    cluster.sql(f"CREATE DATABASE {name}")
+    return cluster.url(name)
