@@ -1,7 +1,8 @@
 """Messages/s through the REST API: POST /conversations/{id}/messages with a bot token, against a
 real ``ndoto serve`` process (uvicorn, dispatcher off so only the write path is measured), beside
 the same server's /health as the ceiling of a bare endpoint, in one run.
-Run: ``.venv/bin/python benchmarks/api.py [--requests N] [--concurrency C]``."""
+Run: ``.venv/bin/python benchmarks/api.py [--requests N] [--concurrency C] [--postgresql]``
+(``--postgresql``: on a throwaway PostgreSQL with its default durability)."""
 
 from __future__ import annotations
 
@@ -39,11 +40,14 @@ async def drive(url: str, n: int, concurrency: int, *, json: dict | None, header
         return n / (time.perf_counter() - start)
 
 
-async def main(n: int, concurrency: int) -> None:
+async def main(n: int, concurrency: int, database_url: str | None) -> None:
     from tests.serve_process import start_serve
 
+    env = {"NDOTO_DISPATCHER": "false", "NDOTO_CONVERSATION_MESSAGES_PER_MINUTE": "100000"}
+    if database_url:
+        env["NDOTO_DATABASE_URL"] = database_url
     with tempfile.TemporaryDirectory() as tmp:
-        served = start_serve(Path(tmp) / "home", extra_env={"NDOTO_DISPATCHER": "false", "NDOTO_CONVERSATION_MESSAGES_PER_MINUTE": "100000"})
+        served = start_serve(Path(tmp) / "home", extra_env=env)
         try:
             admin = {"api_access_token": served.token or ""}
             base = f"{served.base_url}/api/v1/accounts/1"
@@ -69,6 +73,18 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--postgresql", action="store_true", help="on a throwaway PostgreSQL instead of SQLite")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    asyncio.run(main(args.requests, args.concurrency))
+    cluster = None
+    if args.postgresql:
+        from tests.postgres import Cluster, empty_database
+
+        cluster = Cluster(durable=True)
+        cluster.start()
+        print("database: PostgreSQL (a throwaway cluster with its default durability)")
+    try:
+        asyncio.run(main(args.requests, args.concurrency, empty_database(cluster) if cluster else None))
+    finally:
+        if cluster is not None:
+            cluster.stop()

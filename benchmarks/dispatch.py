@@ -102,13 +102,16 @@ async def ceiling(url: str, n: int, concurrency: int = 50) -> float:
         return n / (time.perf_counter() - start)
 
 
+NEW_DATABASE: Any = lambda: None
+
+
 async def world(home: Path, url: str) -> tuple[Any, Any, int, list[int]]:
     from ndoto_cli.core.db import Database
     from ndoto_cli.core.models import Inbox
     from ndoto_cli.core.services import accounts, bots, customers, inboxes
     from ndoto_cli.core.settings import Settings
 
-    settings = Settings(home=home, allow_private_addresses=True)
+    settings = Settings(home=home, allow_private_addresses=True, database_url=NEW_DATABASE())
     db = await Database(settings).open()
     boot = await db.write(lambda s: accounts.bootstrap(s))
     acc = boot.account.id
@@ -225,8 +228,27 @@ def main() -> None:
     print(f"event loop: {loop_name}")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=10000)
+    parser.add_argument("--postgresql", action="store_true", help="on a throwaway PostgreSQL (Debian's server) instead of SQLite")
     args = parser.parse_args()
-    rate, ceil, deliveries = asyncio.run(sustained(args.events))
+    cluster = None
+    if args.postgresql:
+        global NEW_DATABASE
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.postgres import Cluster, empty_database
+
+        cluster = Cluster(durable=True)
+        cluster.start()
+        NEW_DATABASE = lambda: empty_database(cluster)
+        print("database: PostgreSQL (a throwaway cluster with its default durability: fsync, synchronous commit)")
+    try:
+        _measure(args.events)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def _measure(events: int) -> None:
+    rate, ceil, deliveries = asyncio.run(sustained(events))
     print(f"ceiling: bare aiohttp client loop, no database:   {ceil:8.0f} POSTs/s")
     print(f"dispatcher: signed, durably logged deliveries:    {rate:8.0f} deliveries/s ({rate / ceil:.0%} of the ceiling; "
           f"{deliveries} deliveries over {CONVERSATIONS} conversations)")

@@ -75,7 +75,7 @@ def main() -> int:
         if args.postgresql:
             from tests.postgres import Cluster, empty_database
 
-            cluster = Cluster()
+            cluster = Cluster(durable=True)
             cluster.start()
             try:
                 results["PostgreSQL (tsvector, ts_rank)"] = asyncio.run(measure(empty_database(cluster), Path(tmp) / "pg", data))

@@ -132,6 +132,7 @@ async def world(db: Database) -> World:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only(reason): about SQLite itself (its file, pragmas, backups); skipped on PostgreSQL")
     config.addinivalue_line("markers", "postgresql_only(reason): about PostgreSQL itself; runs in the suite's PostgreSQL pass")
+    config.addinivalue_line("markers", "once(reason): does not depend on the database; runs in the SQLite pass only")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -145,7 +146,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not postgres.selected():
         return
     for item in items:
-        marker = item.get_closest_marker("sqlite_only")
-        if marker is not None:
-            reason = marker.args[0] if marker.args else "about SQLite itself"
-            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+        for name, label in (("sqlite_only", "SQLite only"), ("once", "run once, in the SQLite pass")):
+            marker = item.get_closest_marker(name)
+            if marker is not None:
+                reason = marker.args[0] if marker.args else name
+                item.add_marker(pytest.mark.skip(reason=f"{label}: {reason}"))

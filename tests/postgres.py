@@ -44,7 +44,10 @@ def _bin_dir() -> Path:
 class Cluster:
     """``start()`` once per test session, ``database()`` per test, ``stop()`` at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """``durable``: PostgreSQL's default fsync and synchronous commit (for benchmarks; a test
+        database is thrown away, so the suite runs without them)."""
+        self.durable = durable
         self.bin = _bin_dir()
         self.root = Path(tempfile.mkdtemp(prefix="ndoto-pg-"))
         self.data = self.root / "data"
@@ -70,8 +73,8 @@ class Cluster:
                                "-E", "UTF8", "--locale=C", "--no-sync"])
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{done.stderr[-2000:]}")
-        options = (f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
-                   "-c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB")
+        fast = "" if self.durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        options = f"-k {self.socket_dir} -c listen_addresses='' {fast}-c max_connections=300 -c shared_buffers=64MB"
         done = self._as_owner([str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
                                "-w", "start"])
         if done.returncode != 0:

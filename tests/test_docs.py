@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import typer
 
 from ndoto_cli.commands.app import app
 from ndoto_cli.core.settings import Settings
+
+pytestmark = pytest.mark.once("the README and help texts are the same on any database")
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.once("lint reads the source, not a database")
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

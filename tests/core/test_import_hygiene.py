@@ -6,7 +6,11 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 import ndoto_cli.core
+
+pytestmark = pytest.mark.once("what a command imports does not depend on the database")
 
 FORBIDDEN = ("typer", "textual", "fastapi", "uvicorn", "rich", "litellm", "click")
 

@@ -37,3 +37,40 @@ def test_processes_starting_at_once_on_a_new_database_do_not_race(postgres_clust
     assert [code for code, _ in results] == [0, 0, 0, 0], results
     assert run_sql(None, "select count(*) from accounts", url=url)[0][0] == 4
     assert len(run_sql(None, "select version_num from alembic_version", url=url)) == 1
+
+
+async def test_another_process_hears_of_new_deliveries_and_events_at_once(ndoto_home: Path) -> None:
+    """Two Database objects on one PostgreSQL database, as two processes: a change written by one
+    runs the other's hooks through LISTEN/NOTIFY, with no polling involved."""
+    import asyncio
+
+    from ndoto_cli.core.db import Database
+    from ndoto_cli.core.models import Inbox
+    from ndoto_cli.core.services import customers
+    from ndoto_cli.core.settings import Settings
+    from tests.conftest import make_world
+
+    settings = Settings(home=ndoto_home)
+    writer, listener = await Database(settings).open(), await Database(settings).open()
+    try:
+        world = await make_world(writer)
+        deliveries, changes = asyncio.Event(), asyncio.Event()
+        listener.on_commit(deliveries.set)
+        listener.on_change(changes.set)
+        await asyncio.wait_for(listener.listening.wait(), 30)
+
+        async def say(s: Any) -> Any:
+            return await customers.say(s, inbox=await s.get(Inbox, world.api_inbox_id), contact_name="Jane", content="Hi")
+
+        await writer.write(say)  # the API inbox has no bot: an event, no delivery
+        await asyncio.wait_for(changes.wait(), 30)
+        assert not deliveries.is_set()
+
+        async def say_to_the_bot(s: Any) -> Any:
+            return await customers.say(s, inbox=await s.get(Inbox, world.web_inbox_id), contact_name="Jane", content="Hi")
+
+        await writer.write(say_to_the_bot)
+        await asyncio.wait_for(deliveries.wait(), 30)
+    finally:
+        await listener.close()
+        await writer.close()

@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ndoto_cli.core.settings import Settings
 from ndoto_cli.tui.app import InboxApp
 from tests.conftest import World
+
+pytestmark = pytest.mark.once("the console's drawing; its behaviour on each database is tests/tui/test_console.py")
 
 SIZE = (150, 36)
 

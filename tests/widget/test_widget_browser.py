@@ -28,6 +28,8 @@ import pytest
 from tests.browser import launch
 from tests.serve_process import Served, start_serve
 
+pytestmark = pytest.mark.once("the chat in a browser; its API on each database is tests/widget/test_widget_api.py")
+
 HERE = Path(__file__).resolve().parent
 FLASK_BOT = HERE.parent / "server" / "flask_bot.py"
 ROOT = "#ndoto-chat"  # the widget's host element; Playwright's CSS selectors pierce its shadow root

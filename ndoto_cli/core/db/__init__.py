@@ -3,6 +3,6 @@
 open (``migrate``) and online backups (``backup``). Services see only :class:`Database` and
 their session; nothing above this package knows which driver runs underneath."""
 
-from ndoto_cli.core.db.database import NEW_DELIVERIES, Database, sqlite_path
+from ndoto_cli.core.db.database import NEW_DELIVERIES, NEW_EVENTS, Database, sqlite_path
 
-__all__ = ["NEW_DELIVERIES", "Database", "sqlite_path"]
+__all__ = ["NEW_DELIVERIES", "NEW_EVENTS", "Database", "sqlite_path"]

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from ndoto_cli.core.db.migrate import check_known, current, head_revision, upgrade
@@ -91,6 +92,9 @@ def _is_locked(exc: BaseException) -> bool:
 
 CommitHook = Callable[[], None]
 NEW_DELIVERIES = "ndoto_new_deliveries"  # session.info flag set by core.events.emit
+NEW_EVENTS = "ndoto_new_events"  # session.info flag set by core.events.emit for every event
+CHANNEL = "ndoto_changes"  # PostgreSQL NOTIFY channel: "deliveries" or "events" committed
+log = logging.getLogger("ndoto.db")
 
 
 class Database:
@@ -121,6 +125,9 @@ class Database:
         self._change_hooks: list[CommitHook] = []
         self._wake_pending = False
         self._quick: Any | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._closing = False
+        self.listening = asyncio.Event()  # set while LISTEN is on (PostgreSQL)
 
     @property
     def quick(self) -> Any | None:
@@ -200,6 +207,12 @@ class Database:
                 delay = min(delay * 2, 0.1)
 
     async def close(self) -> None:
+        self._closing = True
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
         if self._writer_task is not None:
             await asyncio.gather(self._writer_task, return_exceptions=True)
         if self._quick is not None:
@@ -209,13 +222,56 @@ class Database:
         await self.writer.dispose()
 
     def on_commit(self, hook: CommitHook) -> None:
-        """Call ``hook()`` after a commit that added deliveries (the dispatcher sends them at once)."""
+        """Call ``hook()`` after a commit that added deliveries (the dispatcher sends them at once):
+        this process's commits, and on PostgreSQL every other process's too (LISTEN/NOTIFY)."""
         self._commit_hooks.append(hook)
+        self._listen_soon()
 
     def on_change(self, hook: CommitHook) -> None:
-        """Call ``hook()`` after every commit of this process (live views look at the outbox at
-        once; other processes' commits reach them by polling)."""
+        """Call ``hook()`` after every commit of this process, and on PostgreSQL after another
+        process commits an event (live views look at the outbox at once; on SQLite other
+        processes' commits reach them by polling)."""
         self._change_hooks.append(hook)
+        self._listen_soon()
+
+    def _listen_soon(self) -> None:
+        """Start listening for other processes' commits (PostgreSQL) once someone cares."""
+        if self.is_sqlite or self._listener is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet: polling covers it
+        self._listener = loop.create_task(self._listen(), name="ndoto-listen")
+
+    async def _listen(self) -> None:
+        """A connection of its own LISTENs on :data:`CHANNEL`; a notification runs the hooks as a
+        commit of this process would. Reconnects after a lost connection; meanwhile the hooks'
+        owners poll, as on SQLite, so nothing is missed, only later."""
+        while not self._closing:
+            try:
+                async with self.reader.connect() as conn:
+                    driver = (await conn.get_raw_connection()).driver_connection
+                    await driver.add_listener(CHANNEL, self._notified)
+                    self.listening.set()
+                    while not self._closing and not driver.is_closed():
+                        await asyncio.sleep(1.0)
+                    if not driver.is_closed():
+                        await driver.remove_listener(CHANNEL, self._notified)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("listening for other processes' changes failed; polling until it works again", exc_info=True)
+            self.listening.clear()
+            if not self._closing:
+                await asyncio.sleep(1.0)
+
+    def _notified(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        for hook in self._change_hooks:
+            hook()
+        if payload == "deliveries":
+            for hook in self._commit_hooks:
+                hook()
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -286,6 +342,11 @@ class Database:
             await self._begin(session)
             try:
                 results = [await fn(session) for fn in fns]
+                if not self.is_sqlite and (session.info.get(NEW_EVENTS) or session.info.get(NEW_DELIVERIES)):
+                    # Other processes' dispatchers and live views hear of it at commit (NOTIFY is
+                    # transactional: a rolled-back change says nothing).
+                    kind = "deliveries" if session.info.get(NEW_DELIVERIES) else "events"
+                    await session.execute(text("SELECT pg_notify(:channel, :kind)"), {"channel": CHANNEL, "kind": kind})
                 await session.commit()
             except BaseException:
                 await session.rollback()

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ndoto_cli.core.db import NEW_DELIVERIES, statements
+from ndoto_cli.core.db import NEW_DELIVERIES, NEW_EVENTS, statements
 from ndoto_cli.core.models import DeliveryStatus
 
 
@@ -45,6 +45,7 @@ async def emit(
             "created_at": now,
         },
     )
+    session.info[NEW_EVENTS] = True
     if recipients:
         session.info[NEW_DELIVERIES] = True
         await statements.execute(
