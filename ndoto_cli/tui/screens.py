@@ -157,7 +157,10 @@ class InboxScreen(Screen[None]):
         now = time.monotonic()
         self._typing = {k: v for k, v in self._typing.items() if v[1] > now}
         shown = self._typing.get(self.current) if self.current is not None else None
-        line = self.query_one("#typing", Static)
+        found = self.query("#typing")
+        if not found:
+            return  # the screen is being taken down (the app quits while a poll finishes)
+        line = found.first(Static)
         line.update(f"{escape(shown[0])} is typing…" if shown else "")
         line.display = shown is not None
 

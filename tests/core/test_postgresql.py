@@ -74,3 +74,35 @@ async def test_another_process_hears_of_new_deliveries_and_events_at_once(ndoto_
     finally:
         await listener.close()
         await writer.close()
+
+
+async def test_processes_creating_conversations_at_once_get_distinct_numbers(ndoto_home: Path) -> None:
+    """Two writers (two processes' worth) open conversations in one account at the same time:
+    every one is created, numbered 1..N without a gap or a twin."""
+    import asyncio
+
+    from ndoto_cli.core.db import Database
+    from ndoto_cli.core.models import Inbox
+    from ndoto_cli.core.services import customers
+    from ndoto_cli.core.settings import Settings
+    from tests.conftest import make_world
+
+    settings = Settings(home=ndoto_home)
+    first, second = await Database(settings).open(), await Database(settings).open()
+    try:
+        world = await make_world(first)
+
+        async def open_one(db: Database, n: int) -> int:
+            async def go(s: Any) -> Any:
+                return await customers.say(s, inbox=await s.get(Inbox, world.api_inbox_id), contact_name=f"c{n}", content="hi")
+
+            return (await db.write(go)).bundle.conversation.display_id
+
+        async def one_after_another(db: Database, start: int) -> list[int]:
+            return [await open_one(db, n) for n in range(start, start + 20)]  # one change per transaction
+
+        mine, theirs = await asyncio.gather(one_after_another(first, 0), one_after_another(second, 100))
+        assert sorted(mine + theirs) == list(range(1, 41))
+    finally:
+        await first.close()
+        await second.close()

@@ -85,6 +85,16 @@ def explain(exc: BaseException, settings: Settings) -> str:
     return f"database error ({path}): {text}"
 
 
+TRANSIENT_RETRIES = 3
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """PostgreSQL's deadlock and serialization failures: another process won; trying again works."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+    return code in ("40P01", "40001")
+
+
 def _is_locked(exc: BaseException) -> bool:
     text = str(getattr(exc, "orig", exc)).lower()
     return "database is locked" in text or "database is busy" in text
@@ -338,6 +348,19 @@ class Database:
         self._committed()
 
     async def _transaction(self, fns: list[Callable[[AsyncSession], Awaitable[Any]]]) -> list[Any]:
+        """One transaction; on PostgreSQL a deadlock or serialization failure between processes
+        (SQLSTATE 40P01, 40001) is run again, a few times: the changes are write functions, safe
+        to re-run (see :meth:`write`)."""
+        for attempt in range(TRANSIENT_RETRIES + 1):
+            try:
+                return await self._transaction_once(fns)
+            except Exception as exc:
+                if self.is_sqlite or attempt == TRANSIENT_RETRIES or not _is_transient(exc):
+                    raise
+                await asyncio.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _transaction_once(self, fns: list[Callable[[AsyncSession], Awaitable[Any]]]) -> list[Any]:
         async with AsyncSession(self.writer, expire_on_commit=False, autoflush=False, info={SESSION_KEY: self.limits}) as session:
             await self._begin(session)
             try:

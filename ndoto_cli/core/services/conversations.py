@@ -13,7 +13,7 @@ from ndoto_cli.core import limits, routing
 from ndoto_cli.core.actors import SYSTEM, Actor
 from ndoto_cli.core.bundle import Bundle, load_bundle, load_by_display_id, refresh_bundle
 from ndoto_cli.core.errors import Forbidden, Invalid, NotFound, Unauthorized
-from ndoto_cli.core.models import AgentBot, BotType, Channel, Conversation, Message, MessageType, Status, User
+from ndoto_cli.core.models import Account, AgentBot, BotType, Channel, Conversation, Message, MessageType, Status, User
 from ndoto_cli.core.outbox.events import emit
 from ndoto_cli.core.outbox.payloads import conversation_payload, message_payload
 from ndoto_cli.core.services.bots import get_bot
@@ -196,6 +196,10 @@ async def create_conversation(
     for field, value in (("custom_attributes", custom_attributes), ("additional_attributes", additional_attributes)):
         if value is not None:
             limits.json_object(limits.of(session), value, field=field)
+    # The next number of the account. On PostgreSQL several processes write at once: the account's
+    # row is locked first (FOR NO KEY UPDATE: rows that merely reference the account, as its new
+    # contacts do, take no conflicting lock), so two never read the same maximum (SQLite has one writer).
+    await session.execute(select(Account.id).where(Account.id == account_id).with_for_update(key_share=True))
     display_id = (
         await session.execute(
             select(func.coalesce(func.max(Conversation.display_id), 0)).where(Conversation.account_id == account_id)
@@ -314,8 +318,6 @@ async def change_status(
 async def _due_snoozed(session: AsyncSession, moment: float, limit: int) -> list[Conversation]:
     """Snoozed conversations whose time has come, oldest first; read per account so the lookup
     stays on the (account, status) index."""
-    from ndoto_cli.core.models import Account
-
     found: list[Conversation] = []
     for account_id in (await session.execute(select(Account.id))).scalars().all():
         found += (await session.execute(
