@@ -172,7 +172,8 @@ def copy(
     out = console()
     out.print(f"Copied {copied.rows:,} rows in {sum(1 for n in copied.tables.values() if n)} tables to {where}; "
               "every table's count matches its source.", markup=False, highlight=False)
-    out.print(f"Use it: NDOTO_DATABASE_URL='{to}' ndoto serve", markup=False, highlight=False)
+    hidden = " (with its password)" if "***" in where else ""
+    out.print(f"Use it: NDOTO_DATABASE_URL='{where}'{hidden} ndoto serve", markup=False, highlight=False)
 
 
 class _Progress:

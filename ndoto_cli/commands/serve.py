@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 import sys
 from enum import Enum
@@ -152,11 +153,17 @@ def worker(
         with _in_use(db.settings, "worker", None):  # once the database opened: its errors come first
             dispatcher = Dispatcher(db, db.settings)
             await dispatcher.start()
+            # Ctrl-C, and SIGTERM (systemd, docker stop): a clean stop that gives back unstarted claims.
+            stopping = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stopping.set)
             console().print(f"Dispatcher running on {db.display_url}. Press Ctrl-C to stop.", highlight=False)
             try:
-                await asyncio.Event().wait()
+                await stopping.wait()
             finally:
                 await dispatcher.stop()
+        console().print("Stopped.", style="dim")
 
     settings = read_settings()
     try:

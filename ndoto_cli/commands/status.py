@@ -17,6 +17,7 @@ def status(as_json: JsonOpt = False) -> None:
     async def go(db: Any) -> dict[str, Any]:
         from ndoto_cli.core.db import sqlite_path
         from ndoto_cli.core.db.backup import running
+        from ndoto_cli.core.db.database import running_on_postgresql
         from ndoto_cli.core.db.migrate import current, head_revision
         from ndoto_cli.core.services.overview import overview
 
@@ -26,7 +27,8 @@ def status(as_json: JsonOpt = False) -> None:
         return {
             "database": {"url": db.display_url, "path": path, "revision": await current(db.reader), "newest": head_revision(),
                          **await db.describe()},
-            "processes": running(path) if path and path != ":memory:" else [],
+            "processes": running(path) if path and path != ":memory:" else (
+                [] if db.is_sqlite else await running_on_postgresql(db.reader)),
             **state,
         }
 
@@ -44,7 +46,7 @@ def status(as_json: JsonOpt = False) -> None:
               markup=False, highlight=False)
     if data["processes"]:
         for p in data["processes"]:
-            where = f" at {p['address']}" if p.get("address") else ""
+            where = f" at {p['address']}" if p.get("address") else (f" on {p['host']}" if p.get("host") else "")
             out.print(f"Running        {p['role']}{where} (pid {p['pid']}, since {when(p['started_at'])})", markup=False, highlight=False)
     else:
         out.print("Running        no server or worker uses this database: start one with `ndoto serve`", markup=False, highlight=False)

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests import postgres
 from tests.commands.conftest import Cli
 from tests.sql import run_sql
@@ -57,14 +59,16 @@ def _round_trip(cli: Cli, home: Path, target: str) -> None:
     assert again.returncode == 1 and "not empty" in again.stderr
 
 
+@pytest.mark.postgresql_only("from PostgreSQL, in its pass (SQLite to SQLite adds nothing)")
 def test_copy_to_sqlite(cli: Cli, ready: Callable[[], dict[str, Any]], ndoto_home: Path, tmp_path: Path) -> None:
-    """From the suite's database (SQLite, or PostgreSQL in its pass) to a new SQLite file."""
+    """From the suite's PostgreSQL database back to a new SQLite file."""
     _fill(cli, ready, tmp_path)
     _round_trip(cli, ndoto_home, f"sqlite+aiosqlite:///{tmp_path / 'moved' / 'ndoto.db'}")
 
 
+@pytest.mark.sqlite_only("from SQLite, in its pass (PostgreSQL to PostgreSQL adds nothing)")
 def test_copy_to_postgresql(cli: Cli, ready: Callable[[], dict[str, Any]], ndoto_home: Path, tmp_path: Path, postgres_server: Any) -> None:
-    """From the suite's database to a new, empty PostgreSQL database."""
+    """From the suite's SQLite database to a new, empty PostgreSQL database."""
     _fill(cli, ready, tmp_path)
     _round_trip(cli, ndoto_home, postgres.empty_database(postgres_server))
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.dispatch.receiver import Receiver
 from tests.serve_process import start_serve
@@ -17,6 +18,7 @@ from tests.sql import run_sql
 ENV = {"NDOTO_ALLOW_PRIVATE_ADDRESSES": "true", "NDOTO_DELIVERY_TIMEOUT": "1", "NDOTO_DELIVERY_RETRY_SCHEDULE": "0.5"}
 
 
+@pytest.mark.once("its own SQLite home; tests/dispatch/test_processes.py kills a server on PostgreSQL")
 async def test_sigkill_mid_burst_loses_nothing(tmp_path: Path) -> None:
     home = tmp_path / "home"
     receiver = await Receiver(delay=0.02).start()
@@ -67,3 +69,21 @@ async def test_sigkill_mid_burst_loses_nothing(tmp_path: Path) -> None:
     finally:
         served.stop()
         await receiver.stop()
+
+
+def test_the_worker_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """systemd and `docker stop` send SIGTERM: the worker gives back its claims and exits 0."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NDOTO_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    worker = subprocess.Popen([sys.executable, "-m", "ndoto_cli", "worker"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, env=env, stdin=subprocess.DEVNULL)
+    assert worker.stdout is not None
+    for line in worker.stdout:  # migration log lines first, on a new database
+        if "Dispatcher running" in line:
+            break
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    assert "Stopped." in worker.stdout.read()

@@ -47,6 +47,31 @@ def sqlite_path(url: str) -> str | None:
     return make_url(url).database if _is_sqlite(url) else None
 
 
+def application_name() -> str:
+    """This process as PostgreSQL lists it: the ndoto command and the pid."""
+    import os
+    import sys
+
+    words = [w for w in sys.argv[1:3] if not w.startswith("-")][:1]
+    return f"ndoto {words[0] if words else 'python'} {os.getpid()}"[:63]
+
+
+async def running_on_postgresql(engine: AsyncEngine) -> list[dict[str, Any]]:
+    """The `ndoto serve` and `ndoto worker` processes connected to this database, by host."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT application_name, coalesce(host(client_addr), 'local'), min(backend_start) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND (application_name LIKE 'ndoto serve %' "
+            "OR application_name LIKE 'ndoto worker %') GROUP BY 1, 2 ORDER BY 3"
+        ))).all()
+    out = []
+    for name, host, started in rows:
+        _ndoto, role, pid = name.split(" ", 2)
+        out.append({"role": role, "pid": int(pid) if pid.isdigit() else pid, "address": None, "host": host,
+                    "started_at": started.timestamp() if started is not None else None})
+    return out
+
+
 def _make_engine(url: str, *, writer: bool) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if writer:
@@ -58,6 +83,9 @@ def _make_engine(url: str, *, writer: bool) -> AsyncEngine:
     path = sqlite_path(url)
     if path and path != ":memory:":
         kwargs["async_creator"] = creator(path, busy_timeout_ms=INLINE_BUSY_MS if writer else 1000)
+    if url.startswith("postgresql+asyncpg"):
+        # Who is connected, for `ndoto status` (pg_stat_activity): "ndoto serve 4121".
+        kwargs["connect_args"] = {"server_settings": {"application_name": application_name()}}
     engine = create_async_engine(url, json_deserializer=loads_stored, **kwargs)
     if _is_sqlite(url):
         begin_sql = "BEGIN IMMEDIATE" if writer else "BEGIN"
