@@ -70,6 +70,7 @@ class Dispatcher:
         self._transports: dict[str, Transport] = {}  # by bot type, made on first use (TRANSPORTS)
         self.delivered = 0
         self.failed = 0
+        self._claim_failures = 0  # in a row: logged in full once, then briefly
 
     @property
     def running(self) -> bool:
@@ -131,11 +132,18 @@ class Dispatcher:
                 self._scan = False
                 try:
                     batch, crowded = await self.db.write(lambda s, free=free: self._claim(s, limit=min(free, CLAIM_BATCH)))
-                except Exception:  # a busy database must not kill the worker
-                    log.exception("claiming deliveries failed; retrying")
+                except Exception as exc:  # a busy or unreachable database must not kill the worker
+                    self._claim_failures += 1
+                    if self._claim_failures == 1:  # the whole story once, then a line now and then
+                        log.exception("claiming deliveries failed; retrying every %.1f s", POLL_INTERVAL)
+                    elif self._claim_failures % 120 == 0:
+                        log.error("claiming deliveries still fails (%d tries): %s", self._claim_failures, exc)
                     self._scan = True
                     await asyncio.sleep(POLL_INTERVAL)
                     continue
+                if self._claim_failures:
+                    log.info("claiming deliveries works again after %d failed tries", self._claim_failures)
+                    self._claim_failures = 0
                 self._crowded = crowded if batch.complete else self._crowded | crowded
                 self._start(batch.claimed)
                 more = not batch.complete
@@ -329,6 +337,7 @@ class Dispatcher:
         the write is a no-op for a conversation another one already woke."""
         from ndoto_cli.core.services import conversations
 
+        failures = 0
         while not self._stopping:
             try:
                 async with self.db.read() as session:
@@ -336,6 +345,12 @@ class Dispatcher:
                 woken = await self.db.write(lambda s: conversations.wake_snoozed(s)) if due else 0
                 if woken:
                     log.info("reopened %d snoozed conversations", woken)
-            except Exception:
-                log.exception("reopening snoozed conversations failed")
+            except Exception as exc:  # the database is away: the whole story once, then a line a minute
+                failures += 1
+                if failures == 1:
+                    log.exception("reopening snoozed conversations failed")
+                elif failures % 12 == 0:
+                    log.error("reopening snoozed conversations still fails: %s", exc)
+            else:
+                failures = 0
             await asyncio.sleep(WAKE_SNOOZED_EVERY)

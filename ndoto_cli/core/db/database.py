@@ -286,20 +286,24 @@ class Database:
         """A connection of its own LISTENs on :data:`CHANNEL`; a notification runs the hooks as a
         commit of this process would. Reconnects after a lost connection; meanwhile the hooks'
         owners poll, as on SQLite, so nothing is missed, only later."""
+        failures = 0
         while not self._closing:
             try:
                 async with self.reader.connect() as conn:
                     driver = (await conn.get_raw_connection()).driver_connection
                     await driver.add_listener(CHANNEL, self._notified)
                     self.listening.set()
+                    failures = 0
                     while not self._closing and not driver.is_closed():
                         await asyncio.sleep(1.0)
                     if not driver.is_closed():
                         await driver.remove_listener(CHANNEL, self._notified)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("listening for other processes' changes failed; polling until it works again", exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - the server restarted, the network went away: retry
+                failures += 1
+                if failures == 1:
+                    log.warning("listening for other processes' changes failed; polling until it works again: %s", exc)
             self.listening.clear()
             if not self._closing:
                 await asyncio.sleep(1.0)
