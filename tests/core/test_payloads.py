@@ -26,7 +26,7 @@ MESSAGE_CREATED = {
         "name": "Jane Doe",
         "email": "[email protected]",
         "phone_number": "+260966123456",
-        "avatar": "https://app.usendoto.com/rails/active_storage/...",
+        "avatar": "https://127.0.0.1/rails/active_storage/...",
         "identifier": None,
         "type": "contact",
     },

@@ -33,6 +33,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     concurrent: int = 0  # requests being answered right now
     max_concurrent: int = 0
+    answered: list[float] = field(default_factory=list)  # when each answer went back (time.time())
     url: str = ""
     _runner: web.AppRunner | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -50,6 +51,7 @@ class Receiver:
             return web.Response(status=status, headers=headers, text=body)
         finally:
             self.concurrent -= 1
+            self.answered.append(time.time())
 
     async def start(self) -> Receiver:
         app = web.Application()
