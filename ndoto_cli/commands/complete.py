@@ -7,14 +7,13 @@ must never print an error into the user's command line.
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 
 def _names(ctx: typer.Context, incomplete: str, kind: str) -> list[str]:
     try:
         import asyncio
+        import os
 
         from ndoto_cli.commands.output import account_ref
         from ndoto_cli.core.db import Database, sqlite_path
@@ -24,7 +23,7 @@ def _names(ctx: typer.Context, incomplete: str, kind: str) -> list[str]:
 
         settings = get_settings()
         path = sqlite_path(settings.resolved_database_url)
-        if path and path != ":memory:" and not __import__("os").path.exists(path):
+        if path and path != ":memory:" and not os.path.exists(path):
             return []
         system = bool(ctx.params.get("system"))
         ref, _source = account_ref(ctx.params.get("account"))
@@ -54,5 +53,3 @@ def inboxes(ctx: typer.Context, incomplete: str) -> list[str]:
 def agents(ctx: typer.Context, incomplete: str) -> list[str]:
     return _names(ctx, incomplete, "agent")
 
-
-__all__: list[Any] = ["agents", "bots", "inboxes"]

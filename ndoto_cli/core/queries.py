@@ -129,10 +129,11 @@ class Row:
     inbox: str
 
 
-def like_pattern(text: str) -> str:
-    """A LIKE pattern that finds ``text`` anywhere, its own % and _ taken literally."""
+def like_pattern(text: str, *, anywhere: bool = True) -> str:
+    """A LIKE pattern (with ``ESCAPE '\\'``) that finds ``text`` anywhere, or at the start with
+    ``anywhere=False``; its own % and _ taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{escaped}%" if anywhere else f"{escaped}%"
 
 
 # Case-insensitive on both databases (SQLite's LIKE ignores ASCII case, PostgreSQL's does not):
@@ -210,5 +211,5 @@ async def completion_names(session: AsyncSession, *, kind: str, account_id: int 
     else:
         raise Invalid(f"unknown kind {kind!r}")
     if prefix:
-        query = query.where(column.like(prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", escape="\\"))
+        query = query.where(column.like(like_pattern(prefix, anywhere=False), escape="\\"))
     return sorted({str(n) for n in (await session.execute(query.order_by(column).limit(limit))).scalars()})

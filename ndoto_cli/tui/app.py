@@ -1,5 +1,5 @@
 """``ndoto tui``: the agents' console. The app opens the database, finds who is acting, and shows
-the inbox view; the screens do the rest (``tui.screens``), each with a ``ConsoleSession``."""
+the inbox view; the screens do the rest (``tui.screens``, ``tui.admin``), each with a ``ConsoleSession``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from ndoto_cli.core.db import Database
 from ndoto_cli.core.errors import NdotoError
 from ndoto_cli.core.settings import Settings
 from ndoto_cli.tui import data
+from ndoto_cli.tui.admin import BotsScreen, DeliveriesScreen
 from ndoto_cli.tui.modals import Help
-from ndoto_cli.tui.screens import BotsScreen, DeliveriesScreen, InboxScreen
+from ndoto_cli.tui.screens import InboxScreen
 from ndoto_cli.tui.session import ConsoleSession
 
 
