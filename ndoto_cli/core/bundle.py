@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from ndoto_cli.core.db.database import WRITING
 from ndoto_cli.core.errors import NotFound
 from ndoto_cli.core.limits import row_id
 from ndoto_cli.core.models import (
@@ -27,6 +28,8 @@ from ndoto_cli.core.models import (
     LinkStatus,
     User,
 )
+
+HELD = "ndoto_held_conversations"  # session.info: conversation ids this write transaction has locked
 
 
 def active_bot_of(link: AgentBotInbox | None) -> int | None:
@@ -77,9 +80,16 @@ def _bundle_query() -> Any:
 
 
 async def _fetch(session: AsyncSession, where: Any) -> Bundle | None:
-    row = (await session.execute(_bundle_query().where(where))).first()
+    query = _bundle_query().where(where)
+    locking = session.info.get(WRITING) and session.bind is not None and session.bind.dialect.name == "postgresql"
+    if locking:
+        # The conversation is held to the commit: see ``statements.PostgreSQL.conversation_lock``.
+        query = query.with_for_update(of=Conversation, key_share=True)
+    row = (await session.execute(query)).first()
     if row is None:
         return None
+    if locking:
+        session.info.setdefault(HELD, set()).add(row[0].id)
     conv, inbox, contact, contact_inbox, account, link, assignee, conv_bot, inbox_bot = row
     return Bundle(conv, inbox, contact, contact_inbox, account, link, assignee, conv_bot, inbox_bot=inbox_bot)
 

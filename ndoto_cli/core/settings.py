@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     """SQLAlchemy async URL. Default ``sqlite+aiosqlite:///<NDOTO_HOME>/ndoto.db``;
     ``postgresql+asyncpg://...`` for deployments with several servers."""
 
+    database_writers: int = Field(default=8, ge=1, le=100)
+    """PostgreSQL: write transactions one process runs at once (its writer connections). SQLite
+    has one writer, which commits concurrent changes together."""
+
     host: str = "127.0.0.1"
     """Address ``ndoto serve`` listens on."""
 

@@ -61,46 +61,13 @@ def query_words(question: str) -> list[str]:
     return list(dict.fromkeys(expanded))
 
 
-def match_query(question: str) -> str | None:
-    """An FTS5 query: the question's content words, OR-ed (BM25 ranks passages sharing more)."""
-    words = query_words(question)
-    return " OR ".join(f'"{w}"' for w in words) if words else None
-
-
-# The same OR of words for PostgreSQL: each word through plainto_tsquery (stemmed, stop words
-# dropped, any character safe), joined with ||; ts_rank's weights {D, C, B, A} put the title (A)
-# at twice the text (B), as bm25(kb_fts, 2.0, 1.0) does.
-PG_SEARCH = (
-    "WITH q AS (SELECT {query} AS query) "
-    "SELECT p.id, p.title, p.content, ts_rank('{{0.1, 0.2, 0.5, 1.0}}', p.search, q.query) AS score, d.source "
-    "FROM kb_passages p JOIN kb_documents d ON d.id = p.document_id, q "
-    "WHERE p.agent_bot_id = :bot_id AND p.search @@ q.query ORDER BY score DESC, p.id LIMIT :limit"
-)
-
-
 async def _full_text(session: AsyncSession, *, bot_id: int, question: str, limit: int) -> list[Hit]:
-    """The full-text ranking, by the database's own engine."""
-    raw = await statements.raw_sqlite(session)
-    if raw is not None:
-        query = match_query(question)
-        if not query:
-            return []
-        rows = raw.execute(
-            "SELECT p.id, p.title, p.content, bm25(kb_fts, 2.0, 1.0) AS score, d.source FROM kb_fts "
-            "JOIN kb_passages p ON p.id = kb_fts.rowid JOIN kb_documents d ON d.id = p.document_id "
-            "WHERE kb_fts MATCH ? AND p.agent_bot_id = ? ORDER BY score LIMIT ?",
-            (query, bot_id, limit),
-        ).fetchall()
-        return [Hit(r[0], r[1], r[2], -float(r[3]), r[4]) for r in rows]
+    """The full-text ranking, by the database's own engine (``statements.*.full_text``)."""
     words = query_words(question)
     if not words:
         return []
-    from sqlalchemy import text
-
-    params: dict[str, object] = {f"w{i}": w for i, w in enumerate(words)}
-    query = " || ".join(f"plainto_tsquery('english', :w{i})" for i in range(len(words)))
-    rows = (await session.execute(text(PG_SEARCH.format(query=query)), {**params, "bot_id": bot_id, "limit": limit})).all()
-    return [Hit(r[0], r[1], r[2], float(r[3]), r[4]) for r in rows]
+    rows = await (await statements.raw(session)).full_text(words, bot_id=bot_id, limit=limit)
+    return [Hit(*row) for row in rows]
 
 
 async def search(

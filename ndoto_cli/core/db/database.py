@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -72,14 +73,17 @@ async def running_on_postgresql(engine: AsyncEngine) -> list[dict[str, Any]]:
     return out
 
 
-def _make_engine(url: str, *, writer: bool) -> AsyncEngine:
+def _make_engine(url: str, *, writer: bool, writers: int = 1) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if writer:
-        kwargs.update(pool_size=1, max_overflow=0, pool_timeout=BUSY_TIMEOUT_MS / 1000)
-    elif _is_sqlite(url):
-        # Keep enough readers open for a busy server: opening a SQLite connection (and its
-        # pragmas) per overflowing request cost more than the request itself.
-        kwargs.update(pool_size=32, max_overflow=64)
+        # SQLite: one connection, the group-commit writer's. PostgreSQL: one per concurrent
+        # write transaction.
+        size = 1 if _is_sqlite(url) else writers
+        kwargs.update(pool_size=size, max_overflow=0, pool_timeout=BUSY_TIMEOUT_MS / 1000)
+    else:
+        # Keep enough readers open for a busy server: opening a connection (SQLite's pragmas; a
+        # PostgreSQL backend) per overflowing request cost more than the request itself.
+        kwargs.update(pool_size=32, max_overflow=64) if _is_sqlite(url) else kwargs.update(pool_size=16, max_overflow=32)
     path = sqlite_path(url)
     if path and path != ":memory:":
         kwargs["async_creator"] = creator(path, busy_timeout_ms=INLINE_BUSY_MS if writer else 1000)
@@ -131,7 +135,8 @@ def _is_locked(exc: BaseException) -> bool:
 CommitHook = Callable[[], None]
 NEW_DELIVERIES = "ndoto_new_deliveries"  # session.info flag set by core.events.emit
 NEW_EVENTS = "ndoto_new_events"  # session.info flag set by core.events.emit for every event
-CHANNEL = "ndoto_changes"  # PostgreSQL NOTIFY channel: "deliveries" or "events" committed
+WRITING = "ndoto_writing"  # session.info flag: this session is a write transaction (Database.write)
+CHANNEL = "ndoto_changes"  # PostgreSQL NOTIFY channel: "deliveries" or "events" committed (sent by events.emit)
 log = logging.getLogger("ndoto.db")
 
 
@@ -153,7 +158,7 @@ class Database:
                 raise NdotoError(f"cannot create the folder {folder} for the database: {exc.strerror}") from exc
         try:
             self.reader = _make_engine(self.url, writer=False)
-            self.writer = _make_engine(self.url, writer=True)
+            self.writer = _make_engine(self.url, writer=True, writers=settings.database_writers)
         except ImportError as exc:  # the URL names a driver that is not installed
             hint = "pip install 'ndoto-cli[postgresql]'" if "asyncpg" in str(exc) else None
             raise NdotoError(f"the database URL needs a driver that is not installed ({exc.name or exc})", hint=hint) from None
@@ -163,6 +168,8 @@ class Database:
         self._change_hooks: list[CommitHook] = []
         self._wake_pending = False
         self._quick: Any | None = None
+        self._quick_pg: tuple[Any, Any] | None = None  # (SQLAlchemy connection held, its asyncpg connection)
+        self._quick_pg_lock = asyncio.Lock()
         self._listener: asyncio.Task[None] | None = None
         self._closing = False
         self.listening = asyncio.Event()  # set while LISTEN is on (PostgreSQL)
@@ -186,6 +193,28 @@ class Database:
                 self._quick = conn
         return self._quick
 
+    async def quick_row(self, sql: str, params: dict[str, Any]) -> Any | None:
+        """PostgreSQL's :attr:`quick`: one row of a single-statement read, on a connection kept
+        for the hottest reads (token lookups), one statement at a time, in autocommit. Why: a
+        pool checkout and a session cost ~150 us here, three times the statement. A lost
+        connection is replaced on the next call."""
+        from ndoto_cli.core.db.statements import positional
+
+        query, names = positional(sql)
+        async with self._quick_pg_lock:
+            if self._quick_pg is None:
+                held = await self.reader.connect()
+                self._quick_pg = (held, (await held.get_raw_connection()).driver_connection)
+            held, driver = self._quick_pg
+            try:
+                return await driver.fetchrow(query, *[params[n] for n in names])
+            except Exception:
+                if driver.is_closed():
+                    self._quick_pg = None
+                    with contextlib.suppress(Exception):
+                        await held.invalidate()
+                raise
+
     @property
     def is_sqlite(self) -> bool:
         return _is_sqlite(self.url)
@@ -196,7 +225,7 @@ class Database:
         path = sqlite_path(self.url)
         return path if path and path != ":memory:" else self.display_url
 
-    @property
+    @functools.cached_property
     def display_url(self) -> str:
         """The URL without a password, for printing."""
         from sqlalchemy.engine import make_url
@@ -256,6 +285,10 @@ class Database:
         if self._quick is not None:
             self._quick.close()
             self._quick = None
+        if self._quick_pg is not None:
+            with contextlib.suppress(Exception):
+                await self._quick_pg[0].close()
+            self._quick_pg = None
         await self.reader.dispose()
         await self.writer.dispose()
 
@@ -325,8 +358,19 @@ class Database:
         """Run ``fn(session)`` in a transaction, grouped with concurrent writers; commit; return.
 
         ``fn`` may run twice: when another change of its batch fails, the batch is rolled back and
-        each change re-run alone. So a write function changes nothing outside its session; what
-        it decides for the caller, it returns (see the dispatcher's ``_claim`` and ``_record``)."""
+        each change re-run alone (and on PostgreSQL after a deadlock). So a write function changes
+        nothing outside its session; what it decides for the caller, it returns (see the
+        dispatcher's ``_claim`` and ``_record``).
+
+        On PostgreSQL there is no batch: each change is a transaction of its own on a pooled
+        connection (``NDOTO_DATABASE_WRITERS`` at once), run concurrently with the others. The
+        server takes row locks where SQLite takes its one file lock; a change to a conversation
+        holds that conversation until it commits (``statements.PostgreSQL.conversation_lock``),
+        so its events still take their ids in commit order."""
+        if not self.is_sqlite:
+            (value,) = await self._transaction([fn])
+            self._committed()
+            return value
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.append((fn, future))
@@ -393,15 +437,11 @@ class Database:
         raise AssertionError("unreachable")
 
     async def _transaction_once(self, fns: list[Callable[[AsyncSession], Awaitable[Any]]]) -> list[Any]:
-        async with AsyncSession(self.writer, expire_on_commit=False, autoflush=False, info={SESSION_KEY: self.limits}) as session:
+        info = {SESSION_KEY: self.limits, WRITING: True}
+        async with AsyncSession(self.writer, expire_on_commit=False, autoflush=False, info=info) as session:
             await self._begin(session)
             try:
                 results = [await fn(session) for fn in fns]
-                if not self.is_sqlite and (session.info.get(NEW_EVENTS) or session.info.get(NEW_DELIVERIES)):
-                    # Other processes' dispatchers and live views hear of it at commit (NOTIFY is
-                    # transactional: a rolled-back change says nothing).
-                    kind = "deliveries" if session.info.get(NEW_DELIVERIES) else "events"
-                    await session.execute(text("SELECT pg_notify(:channel, :kind)"), {"channel": CHANNEL, "kind": kind})
                 await session.commit()
             except BaseException:
                 await session.rollback()

@@ -79,11 +79,7 @@ _CLAIM_SQL = (
     "AND p.conversation_id = d.conversation_id AND p.id < d.id AND p.status IN ('pending', 'delivering'))) "
     "{skip}ORDER BY d.id LIMIT :limit{lock}"
 )
-# PostgreSQL, several processes: a claim locks the rows it reads and passes over rows another
-# process is claiming right now; a row another claim has just leased is read again under the lock
-# and no longer due. So no delivery is claimed twice, and a queue's next delivery waits (NOT
-# EXISTS) while its head is out. SQLite needs none of it: one writer at a time holds the file.
-PG_CLAIM_LOCK = " FOR UPDATE OF d SKIP LOCKED"
+# The dialects' index hint and locking clause: ``statements.SQLite`` / ``statements.PostgreSQL``.
 
 
 def lease_seconds(claimed: Claimed, settings: Settings) -> float:
@@ -141,16 +137,8 @@ async def claim(
         skip += f"AND d.agent_bot_id = {int(bot_id)} "
     fetch = limit + len(exclude)
     params = {"now": now, "limit": fetch}
-    raw = await statements.raw_sqlite(session)
-    if raw is not None:
-        # Walk open deliveries in id order and stop at the first heads (SQLite otherwise sorts
-        # every due row on each claim: the whole backlog, many times a second).
-        rows = raw.execute(_CLAIM_SQL.format(hint="INDEXED BY ix_deliveries_open_id", skip=skip, lock=""), params).fetchall()
-    else:
-        from sqlalchemy import text
-
-        lock = PG_CLAIM_LOCK if (await session.connection()).dialect.name == "postgresql" else ""
-        rows = (await session.execute(text(_CLAIM_SQL.format(hint="", skip=skip, lock=lock)), params)).all()
+    raw = await statements.raw(session)
+    rows = await raw.all(_CLAIM_SQL.format(hint=raw.claim_hint, skip=skip, lock=raw.claim_lock), params)
     claimed: list[Claimed] = []
     crowded: set[int] = set()
     taken: dict[int, int] = {}
@@ -187,13 +175,13 @@ async def claim_queues(
     """
     if not queues:
         return []
-    raw = await statements.raw_sqlite(session)
-    if raw is None:
-        return (await claim(session, limit=len(queues), settings=settings, exclude=exclude)).claimed
+    raw = await statements.raw(session)
     now = time.time()
     claimed: list[Claimed] = []
-    for bot_id, conversation_id in queues:
-        row = raw.execute(_QUEUE_HEAD_SQL, {"bot": bot_id, "conversation": conversation_id}).fetchone()
+    # Locked in one order (PostgreSQL), so two processes finishing deliveries of the same queues
+    # never wait for each other in a circle.
+    for bot_id, conversation_id in sorted(queues):
+        row = await raw.one(_QUEUE_HEAD_SQL + raw.head_lock, {"bot": bot_id, "conversation": conversation_id})
         if row is None or row[14] > now or row[0] in exclude:
             continue  # empty, waiting for its retry time, or leased by a live worker
         claimed.append(_claimed(row))
@@ -214,13 +202,13 @@ async def renew_lease(session: AsyncSession, claimed: Claimed, *, settings: Sett
     return changed == 1
 
 
-async def release(session: AsyncSession, claimed: list[Claimed]) -> int:
+async def release(session: AsyncSession, claimed: list[Claimed]) -> None:
     """Give back claims whose attempt never started (the worker is stopping): due again at once,
     with the attempt they were counted for taken back."""
     if not claimed:
-        return 0
+        return
     now = time.time()
-    return await statements.execute(
+    await statements.execute(
         session,
         "UPDATE deliveries SET status = 'pending', attempts = attempts - 1, next_attempt_at = :now, updated_at = :now "
         "WHERE id = :id AND status = 'delivering' AND attempts = :attempts",

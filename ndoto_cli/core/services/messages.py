@@ -178,7 +178,8 @@ async def _hand_over(session: AsyncSession, bundle: Bundle, actor: Actor, draft:
 
 
 async def _insert(session: AsyncSession, bundle: Bundle, actor: Actor, draft: _Draft) -> Message:
-    """The message row, and the conversation's activity time and flood window, in two statements."""
+    """The message row, and the conversation's activity time and flood window (two statements on
+    SQLite, one on PostgreSQL)."""
     conv = bundle.conversation
     sender_type, sender_id = _sender_for(bundle, actor, draft.kind)
     now = time.time()
@@ -188,23 +189,11 @@ async def _insert(session: AsyncSession, bundle: Bundle, actor: Actor, draft: _D
         "additional_attributes": draft.additional_attributes, "private": draft.private, "status": "sent",
         "sender_type": sender_type, "sender_id": sender_id, "source_id": draft.source_id, "created_at": now, "updated_at": now,
     }
-    values["id"] = await statements.insert_returning_id(
-        session,
-        "INSERT INTO messages (account_id, inbox_id, conversation_id, message_type, content, content_type, "
-        "content_attributes, additional_attributes, private, status, sender_type, sender_id, source_id, created_at, "
-        "updated_at) VALUES (:account_id, :inbox_id, :conversation_id, :message_type, :content, :content_type, "
-        ":content_attributes, :additional_attributes, :private, :status, :sender_type, :sender_id, :source_id, "
-        ":created_at, :updated_at) RETURNING id",
-        {**values, "content_attributes": json.dumps(draft.attributes), "additional_attributes": json.dumps(draft.additional_attributes)},
-    )
     in_window = (conv.window_started_at or 0.0) > now - FLOOD_WINDOW
-    await statements.execute(
-        session,
-        # SET expressions all read the row's old values (SQLite and PostgreSQL alike).
-        "UPDATE conversations SET last_activity_at = :now, updated_at = :now, "
-        "window_messages = CASE WHEN window_started_at > :window THEN window_messages + 1 ELSE 1 END, "
-        "window_started_at = CASE WHEN window_started_at > :window THEN window_started_at ELSE :now END WHERE id = :id",
-        {"now": now, "window": now - FLOOD_WINDOW, "id": conv.id},
+    raw = await statements.raw(session)
+    values["id"] = await raw.insert_message(
+        {**values, "content_attributes": json.dumps(draft.attributes), "additional_attributes": json.dumps(draft.additional_attributes)},
+        window=now - FLOOD_WINDOW,
     )
     written = {
         "last_activity_at": now, "updated_at": now,

@@ -68,53 +68,38 @@ class Principal:
         return Actor(ActorKind.platform_app, self.platform_app.id, self.platform_app.name)
 
 
+def _principal(found: tuple[Any, Any] | None) -> Principal:
+    """The caller a token row and its owner make, or Unauthorized (no such token, or its owner gone)."""
+    row, owner = found if found is not None else (None, None)
+    if row is None or owner is None or row.owner_type not in _ROLE:
+        raise Unauthorized("Invalid Access Token")
+    principal = Principal(kind=row.owner_type, token_id=row.id, last_used_at=row.last_used_at)
+    setattr(principal, _ROLE[row.owner_type], owner)
+    return principal
+
+
+_ROLE = {TokenOwner.user: "user", TokenOwner.agent_bot: "bot", TokenOwner.platform_app: "platform_app"}
+
+
 async def authenticate(session: AsyncSession, token: str | None) -> Principal:
     """Resolve a presented token to its owner, or raise Unauthorized."""
     if not token:
         raise Unauthorized("missing api_access_token header")
-    digest = hash_token(token.strip())
-    owners = {TokenOwner.user: User, TokenOwner.agent_bot: AgentBot, TokenOwner.platform_app: PlatformApp}
-    if await statements.raw_sqlite(session) is not None:
-        # Every API request starts here: two raw statements instead of two ORM round trips.
-        row = await statements.fetch_one(session, AccessToken, "token_hash = :h", {"h": digest})
-        owner = None
-        if row is not None and row.owner_type in owners:
-            owner = await statements.fetch_one(session, owners[row.owner_type], "id = :id", {"id": row.owner_id})
-    else:
-        row = (await session.execute(select(AccessToken).where(AccessToken.token_hash == digest))).scalar_one_or_none()
-        owner = await session.get(owners[row.owner_type], row.owner_id) if row is not None and row.owner_type in owners else None
-    if row is None:
-        raise Unauthorized("Invalid Access Token")
-    principal = Principal(kind=row.owner_type, token_id=row.id, last_used_at=row.last_used_at)  # type: ignore[arg-type]
-    if row.owner_type == TokenOwner.user:
-        principal.user = owner
-    elif row.owner_type == TokenOwner.agent_bot:
-        principal.bot = owner
-    else:
-        principal.platform_app = owner
-    if principal.user is None and principal.bot is None and principal.platform_app is None:
-        raise Unauthorized("Invalid Access Token")
-    return principal
+    return _principal(await statements.fetch_token(session, hash_token(token.strip())))
 
 
 async def authenticate_db(db: Any, token: str | None) -> Principal:
-    """``authenticate`` on the database's quick connection when it has one (every API request)."""
-    quick = db.quick
-    if quick is None:
-        async with db.read() as session:
-            return await authenticate(session, token)
+    """``authenticate`` on the database's quick connection (every API request)."""
     if not token:
         raise Unauthorized("missing api_access_token header")
-    row = statements.fetch_one_raw(quick, AccessToken, "token_hash = :h", {"h": hash_token(token.strip())})
-    owners = {TokenOwner.user: User, TokenOwner.agent_bot: AgentBot, TokenOwner.platform_app: PlatformApp}
-    owner = None
-    if row is not None and row.owner_type in owners:
-        owner = statements.fetch_one_raw(quick, owners[row.owner_type], "id = :id", {"id": row.owner_id})
-    if row is None or owner is None:
-        raise Unauthorized("Invalid Access Token")
-    principal = Principal(kind=row.owner_type, token_id=row.id, last_used_at=row.last_used_at)
-    setattr(principal, {TokenOwner.user: "user", TokenOwner.agent_bot: "bot", TokenOwner.platform_app: "platform_app"}[row.owner_type], owner)
-    return principal
+    digest = hash_token(token.strip())
+    quick = db.quick
+    if quick is not None:
+        return _principal(statements.fetch_token_raw(quick, digest))
+    if not db.is_sqlite:
+        return _principal(await statements.fetch_token_quick(db, digest))
+    async with db.read() as session:
+        return _principal(await statements.fetch_token(session, digest))
 
 
 def needs_touch(principal: Principal) -> bool:
