@@ -1,7 +1,7 @@
 """Messages/s through the REST API: POST /conversations/{id}/messages with a bot token, against a
 real ``ndoto serve`` process (uvicorn, dispatcher off so only the write path is measured), beside
 the same server's /health as the ceiling of a bare endpoint, in one run.
-Run: ``.venv/bin/python benchmarks/api.py [--requests N] [--concurrency C] [--postgresql]``
+Run: ``.venv/bin/python benchmarks/api.py [--requests N] [--concurrency C] [--postgresql [--processes N]] [--compare]``
 (``--postgresql``: on a throwaway PostgreSQL with its default durability)."""
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ async def drive(url: str | list[str], n: int, concurrency: int, *, json: dict | 
         return n / (time.perf_counter() - start)
 
 
-async def main(n: int, concurrency: int, database_url: str | None, conversations: int = 1) -> None:
+async def main(n: int, concurrency: int, database_url: str | None, conversations: int = 1, processes: int = 1) -> tuple[float, float]:
+    """Messages/s and the bare ceiling, with ``processes`` servers on one database (PostgreSQL)."""
     from tests.serve_process import start_serve
 
     env = {"NDOTO_DISPATCHER": "false", "NDOTO_CONVERSATION_MESSAGES_PER_MINUTE": "100000", "NDOTO_NEW_CONTACTS_PER_MINUTE": "100000",
@@ -50,8 +51,11 @@ async def main(n: int, concurrency: int, database_url: str | None, conversations
     if database_url:
         env["NDOTO_DATABASE_URL"] = database_url
     with tempfile.TemporaryDirectory() as tmp:
-        served = start_serve(Path(tmp) / "home", extra_env=env)
+        servers = [start_serve(Path(tmp) / "home", extra_env=env)]
         try:
+            for i in range(1, processes):
+                servers.append(start_serve(Path(tmp) / f"home{i}", extra_env=env))
+            served = servers[0]
             admin = {"api_access_token": served.token or ""}
             base = f"{served.base_url}/api/v1/accounts/1"
             async with aiohttp.ClientSession(headers=admin) as s:
@@ -63,15 +67,20 @@ async def main(n: int, concurrency: int, database_url: str | None, conversations
                 for i in range(conversations):
                     contact = await (await s.post(f"{public}/contacts", json={"name": f"Customer {i}"})).json()
                     conv_ids.append((await (await s.post(f"{public}/contacts/{contact['source_id']}/conversations")).json())["id"])
-            ceiling = await drive(f"{served.base_url}/health", n, concurrency, json=None, headers={})
+            ceiling = await drive([f"{x.base_url}/health" for x in servers], n, concurrency, json=None, headers={})
             rate = await drive(
-                [f"{base}/conversations/{c}/messages" for c in conv_ids], n, concurrency,
+                [f"{x.base_url}/api/v1/accounts/1/conversations/{c}/messages" for c in conv_ids for x in servers], n, concurrency,
                 json={"content": "Thanks! We are on it.", "message_type": "outgoing"}, headers={"api_access_token": bot["access_token"]},
             )
         finally:
-            served.stop()
-    print(f"bare endpoint (/health), concurrency {concurrency}:        {ceiling:8.0f} requests/s")
-    print(f"POST message (message + event + delivery), same server:  {rate:8.0f} messages/s ({rate / ceiling:.0%} of it; "
+            for x in servers:
+                x.stop()
+    return rate, ceiling
+
+
+def report(label: str, rate: float, ceiling: float, concurrency: int, conversations: int) -> None:
+    print(f"{label}: bare endpoint (/health), concurrency {concurrency}: {ceiling:8.0f} requests/s")
+    print(f"{label}: POST message (message + event + delivery):  {rate:8.0f} messages/s ({rate / ceiling:.0%} of it; "
           f"{conversations} conversation{'s' if conversations > 1 else ''})")
 
 
@@ -81,17 +90,33 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--conversations", type=int, default=1, help="spread the messages over this many conversations")
     parser.add_argument("--postgresql", action="store_true", help="on a throwaway PostgreSQL instead of SQLite")
+    parser.add_argument("--processes", type=int, default=1, help="servers on one PostgreSQL database, the requests spread over them")
+    parser.add_argument("--compare", action="store_true",
+                        help="in one run: SQLite, PostgreSQL with 1 server, PostgreSQL with --processes servers (default 3)")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    if args.processes > 1 and not (args.postgresql or args.compare):
+        parser.error("--processes needs --postgresql: several servers share a PostgreSQL database, not a SQLite file")
     cluster = None
-    if args.postgresql:
+    if args.postgresql or args.compare:
         from tests.postgres import Cluster, empty_database
 
         cluster = Cluster(durable=True)
         cluster.start()
-        print("database: PostgreSQL (a throwaway cluster with its default durability)")
+        print("PostgreSQL: a throwaway cluster with its default durability (fsync, synchronous commit)")
     try:
-        asyncio.run(main(args.requests, args.concurrency, empty_database(cluster) if cluster else None, args.conversations))
+        runs: list[tuple[str, str | None, int]] = []
+        if args.compare:
+            many = args.processes if args.processes > 1 else 3
+            runs = [("SQLite, 1 server", None, 1), ("PostgreSQL, 1 server", "pg", 1), (f"PostgreSQL, {many} servers", "pg", many)]
+        else:
+            runs = [("PostgreSQL" if cluster else "SQLite", "pg" if cluster else None, args.processes)]
+        for label, kind, processes in runs:
+            url = empty_database(cluster) if kind and cluster else None
+            rate, ceiling = asyncio.run(main(args.requests, args.concurrency, url, args.conversations, processes))
+            if processes > 1:
+                label += f" ({args.requests} requests spread over them)"
+            report(label, rate, ceiling, args.concurrency, args.conversations)
     finally:
         if cluster is not None:
             cluster.stop()

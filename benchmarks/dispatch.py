@@ -5,7 +5,9 @@
   bot would be: deliveries/s.
 * latency: events committed at ~200/s while the dispatcher runs; commit-to-receipt p50/p99.
 * ceiling: the same receiver driven by a bare aiohttp client loop (no database, no signing).
-Run: ``.venv/bin/python benchmarks/dispatch.py [--events N]``.
+Run: ``.venv/bin/python benchmarks/dispatch.py [--events N] [--postgresql [--processes N]] [--compare]``
+(``--compare``: SQLite, PostgreSQL in one process and PostgreSQL with 3 ``ndoto worker``
+processes, one after another in the same run).
 """
 
 from __future__ import annotations
@@ -28,14 +30,17 @@ RECEIVER = r"""
 import json, sys, time
 from aiohttp import web
 arrivals = {}
+posts = [0]
 async def hook(request):
     await request.read()
+    posts[0] += 1
     arrivals[request.headers.get("webhook-id", str(len(arrivals)))] = time.time()
     return web.Response(text="ok")
 async def stats(request):
-    return web.json_response({"count": len(arrivals), "arrivals": arrivals if request.query.get("all") else {}})
+    return web.json_response({"count": len(arrivals), "posts": posts[0], "arrivals": arrivals if request.query.get("all") else {}})
 async def reset(request):
     arrivals.clear()
+    posts[0] = 0
     return web.Response(text="ok")
 app = web.Application()
 app.router.add_post("/hook", hook)
@@ -126,7 +131,7 @@ async def world(home: Path, url: str) -> tuple[Any, Any, int, list[int]]:
     return db, settings, acc, ids
 
 
-async def sustained(n: int) -> tuple[float, float, int]:
+async def sustained(n: int, processes: int = 0) -> tuple[float, float, int]:
     from ndoto_cli.core.actors import Actor
     from ndoto_cli.core.services import messages
     from ndoto_cli.dispatch.worker import Dispatcher
@@ -153,22 +158,71 @@ async def sustained(n: int) -> tuple[float, float, int]:
 
         # Every queued delivery counts: the N message events and the conversations' own first events.
         target = await undelivered()
-        dispatcher = Dispatcher(db, settings)
-        start = time.perf_counter()
-        await dispatcher.start()
-        # Durably logged: the dispatcher counts a delivery only after its outcome is committed.
-        # (Watching its counter, not polling the table, keeps the benchmark's own work out.)
-        while dispatcher.delivered < target:
-            await asyncio.sleep(0.005)
-        elapsed = time.perf_counter() - start
-        await dispatcher.stop()
+        if processes:
+            elapsed = await _in_worker_processes(db, settings, processes, sink, undelivered)
+        else:
+            dispatcher = Dispatcher(db, settings)
+            start = time.perf_counter()
+            await dispatcher.start()
+            # Durably logged: the dispatcher counts a delivery only after its outcome is committed.
+            # (Watching its counter, not polling the table, keeps the benchmark's own work out.)
+            while dispatcher.delivered < target:
+                await asyncio.sleep(0.005)
+            elapsed = time.perf_counter() - start
+            await dispatcher.stop()
         left = await undelivered()
+        out_of_order = await _out_of_order(db)
         await db.close()
-        received = (await sink.stats())["count"]
+        stats = await sink.stats()
     sink.stop()
-    if left or received < target:
-        raise SystemExit(f"benchmark broken: {left} deliveries not delivered, {received} of {target} received")
+    if left or stats["count"] < target or out_of_order:
+        raise SystemExit(f"benchmark broken: {left} deliveries not delivered, {stats['count']} of {target} received, "
+                         f"{out_of_order} conversations delivered out of order")
+    if stats["posts"] != stats["count"]:
+        raise SystemExit(f"benchmark broken: {stats['posts'] - stats['count']} deliveries sent twice with no process killed")
     return target / elapsed, ceil, target
+
+
+async def _in_worker_processes(db: Any, settings: Any, processes: int, sink: Sink, undelivered: Any) -> float:
+    """``processes`` real ``ndoto worker`` processes share the queue. Timed from the first
+    arrival to the last outcome committed, so their start-up (imports) is not counted."""
+    import os
+    import signal
+    import subprocess
+
+    from sqlalchemy import text
+
+    env = {**os.environ, "NDOTO_DATABASE_URL": db.url, "NDOTO_HOME": str(settings.home), "NDOTO_ALLOW_PRIVATE_ADDRESSES": "true"}
+    workers = [await asyncio.create_subprocess_exec(sys.executable, "-m", "ndoto_cli", "worker", "--log-level", "warning", env=env,
+                                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL) for _ in range(processes)]
+    try:
+        deadline = time.monotonic() + 600
+        while await undelivered() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            await asyncio.wait_for(w.wait(), 30)
+    arrivals = (await sink.stats(full=True))["arrivals"]
+    async with db.read() as s:
+        last = (await s.execute(text("select max(updated_at) from deliveries"))).scalar_one()
+    return float(last) - min(arrivals.values())
+
+
+async def _out_of_order(db: Any) -> int:
+    """Conversations whose deliveries were not delivered in id order (by the time each outcome was recorded)."""
+    from sqlalchemy import text
+
+    async with db.read() as s:
+        rows = (await s.execute(text("select conversation_id, id, updated_at from deliveries order by conversation_id, id"))).all()
+    bad: set[int] = set()
+    last: dict[int, float] = {}
+    for conversation_id, _id, done_at in rows:
+        if conversation_id in last and done_at < last[conversation_id]:
+            bad.add(conversation_id)
+        last[conversation_id] = done_at
+    return len(bad)
 
 
 async def latency(rate: float = 200.0, seconds: float = 5.0) -> tuple[float, float]:
@@ -229,31 +283,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=10000)
     parser.add_argument("--postgresql", action="store_true", help="on a throwaway PostgreSQL (Debian's server) instead of SQLite")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="PostgreSQL: deliver with this many `ndoto worker` processes instead of one in-process dispatcher")
+    parser.add_argument("--compare", action="store_true",
+                        help="in one run: SQLite, PostgreSQL in one process, PostgreSQL with --processes workers (default 3)")
     args = parser.parse_args()
+    if args.processes and not (args.postgresql or args.compare):
+        parser.error("--processes needs --postgresql: worker processes share a PostgreSQL database")
     cluster = None
-    if args.postgresql:
-        global NEW_DATABASE
+    global NEW_DATABASE
+    if args.postgresql or args.compare:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from tests.postgres import Cluster, empty_database
 
         cluster = Cluster(durable=True)
         cluster.start()
-        NEW_DATABASE = lambda: empty_database(cluster)
-        print("database: PostgreSQL (a throwaway cluster with its default durability: fsync, synchronous commit)")
+        print("PostgreSQL: a throwaway cluster with its default durability (fsync, synchronous commit)")
     try:
-        _measure(args.events)
+        if args.compare:
+            many = args.processes or 3
+            for label, on_pg, processes in (("SQLite, 1 process", False, 0), ("PostgreSQL, 1 process", True, 0),
+                                            (f"PostgreSQL, {many} worker processes", True, many)):
+                NEW_DATABASE = (lambda: empty_database(cluster)) if on_pg else (lambda: None)
+                _measure(args.events, label, processes, latency_too=not processes)
+        else:
+            if cluster is not None:
+                NEW_DATABASE = lambda: empty_database(cluster)
+            _measure(args.events, "PostgreSQL" if cluster else "SQLite", args.processes, latency_too=not args.processes)
     finally:
         if cluster is not None:
             cluster.stop()
 
 
-def _measure(events: int) -> None:
-    rate, ceil, deliveries = asyncio.run(sustained(events))
-    print(f"ceiling: bare aiohttp client loop, no database:   {ceil:8.0f} POSTs/s")
-    print(f"dispatcher: signed, durably logged deliveries:    {rate:8.0f} deliveries/s ({rate / ceil:.0%} of the ceiling; "
-          f"{deliveries} deliveries over {CONVERSATIONS} conversations)")
-    p50, p99 = asyncio.run(latency())
-    print(f"commit-to-receipt latency at 200 events/s:        p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+def _measure(events: int, label: str, processes: int = 0, *, latency_too: bool = True) -> None:
+    rate, ceil, deliveries = asyncio.run(sustained(events, processes))
+    print(f"{label}: ceiling: bare aiohttp client loop, no database:   {ceil:8.0f} POSTs/s")
+    print(f"{label}: dispatcher: signed, durably logged deliveries:    {rate:8.0f} deliveries/s ({rate / ceil:.0%} of the ceiling; "
+          f"{deliveries} deliveries over {CONVERSATIONS} conversations, each in order, none twice)")
+    if latency_too:
+        p50, p99 = asyncio.run(latency())
+        print(f"{label}: commit-to-receipt latency at 200 events/s:        p50 {p50:.1f} ms, p99 {p99:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -10,11 +10,12 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.db import Database
-from ndoto_cli.core.models import Event, User
+from ndoto_cli.core.models import User
+from ndoto_cli.core.outbox import feed
 from ndoto_cli.core.queries import Row, conversation_rows, tab_counts
 from ndoto_cli.core.services import accounts, bots, conversations, deliveries, inboxes, messages
 from ndoto_cli.core.views import bot_json, load_sender, message_json, render_conversation
@@ -39,36 +40,43 @@ async def resolve_user(db: Database, *, email: str | None, account: str | None) 
 
 # -- The change feed ------------------------------------------------------------------------------
 
-async def change_mark(db: Database) -> int:
-    """The outbox is also the change feed: its newest id moves whenever anything changes."""
+async def change_mark(db: Database) -> feed.Mark:
+    """The outbox is also the change feed (``core.outbox.feed``): it moves whenever anything changes."""
     async with db.read() as s:
-        return int((await s.execute(select(func.max(Event.id)))).scalar_one() or 0)
+        return await feed.start(s)
 
 
 @dataclass
 class Changes:
-    newest: int
+    newest: feed.Mark
     changed: set[int]  # display ids of conversations whose rows or threads changed
     typing: dict[int, tuple[bool, str]]  # display id -> (on, who): the latest typing of a customer
 
 
-async def changed_since(db: Database, who: Who, mark: int) -> Changes:
+FEED_PAGE = 2000
+
+
+async def changed_since(db: Database, who: Who, mark: feed.Mark) -> Changes:
     """What happened in this account after ``mark``: the conversations that changed, and customers
     starting or stopping typing (which changes nothing to reload)."""
     from ndoto_cli.core.models import Conversation
 
+    rows: list[Any] = []
     async with db.read() as s:
-        rows = (
-            await s.execute(
-                select(Event.id, Event.name, Event.payload, Conversation.display_id)
-                .outerjoin(Conversation, Conversation.id == Event.conversation_id)
-                .where(Event.id > mark, Event.account_id == who.account_id).order_by(Event.id)
-            )
-        ).all()
-        newest = int((await s.execute(select(func.max(Event.id)))).scalar_one() or 0)
+        while True:
+            page = await feed.after(s, mark, limit=FEED_PAGE, account_id=who.account_id)
+            rows.extend(page.rows)
+            mark = page.mark
+            if len(page.rows) < FEED_PAGE:
+                break
+        ids = sorted({r[2] for r in rows if r[2] is not None})
+        displays = dict((await s.execute(
+            select(Conversation.id, Conversation.display_id).where(Conversation.id.in_(ids))  # type: ignore[union-attr]
+        )).all()) if ids else {}
     changed: set[int] = set()
     typing: dict[int, tuple[bool, str]] = {}
-    for _id, name, payload, display in rows:
+    for _id, _account, conversation_id, name, payload in rows:
+        display = displays.get(conversation_id)
         if display is None:
             continue
         if name in conversations.TYPING_EVENTS:
@@ -78,7 +86,7 @@ async def changed_since(db: Database, who: Who, mark: int) -> Changes:
             continue
         changed.add(int(display))
         typing.pop(int(display), None)  # a message ends the typing that led to it
-    return Changes(newest, changed, typing)
+    return Changes(mark, changed, typing)
 
 
 async def typing(db: Database, who: Who, display_id: int, on: bool) -> Any:

@@ -2,8 +2,11 @@
 
 Each screen is made with a :class:`ConsoleSession` and works through ``tui.data``. Reads and
 actions run in Textual workers, so a slow query never freezes the keyboard; what they load is
-drawn by the regions' widgets, which redraw only what changed. Live: every ``poll_interval``
-the inbox view reads the change feed (the outbox) and refreshes what the new events touched.
+drawn by the regions' widgets, which redraw only what changed. Live: the inbox view reads the
+change feed (the outbox) and refreshes what the new events touched: at once when the database
+says something was committed (this process's writes; on PostgreSQL every process's, by
+LISTEN/NOTIFY), and every ``poll_interval`` as well on SQLite, where other processes' commits
+are heard of only by looking (on PostgreSQL, every fifth interval: a fallback for a lost LISTEN).
 """
 
 from __future__ import annotations
@@ -58,8 +61,10 @@ class InboxScreen(Screen[None]):
         self.inbox_id: int | None = None
         self.filters: dict[str, Any] = {}
         self.current: int | None = None
-        self.mark = -1
+        self.mark: Any = None  # where the change feed was last read (data.change_mark)
         self._polls = 0
+        self._ticks = 0
+        self._wake_due = False
         self._typing: dict[int, tuple[str, float]] = {}  # display id -> (customer, shown until)
         self._typing_sent: int | None = None  # the conversation this human was last said to type in
         self._typing_at = 0.0
@@ -89,7 +94,25 @@ class InboxScreen(Screen[None]):
         """Begin with this session (the app opens the database after the screen is up)."""
         self.session = session
         await self.refresh_all()
-        self.set_interval(self.poll_interval, self.poll)
+        self.set_interval(self.poll_interval, self._tick)
+        session.db.on_change(self._changed)
+
+    def _tick(self) -> None:
+        self._ticks += 1
+        if self.session.db.listening.is_set() and self._ticks % 5:
+            self._show_typing()  # notifications wake the view; a typing line still times out
+            return
+        self.poll()
+
+    def _changed(self) -> None:
+        """A commit somewhere: read the feed soon (once for a burst of commits)."""
+        if not self._wake_due:
+            self._wake_due = True
+            self.set_timer(0.05, self._woken)
+
+    def _woken(self) -> None:
+        self._wake_due = False
+        self.poll()
 
     # -- layout by width ----------------------------------------------------------------------
 
@@ -127,7 +150,7 @@ class InboxScreen(Screen[None]):
         self._polls += 1
         if self._polls % 5 == 0:
             await self._load_inboxes()  # inbox and bot links change without events
-        if self.mark < 0:
+        if self.mark is None:
             await self.refresh_all()
             return
         result = await self.session.guard(data.changed_since(self.session.db, self.session.who, self.mark))

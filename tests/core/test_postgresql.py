@@ -1,4 +1,5 @@
-"""What only PostgreSQL has to get right: processes racing to migrate a new database."""
+"""What only PostgreSQL has to get right: processes racing to migrate a new database, concurrent
+write transactions and the order they commit in."""
 
 from __future__ import annotations
 
@@ -106,3 +107,93 @@ async def test_processes_creating_conversations_at_once_get_distinct_numbers(ndo
     finally:
         await first.close()
         await second.close()
+
+
+async def test_the_change_feed_never_skips_an_event_that_commits_late(ndoto_home: Path) -> None:
+    """Concurrent write transactions: the first takes a smaller event id but commits after the
+    second. A reader of the feed (the console, the widget's hub) gets the second only once the
+    first has committed, then both, each once; reading "after the last id" would have skipped
+    the first for good."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from ndoto_cli.core.db import Database
+    from ndoto_cli.core.outbox import events, feed
+    from ndoto_cli.core.settings import Settings
+    from tests.conftest import make_world
+
+    db = await Database(Settings(home=ndoto_home)).open()
+    try:
+        world = await make_world(db)
+        async with db.read() as s:
+            mark = await feed.start(s)
+            seen_before = {r[0] for r in (await feed.after(s, mark, limit=1000)).rows}
+        release = asyncio.Event()
+        first_wrote = asyncio.Event()
+
+        async def slow(s: Any) -> int:
+            event_id = await events.emit(s, name="late", account_id=world.account_id, conversation_id=None, payload={}, recipients=[])
+            first_wrote.set()
+            await release.wait()
+            return event_id
+
+        async def quick(s: Any) -> int:
+            return await events.emit(s, name="early", account_id=world.account_id, conversation_id=None, payload={}, recipients=[])
+
+        late = asyncio.create_task(db.write(slow))
+        await first_wrote.wait()
+        early_id = await db.write(quick)
+        async with db.read() as s:
+            page = await feed.after(s, mark, limit=1000)
+            ids_meanwhile = {r[0] for r in page.rows} - seen_before
+            assert early_id not in ids_meanwhile  # held back while an older transaction runs
+            assert max(r[0] for r in (await s.execute(text("SELECT id FROM events"))).all()) == early_id
+        release.set()
+        late_id = await late
+        assert late_id < early_id
+        async with db.read() as s:
+            rows = (await feed.after(s, page.mark, limit=1000)).rows
+        names = [r[3] for r in rows if r[0] in (late_id, early_id)]
+        assert names == ["late", "early"]
+    finally:
+        await db.close()
+
+
+async def test_concurrent_writes_to_one_conversation_take_ids_in_commit_order(ndoto_home: Path) -> None:
+    """Many concurrent write transactions (a pool of writers) post to the same conversations: in
+    each conversation, the deliveries' ids, the events' ids and the commit order agree, so the
+    dispatcher sends a bot a conversation's messages in the order they were written."""
+    import asyncio
+
+    from ndoto_cli.core.actors import Actor
+    from ndoto_cli.core.db import Database
+    from ndoto_cli.core.models import Inbox
+    from ndoto_cli.core.services import customers, messages
+    from ndoto_cli.core.settings import Settings
+    from tests.conftest import make_world
+
+    db = await Database(Settings(home=ndoto_home, database_writers=8, conversation_messages_per_minute=100_000)).open()
+    try:
+        world = await make_world(db)
+        displays = []
+        for n in range(3):
+            async def go(s: Any, n: int = n) -> Any:
+                return await customers.say(s, inbox=await s.get(Inbox, world.web_inbox_id), contact_name=f"c{n}", content="start")
+
+            displays.append((await db.write(go)).bundle.conversation.display_id)
+        agent = Actor("user", world.agent_id, "Ann")
+
+        async def post(display_id: int, i: int) -> None:
+            await db.write(lambda s: messages.create_message(
+                s, account_id=world.account_id, display_id=display_id, actor=agent, content=f"{display_id}:{i}", private=True))
+
+        await asyncio.gather(*[post(displays[i % 3], i) for i in range(90)])
+        rows = run_sql(None, "select e.conversation_id, e.id, m.id from events e join messages m "
+                       "on m.conversation_id = e.conversation_id and e.payload::json->>'id' = m.id::text "
+                       "where e.name = 'message_created' order by e.id", url=db.url)
+        for conversation_id in {r[0] for r in rows}:
+            message_ids = [r[2] for r in rows if r[0] == conversation_id]
+            assert message_ids == sorted(message_ids), "a conversation's events and messages disagree on the order"
+    finally:
+        await db.close()

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.widgets import Button, DataTable, Input, Static, TextArea
 
 from ndoto_cli.core.settings import Settings
@@ -372,3 +373,29 @@ async def test_typing_shows_both_ways(seeded: World, ndoto_home: Path) -> None:
         await asyncio.sleep(0.5)
         await pilot.pause()
         assert row(ndoto_home, "SELECT count(*) FROM events WHERE name = 'conversation_typing_on'")[0] == before
+
+
+@pytest.mark.postgresql_only("other processes' commits reach the console by LISTEN/NOTIFY only on PostgreSQL")
+async def test_another_process_commit_wakes_the_console_without_polling(seeded: World, ndoto_home: Path) -> None:
+    app = InboxApp(Settings(home=ndoto_home), poll_interval=3600)  # no polling within the test: only NOTIFY
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        await open_conversation(pilot, app, 1)
+        db = app.inbox.session.db
+        for _ in range(50):
+            if db.listening.is_set():
+                break
+            await asyncio.sleep(0.1)
+        assert db.listening.is_set(), "the console never started listening"
+        from ndoto_cli.core.db import Database
+
+        other = await Database(Settings(home=ndoto_home)).open()
+        await other.write(lambda s: _say(s, seeded.web_inbox_id, "Jane Doe", "Woken by a notice?"))
+        await other.close()
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            await pilot.pause()
+            if any("Woken by a notice?" in str(w.content) for w in app.query("#thread Static")):
+                break
+        else:
+            raise AssertionError("the other process's message never appeared")

@@ -24,13 +24,14 @@ def _config(connection: Any = None) -> Any:
     return cfg
 
 
-FULL_TEXT = {("column", "search"), ("index", "ix_kb_passages_search")}  # PostgreSQL's, migration 0008
+# PostgreSQL's own columns, made in raw SQL: the full-text index (0008), the events' transaction ids (0009).
+FULL_TEXT = {("column", "search"), ("index", "ix_kb_passages_search"), ("column", "txid"), ("index", "ix_events_txid")}
 
 
 def include_object(obj: Any, name: str | None, kind: str, reflected: bool, compare_to: Any) -> bool:
-    """What autogenerate compares: everything but the knowledge base's full-text index, made in
-    raw SQL by the migrations because no model can declare it (SQLite: the FTS5 virtual table
-    and its shadow tables, 0002; PostgreSQL: the generated tsvector column and its GIN index, 0008)."""
+    """What autogenerate compares: everything but what the migrations make in raw SQL because no
+    model can declare it (SQLite: the FTS5 virtual table and its shadow tables, 0002; PostgreSQL:
+    the generated tsvector column and its GIN index, 0008; the events' ``txid``, 0009)."""
     if kind == "table" and (name or "").startswith("kb_fts"):
         return False
     return (kind, name) not in FULL_TEXT

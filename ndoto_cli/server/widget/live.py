@@ -1,14 +1,14 @@
 """Live updates for widget visitors, from the outbox.
 
-One hub per ``ndoto serve`` reads new events from the events table (at once after this process's
-own commits, every ``POLL`` seconds for everyone else's: the CLI, the console, another server)
-and hands each visitor the ones of its conversations. The outbox is the source of truth, so the
-live view does not depend on which process wrote a change, and a visitor who reconnects replays
-what it missed from the last event id it saw (SSE's ``Last-Event-ID``).
-
-Known limit: the hub reads "events after the last id seen", which is exact while ids commit in
-order (SQLite: one writer). With several writers on PostgreSQL a lower id can commit after a
-higher one; reading must then stop below the oldest id still in flight. Not done yet.
+One hub per ``ndoto serve`` reads new events from the change feed (``core.outbox.feed``): at
+once after this process's own commits and, on PostgreSQL, after any process's (LISTEN/NOTIFY);
+every ``POLL`` seconds as well, for other processes' commits on SQLite (the CLI, the console,
+another server) and as the fallback on PostgreSQL. It hands each visitor the ones of its
+conversations. The outbox is the source of truth, so the live view does not depend on which
+process wrote a change, and a visitor who reconnects replays what it missed from the last event
+id it saw (SSE's ``Last-Event-ID``): a conversation's events take their ids in commit order on
+both databases, so the replay goes by id; the hub's own reading across conversations goes by the
+feed's marks, which never skip an event that commits late.
 
 What reaches a visitor: public messages (never private notes nor activity lines), typing of the
 humans and bots answering, and status changes. Translating an event needs no query beyond the
@@ -29,6 +29,7 @@ from sqlalchemy import text
 
 from ndoto_cli.core.db import Database
 from ndoto_cli.core.models import MessageType
+from ndoto_cli.core.outbox import feed
 
 log = logging.getLogger("ndoto.widget")
 
@@ -76,7 +77,7 @@ class Hub:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.mark: int | None = None
+        self.mark: feed.Mark | None = None  # where the hub is in the change feed
         self._subscribers: dict[int, set[asyncio.Queue[tuple[int, dict[str, Any]]]]] = {}
         self._links: OrderedDict[int, int] = OrderedDict()  # conversation id -> contact link id
         self._wake = asyncio.Event()
@@ -123,13 +124,13 @@ class Hub:
         self._subscribers.clear()
         self._ping_ring.clear()
 
-    async def newest(self) -> int:
+    async def start_mark(self) -> feed.Mark:
         async with self.db.read() as s:
-            return int((await s.execute(text("SELECT COALESCE(MAX(id), 0) FROM events"))).scalar_one())
+            return await feed.start(s)
 
     async def subscribe(self, link_id: int) -> asyncio.Queue[tuple[int, dict[str, Any]]]:
         if self.mark is None:
-            self.mark = await self.newest()
+            self.mark = await self.start_mark()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="ndoto-widget-hub")
         queue: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue(maxsize=1000)
@@ -228,14 +229,10 @@ class Hub:
 
     async def _pass(self) -> None:
         async with self.db.read() as s:
-            rows = (
-                await s.execute(
-                    text("SELECT id, conversation_id, name, payload FROM events WHERE id > :mark ORDER BY id LIMIT :limit"),
-                    {"mark": self.mark or 0, "limit": BATCH},
-                )
-            ).all()
+            page = await feed.after(s, self.mark or await feed.start(s), limit=BATCH)
+        rows = [(event_id, conversation_id, name, payload) for event_id, _account, conversation_id, name, payload in page.rows]
+        self.mark = page.mark
         for event_id, conversation_id, name, payload in rows:
-            self.mark = int(event_id)
             if conversation_id is None:
                 continue
             link = await self._link_of(int(conversation_id))

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from ndoto_cli.core import limits
 from ndoto_cli.core.errors import Forbidden, TooManyRequests, Unauthorized
+from ndoto_cli.core.outbox import feed
 from ndoto_cli.core.services import customers, widget
 from ndoto_cli.core.views import load_sender, message_json
 from ndoto_cli.server.auth import client_key
@@ -183,11 +184,11 @@ async def events(request: Request, db: Db, website_token: WebsiteToken, body: Ev
 
 @router.get("/conversation", responses=doc(dict), summary="The visitor's conversation and its messages (notes and activity never)")
 async def conversation(request: Request, db: Db, website_token: WebsiteToken, visitor: VisitorHeader = None) -> JSON:
-    # The stream's starting point is read before the thread: a change between the two is replayed
-    # (and shown once, by id), never skipped.
-    mark = await request.app.state.widget_hub.newest()
     async with db.read() as s:
         who = await _visitor(request, s, website_token, visitor)
+        # The stream's starting point is read before the thread: a change between the two is
+        # replayed (and shown once, by id), never skipped.
+        mark = await feed.newest_of_link(s, who.link.id)
         conv, rows = await widget.thread(s, who=who)
         if conv is None:
             return {"conversation": None, "messages": [], "contact": _contact(who), "last_event_id": mark}
