@@ -97,7 +97,10 @@ def serve(
     config = uvicorn.Config(
         app, log_level=log_level.value, ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None, timeout_graceful_shutdown=10, lifespan="on",
-        proxy_headers=False, server_header=False,
+        # Behind a load balancer: its X-Forwarded-* headers become the client's address and scheme
+        # (uvicorn's own handling), only from the balancers named.
+        proxy_headers=bool(settings.forwarded_allow_ips), forwarded_allow_ips=settings.forwarded_allow_ips or "",
+        server_header=False,
     )
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8787, ge=0, le=65535)
     """Port ``ndoto serve`` listens on (not 3000: the example bots listen there)."""
 
+    forwarded_allow_ips: str | None = None
+    """Load balancers (addresses, comma separated, or ``*``) whose ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` headers ``ndoto serve`` believes, so per-address limits count each
+    customer and not the balancer. Default: none (the headers are ignored)."""
+
     public_url: str | None = None
     """Base URL printed for clients; default ``http://<host>:<port>``."""
 

@@ -78,6 +78,9 @@ def test_two_processes_write_the_same_file(tmp_path: Path) -> None:
         assert conn.execute("select count(*) from accounts").fetchone()[0] == 180
 
 
+# SQLAlchemy has no type for PostgreSQL's xid8 (events.txid, migration 0009, which the comparison
+# leaves out by include_object): reflecting it says so.
+@pytest.mark.filterwarnings("ignore:Did not recognize type 'xid8'")
 async def test_the_models_are_the_whole_schema(ndoto_home: Path) -> None:
     """After the migrations, autogenerate proposes nothing: models and migrations agree (on the
     database the suite runs on: SQLite or PostgreSQL)."""

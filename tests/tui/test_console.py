@@ -124,23 +124,27 @@ async def test_changes_from_outside_appear_without_losing_the_composer(seeded: W
         await open_conversation(pilot, app, 1)
         await pilot.press("i", *"half-typed")
         # Another process (here: another connection) writes: a customer message.
-        from ndoto_cli.core.db import Database
-
-        other = await Database(Settings(home=ndoto_home)).open()
-        await other.write(lambda s: _say(s, seeded.web_inbox_id, "Jane Doe", "Any news?"))
-        await other.close()
-        for _ in range(30):
-            await asyncio.sleep(0.1)
-            await pilot.pause()
-            texts = [str(w.content) for w in app.query("#thread Static")]
-            if any("Any news?" in t for t in texts):
-                break
-        else:
-            raise AssertionError("the new message never appeared")
+        await say_elsewhere_and_see(pilot, app, seeded, ndoto_home, "Any news?")
         assert app.query_one("#composer", Input).value == "half-typed"
         assert app.current == 1
         table = app.query_one("#conversations", DataTable)
         assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == "1"
+
+
+async def say_elsewhere_and_see(pilot: Any, app: InboxApp, seeded: World, home: Path, text: str) -> None:
+    """Another process (here: another connection) writes a customer message; wait (5 s at most)
+    for the open thread to show it."""
+    from ndoto_cli.core.db import Database
+
+    other = await Database(Settings(home=home)).open()
+    await other.write(lambda s: _say(s, seeded.web_inbox_id, "Jane Doe", text))
+    await other.close()
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        await pilot.pause()
+        if any(text in str(w.content) for w in app.query("#thread Static")):
+            return
+    raise AssertionError(f"the other process's message {text!r} never appeared")
 
 
 async def _say(s: Any, inbox_id: int, name: str, text: str) -> Any:
@@ -387,15 +391,4 @@ async def test_another_process_commit_wakes_the_console_without_polling(seeded: 
                 break
             await asyncio.sleep(0.1)
         assert db.listening.is_set(), "the console never started listening"
-        from ndoto_cli.core.db import Database
-
-        other = await Database(Settings(home=ndoto_home)).open()
-        await other.write(lambda s: _say(s, seeded.web_inbox_id, "Jane Doe", "Woken by a notice?"))
-        await other.close()
-        for _ in range(50):
-            await asyncio.sleep(0.1)
-            await pilot.pause()
-            if any("Woken by a notice?" in str(w.content) for w in app.query("#thread Static")):
-                break
-        else:
-            raise AssertionError("the other process's message never appeared")
+        await say_elsewhere_and_see(pilot, app, seeded, ndoto_home, "Woken by a notice?")

@@ -3,18 +3,17 @@ database's own driver connection inside the session's transaction.
 
 Why: through SQLAlchemy's async layer each statement costs ~0.2-0.5 ms of Python here (compile,
 cache key, result processing), against a few microseconds for the same statement on the driver
-itself, and a message write is several statements (DESIGN.md's performance table). Measured on
-PostgreSQL: the ORM path reached 158 messages/s where the same statements on asyncpg reach
-several times that. The SQLModel models remain the schema and the read side; the ORM stays for
-admin CRUD.
+itself, and a message write is several statements (DESIGN.md's performance table). The SQLModel
+models remain the schema and the read side; the ORM stays for admin CRUD.
 
-:func:`raw` gives one object per transaction with the same three calls on every database:
-:class:`SQLite` (the sqlite3 connection under SQLAlchemy's inline adapter), :class:`PostgreSQL`
-(the asyncpg connection, ``:name`` parameters turned into ``$n``), and :class:`Portable`
-(``session.execute(text(...))``, for anything else, such as SQLite ``:memory:``). What differs
-between the dialects (locking clauses, index hints) is an attribute of these classes, so each
-dialect's SQL is written once, here; both run in the suite (``make test-sqlite``,
-``make test-postgresql``).
+:func:`raw` gives one object per transaction with the same calls on both databases:
+:class:`SQLite` (the sqlite3 connection under SQLAlchemy's inline adapter) and
+:class:`PostgreSQL` (the asyncpg connection, ``:name`` parameters turned into ``$n``): ``one``,
+``all`` and ``run`` for SQL that is the same on both, and the statements whose SQL differs
+(``insert_message``, ``append_event``, ``full_text``; locking clauses and index hints as
+attributes). So each dialect's SQL is written once, here, side by side; both run in the suite
+(``make test-sqlite``, ``make test-postgresql``). Measured on PostgreSQL: the ORM path reached
+158 messages/s in the core benchmark, this one 600-940.
 """
 
 from __future__ import annotations
@@ -23,13 +22,14 @@ import functools
 import re
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, text
+from sqlalchemy import JSON, Boolean
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import class_mapper
 
 from ndoto_cli.core.bundle import HELD, Bundle
 from ndoto_cli.core.db.database import CHANNEL, WRITING
 from ndoto_cli.core.db.sqlite_inline import InlineConnection
+from ndoto_cli.core.errors import NdotoError
 from ndoto_cli.core.limits import loads_stored
 from ndoto_cli.core.models import (
     Account,
@@ -97,7 +97,6 @@ class SQLite:
     # SQLite sorts every due row on each claim: the whole backlog, many times a second).
     claim_hint = "INDEXED BY ix_deliveries_open_id"
     claim_lock = ""  # one writer at a time holds the file: nothing to lock
-    head_lock = ""
     conversation_lock = ""
 
     def __init__(self, conn: Any) -> None:
@@ -113,6 +112,12 @@ class SQLite:
         """Rows changed; -1 when not known (a list of parameter sets on PostgreSQL)."""
         cursor = self.conn.executemany(sql, params) if isinstance(params, list) else self.conn.execute(sql, params)
         return int(cursor.rowcount)
+
+    async def heads(self, head_sql: str, queues: list[tuple[int, int]]) -> list[Any]:
+        """The head row (or None) of each (bot, conversation) queue, in the order given: one
+        indexed lookup each (microseconds here)."""
+        sql = head_sql.format(bot=":bot", conversation=":conversation")
+        return [self.conn.execute(sql, {"bot": b, "conversation": c}).fetchone() for b, c in queues]
 
     async def insert_message(self, values: Params, *, window: float) -> int:
         """The message row and its conversation's activity and flood window; the message id."""
@@ -197,6 +202,17 @@ class PostgreSQL:
             return -1
         return _count(await self.conn.execute(query, *[params[n] for n in names]))
 
+    async def heads(self, head_sql: str, queues: list[tuple[int, int]]) -> list[Any]:
+        """As :meth:`SQLite.heads`, in one round trip: a LATERAL lookup per queue, each head
+        locked (``head_lock``) in the order given, so two processes finishing deliveries of the
+        same queues never wait for each other in a circle. Empty queues have no row."""
+        sql = (
+            "SELECT h.* FROM unnest(CAST(:bots AS integer[]), CAST(:conversations AS integer[])) WITH ORDINALITY "
+            f"AS q(bot, conversation, n) CROSS JOIN LATERAL ({head_sql.format(bot='q.bot', conversation='q.conversation')}"
+            f"{self.head_lock}) AS h ORDER BY q.n"
+        )
+        return await self.all(sql, {"bots": [b for b, _ in queues], "conversations": [c for _, c in queues]})
+
     async def insert_message(self, values: Params, *, window: float) -> int:
         """As :meth:`SQLite.insert_message`, in one round trip (a data-modifying WITH)."""
         return int((await self.one(_PG_INSERT_MESSAGE, {**values, "window": window, "now": values["created_at"]}))[0])
@@ -237,51 +253,7 @@ _PG_APPEND_EVENT = (
 )
 
 
-class Portable:
-    """Any other database (and SQLite ``:memory:``, which has no inline connection): the same
-    SQL through ``session.execute(text(...))``."""
-
-    dialect = "other"
-    claim_hint = ""
-    claim_lock = ""
-    head_lock = ""
-    conversation_lock = ""
-
-    def __init__(self, session: AsyncSession, dialect: str) -> None:
-        self.session = session
-        self.dialect = dialect
-
-    async def one(self, sql: str, params: Params) -> Any | None:
-        return (await self.session.execute(text(sql), params)).first()
-
-    async def all(self, sql: str, params: Params) -> list[Any]:
-        return list((await self.session.execute(text(sql), params)).all())
-
-    async def run(self, sql: str, params: Params | list[Params]) -> int:
-        result = await self.session.execute(text(sql), params)
-        return int(getattr(result, "rowcount", 0) or 0)
-
-    async def insert_message(self, values: Params, *, window: float) -> int:
-        message_id = int((await self.one(INSERT_MESSAGE, values))[0])
-        await self.run(TOUCH_CONVERSATION, {"now": values["created_at"], "window": window, "conversation_id": values["conversation_id"]})
-        return message_id
-
-    async def append_event(self, event: Params, bots: list[int], webhook_ids: list[str]) -> int:
-        event_id = int((await self.one(INSERT_EVENT, event))[0])
-        base = {"event_id": event_id, "account_id": event["account_id"], "conversation_id": event["conversation_id"],
-                "created_at": event["created_at"]}
-        for b, w in zip(bots, webhook_ids, strict=True):
-            await self.run(INSERT_DELIVERY, {**base, "agent_bot_id": b, "webhook_id": w})
-        return event_id
-
-    async def full_text(self, words: list[str], *, bot_id: int, limit: int) -> list[Any]:
-        if self.dialect != "sqlite":
-            return []  # no full-text engine known here: the knowledge base answers by embeddings alone
-        rows = await self.all(FTS5_SEARCH, {"query": fts5_query(words), "bot_id": bot_id, "limit": limit})
-        return [(r[0], r[1], r[2], -float(r[3]), r[4]) for r in rows]
-
-
-Raw = SQLite | PostgreSQL | Portable
+Raw = SQLite | PostgreSQL
 
 
 async def raw(session: AsyncSession) -> Raw:
@@ -299,7 +271,9 @@ async def raw(session: AsyncSession) -> Raw:
     elif conn.dialect.name == "postgresql" and await _asyncpg_transaction(fairy.dbapi_connection, begin=bool(session.info.get(WRITING))):
         found = PostgreSQL(driver)
     else:
-        found = Portable(session, conn.dialect.name)
+        # Ndoto runs on SQLite files (its inline driver) and PostgreSQL through asyncpg, both
+        # tested; anything else would run statements no test has run.
+        raise NdotoError(f"unsupported database driver: {conn.dialect.name}+{conn.dialect.driver} (use a SQLite file or postgresql+asyncpg://)")
     session.info[_RAW_KEY] = (session.sync_session.get_transaction(), found)
     return found
 
@@ -309,7 +283,7 @@ async def _asyncpg_transaction(adapted: Any, *, begin: bool) -> bool:
     on the asyncpg connection itself would run outside the transaction. So a write's transaction
     is begun here, the way the adapter does; a read's statements run alone (each its own
     snapshot, as the hot reads need: no BEGIN and ROLLBACK round trips around one SELECT). False
-    (and the portable path) if the adapter is not the one this was written against."""
+    if the adapter is not the one this was written against (then ``raw`` refuses the driver)."""
     if not hasattr(adapted, "_transaction") or not hasattr(adapted, "_start_transaction"):
         return False
     if begin and adapted._transaction is None and getattr(adapted, "isolation_level", None) != "autocommit":

@@ -157,9 +157,10 @@ async def claim(
     return Claims(claimed, crowded, complete=len(rows) < fetch)
 
 
+# One queue's head; ``{bot}`` and ``{conversation}`` are filled in by the dialect (``heads``).
 _QUEUE_HEAD_SQL = (
     f"SELECT {_CLAIM_COLUMNS}, d.next_attempt_at FROM deliveries d {_CLAIM_JOINS} "
-    "WHERE d.agent_bot_id = :bot AND d.conversation_id = :conversation AND d.status IN ('pending', 'delivering') "
+    "WHERE d.agent_bot_id = {bot} AND d.conversation_id = {conversation} AND d.status IN ('pending', 'delivering') "
     "ORDER BY d.id LIMIT 1"
 )
 
@@ -178,10 +179,7 @@ async def claim_queues(
     raw = await statements.raw(session)
     now = time.time()
     claimed: list[Claimed] = []
-    # Locked in one order (PostgreSQL), so two processes finishing deliveries of the same queues
-    # never wait for each other in a circle.
-    for bot_id, conversation_id in sorted(queues):
-        row = await raw.one(_QUEUE_HEAD_SQL + raw.head_lock, {"bot": bot_id, "conversation": conversation_id})
+    for row in await raw.heads(_QUEUE_HEAD_SQL, sorted(queues)):
         if row is None or row[14] > now or row[0] in exclude:
             continue  # empty, waiting for its retry time, or leased by a live worker
         claimed.append(_claimed(row))
