@@ -38,6 +38,7 @@ log = logging.getLogger("ndoto.dispatch")
 
 CLAIM_BATCH = 256
 MAX_IN_FLIGHT = 1024
+RECORDERS_ON_POSTGRESQL = 3  # outcome-recording transactions one worker runs at once there
 POLL_INTERVAL = 0.5  # picks up deliveries written by other processes (CLI, TUI) within a second
 PRUNE_EVERY = 3600.0
 WAKE_SNOOZED_EVERY = 5.0  # a snoozed conversation reopens within this many seconds of its time
@@ -61,7 +62,11 @@ class Dispatcher:
         self.max_in_flight = MAX_IN_FLIGHT
         self._unstarted: list[store.Claimed] = []  # claims to give back when stopping
         self._results: list[store.Result] = []
-        self._recorder: asyncio.Task[None] | None = None
+        self._recorders: set[asyncio.Task[None]] = set()
+        # SQLite: one recorder (the writer commits one transaction at a time anyway). PostgreSQL:
+        # a few at once, on the writer pool: a recording transaction waits on round trips and its
+        # commit, and with one at a time the worker sat idle 40% of a burst (measured).
+        self.max_recorders = 1 if db.is_sqlite else RECORDERS_ON_POSTGRESQL
         self._loop_task: asyncio.Task[None] | None = None
         self._prune_task: asyncio.Task[None] | None = None
         self._clock_task: asyncio.Task[None] | None = None
@@ -111,6 +116,8 @@ class Dispatcher:
             await asyncio.wait(list(self._in_flight.values()), timeout=grace)
         for task in list(self._in_flight.values()):
             task.cancel()
+        if self._recorders:
+            await asyncio.gather(*list(self._recorders), return_exceptions=True)
         await self._drain_results()
         self._unqueue_waiting()
         if self._unstarted:
@@ -226,8 +233,12 @@ class Dispatcher:
                 log.exception("delivery %s crashed", item.delivery_id)
                 outcome = store.Outcome(ok=False, retryable=True, error=f"internal error: {type(exc).__name__}: {exc}")
         self._results.append(store.Result(claimed=item, outcome=outcome, started_at=started))
-        if self._recorder is None or self._recorder.done():
-            self._recorder = asyncio.create_task(self._drain_results())
+        if len(self._recorders) < self.max_recorders:
+            # Batches of different recorders never share a queue: a queue has one delivery in
+            # flight, and its next is claimed by the recorder of the one before.
+            task = asyncio.create_task(self._drain_results())
+            self._recorders.add(task)
+            task.add_done_callback(self._recorders.discard)
 
     async def _renew(self, item: store.Claimed) -> bool:
         """A claim that waited long for its slot gets a fresh lease before the attempt starts."""
