@@ -233,7 +233,9 @@ class Dispatcher:
                 log.exception("delivery %s crashed", item.delivery_id)
                 outcome = store.Outcome(ok=False, retryable=True, error=f"internal error: {type(exc).__name__}: {exc}")
         self._results.append(store.Result(claimed=item, outcome=outcome, started_at=started))
-        if len(self._recorders) < self.max_recorders:
+        # Count the running ones: a recorder that has just returned leaves the set only when its
+        # done-callback runs, and a result appended meanwhile would otherwise wait for ever.
+        if sum(not task.done() for task in self._recorders) < self.max_recorders:
             # Batches of different recorders never share a queue: a queue has one delivery in
             # flight, and its next is claimed by the recorder of the one before.
             task = asyncio.create_task(self._drain_results())
