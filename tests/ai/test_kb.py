@@ -10,7 +10,7 @@ import pytest
 from ndoto_cli.core.ai import ingest, search, store
 from ndoto_cli.core.db import Database
 from ndoto_cli.core.errors import Invalid
-from ndoto_cli.core.services import accounts, bots
+from ndoto_cli.core.services import bots
 from tests.ai.conftest import EXAMPLES
 
 
@@ -31,13 +31,6 @@ def test_html_becomes_sections() -> None:
     _raw, sections = ingest.read_document(EXAMPLES / "shop-help" / "gift-cards.html")
     assert [s.title for s in sections] == ["Gift cards > Buying a gift card", "Gift cards > Using a gift card"]
     assert "font-family" not in sections[0].content
-
-
-@pytest.fixture
-async def ai_bot(db: Database) -> int:
-    boot = await db.write(lambda s: accounts.bootstrap(s))
-    bot, _ = await db.write(lambda s: bots.create_bot(s, account_id=boot.account.id, name="Helper", bot_type="ai"))
-    return bot.id
 
 
 async def test_ingest_is_idempotent_and_replaces_changed_files(db: Database, ai_bot: int, tmp_path: Path) -> None:
@@ -94,12 +87,6 @@ async def test_paraphrased_questions_find_their_passage(db: Database, ai_bot: in
     rate = hits / len(cases)
     print(f"BM25 retrieval hit rate on the example set: {hits}/{len(cases)} = {rate:.0%}")
     assert rate >= 0.8
-
-
-def test_fusion_rewards_agreement() -> None:
-    a = [search.Hit(1, "a", "", 9, "x"), search.Hit(2, "b", "", 5, "x")]
-    b = [search.Hit(2, "b", "", 0.9, "x"), search.Hit(3, "c", "", 0.8, "x")]
-    assert next(h.passage_id for h in search.fuse([a, b], limit=3)) == 2
 
 
 def _minimal_pdf(lines: list[str]) -> bytes:

@@ -212,6 +212,25 @@ def test_a_human_reply_appears_and_a_private_note_never_does(site: Site) -> None
     assert not any("refund approved" in t for t in texts)
 
 
+def test_an_answers_web_sources_show_as_links_and_its_files_never(site: Site) -> None:
+    """An AI answer's sources (content_attributes.sources): the visitor sees the ones with a web
+    address as links under the answer; a knowledge-base file's name stays with the agents."""
+    # As a human agent: a human took this conversation over in the test before (a bot would get 403 now).
+    agent = site.ndoto("agents", "create", "--name", "Sam Sources", "--email", "sam@acme.test")
+    api = httpx.Client(base_url=site.base, headers={"api_access_token": agent["access_token"]}, timeout=10)
+    sources = [{"title": "Refund timing", "location": "returns.md", "url": None},
+               {"title": "Delivery times", "location": "https://127.0.0.1/help/delivery", "url": "https://127.0.0.1/help/delivery"}]
+    answer = api.post(f"/api/v1/accounts/1/conversations/{site.conversation}/messages",
+                      json={"content": "Parcels leave within two days.", "content_attributes": {"sources": sources}})
+    assert answer.status_code == 200, answer.text
+    message = site.page.locator(f"{LOG} .msg.them", has_text="Parcels leave within two days.")
+    message.wait_for()
+    links = message.locator(".sources a")
+    assert links.count() == 1 and links.inner_text() == "Delivery times"
+    assert links.get_attribute("href") == "https://127.0.0.1/help/delivery"
+    assert "returns.md" not in message.inner_text()
+
+
 def test_html_and_script_in_messages_render_as_text(site: Site) -> None:
     page = site.page
     hostile = '<img src=x onerror="window.__owned=1"><script>window.__owned=2</script><b>bold</b>'
@@ -224,7 +243,7 @@ def test_html_and_script_in_messages_render_as_text(site: Site) -> None:
     log = page.locator(LOG)
     assert log.locator("img, script, b").count() == 0
     assert page.evaluate("window.__owned") is None
-    links = log.locator("a")
+    links = log.locator(".msg", has_text="help.acme.test").locator("a")
     assert links.count() == 1
     assert links.get_attribute("href") == "https://help.acme.test/returns"
     assert links.get_attribute("rel") == "noopener noreferrer nofollow"

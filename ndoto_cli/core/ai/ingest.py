@@ -1,8 +1,9 @@
 """Reading documents into passages for the knowledge base: Markdown, plain text, HTML and PDF.
 
 Passages follow the document's structure: each heading starts a section, long sections are cut
-at paragraph boundaries, and each passage keeps the chain of headings above it as its title (so
-"Returns > Refund timing" is searchable and shown).
+at paragraph boundaries and long paragraphs at sentence boundaries (``MAX_PASSAGE``), and each
+passage keeps the chain of headings above it as its title (so "Returns > Refund timing" is
+searchable and shown).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from ndoto_cli.core.errors import Invalid
 
-MAX_PASSAGE = 1200  # characters: long sections are cut at paragraph boundaries
+MAX_PASSAGE = 1200  # characters: long sections are cut at paragraph, then sentence boundaries
 SUFFIXES = {
     ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text", ".html": "html", ".htm": "html",
     ".pdf": "pdf",
@@ -64,6 +65,61 @@ def to_markdown(text: str, kind: str) -> str:
     return text
 
 
+# A sentence ends at . ! or ? (and any closing quote or bracket) before white space.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
+
+
+def _sentences(paragraph: str, limit: int) -> list[str]:
+    """A paragraph longer than ``limit`` in pieces of whole sentences (a sentence longer than
+    ``limit`` alone is cut at the last space before it)."""
+    out: list[str] = []
+    current = ""
+    for sentence in _SENTENCE_END.split(paragraph):
+        sentence = sentence.strip()
+        while len(sentence) > limit:
+            cut = sentence.rfind(" ", 0, limit)
+            cut = cut if cut > limit // 2 else limit
+            if current:
+                out.append(current)
+                current = ""
+            out.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        if current and len(current) + 1 + len(sentence) > limit:
+            out.append(current)
+            current = ""
+        current = f"{current} {sentence}".strip() if sentence else current
+    if current:
+        out.append(current)
+    return out
+
+
+def pieces(content: str, limit: int = MAX_PASSAGE) -> list[str]:
+    """A section's text as passages of at most ``limit`` characters: whole paragraphs while they
+    fit, long paragraphs cut at sentence boundaries."""
+    out: list[str] = []
+    chunk: list[str] = []
+    for para in re.split(r"\n\s*\n", content):
+        para = para.strip()
+        if not para:
+            continue
+        parts = _sentences(para, limit) if len(para) > limit else [para]
+        for part in parts:
+            if chunk and len("\n\n".join(chunk)) + 2 + len(part) > limit:
+                out.append("\n\n".join(chunk))
+                chunk = []
+            chunk.append(part)
+    if chunk:
+        out.append("\n\n".join(chunk))
+    return out
+
+
+def faq_sections(question: str, answer: str) -> list[Section]:
+    """An FAQ entry: its question is every passage's title (matched as a question), its answer
+    the text, cut like any section's."""
+    question = " ".join(question.split())
+    return [Section(question, piece) for piece in pieces(answer.replace("\x00", ""))] or [Section(question, question)]
+
+
 def split(text: str, *, default_title: str) -> list[Section]:
     """Sections by headings (Markdown '#' lines), then paragraphs up to ``MAX_PASSAGE`` chars."""
     sections: list[Section] = []
@@ -76,17 +132,7 @@ def split(text: str, *, default_title: str) -> list[Section]:
         if not content:
             return
         title = " > ".join(trail) or default_title
-        chunk: list[str] = []
-        for para in re.split(r"\n\s*\n", content):
-            para = para.strip()
-            if not para:
-                continue
-            if chunk and len("\n\n".join(chunk)) + len(para) > MAX_PASSAGE:
-                sections.append(Section(title, "\n\n".join(chunk)))
-                chunk = []
-            chunk.append(para)
-        if chunk:
-            sections.append(Section(title, "\n\n".join(chunk)))
+        sections.extend(Section(title, piece) for piece in pieces(content))
 
     for line in text.splitlines():
         heading = re.match(r"^(#{1,6})\s+(.*\S)\s*$", line)

@@ -1,21 +1,29 @@
-"""Knowledge-base search, offline, no extra service: on SQLite FTS5 with BM25 and Porter stemming;
-on PostgreSQL its own full-text search (a weighted tsvector per passage, English stemming,
-``ts_rank``; migration 0008). Both weight a passage's title above its text and OR the question's
-content words, so the two rank alike. When passages carry embeddings (an embedding model is configured), :func:`search` fuses the BM25
-and vector rankings (reciprocal rank fusion), which finds paraphrased questions that share few
-words with their passage."""
+"""Knowledge-base search, offline, no extra service. Two views of each passage, fused:
+
+* full text, by the database's own engine: SQLite FTS5 with BM25 and Porter stemming, or
+  PostgreSQL's weighted tsvector with English stemming and ``ts_rank`` (migration 0008). Both
+  weight a passage's title above its text and OR the question's content words, so they rank alike;
+* meaning, by the offline vectors shipped with Ndoto (``core.ai.vectors``): the question's
+  similarity to each passage's title and to its text, which finds reworded questions that share
+  few words with their passage ("mail" for "email").
+
+The rankings are fused by reciprocal rank fusion (and a fourth joins them when an embedding
+model is configured through litellm). Measured on the public FAQ set
+(``benchmarks/kb_retrieval.py``): full text alone hit@1 0.78, fused 0.92.
+"""
 
 from __future__ import annotations
 
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core.db import statements
-from ndoto_cli.core.models import KbDocument, KbPassage
+from ndoto_cli.core.models import KbPassage
 
 STOPWORDS = {
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "do", "does", "did",
@@ -23,22 +31,6 @@ STOPWORDS = {
     "my", "of", "on", "or", "our", "please", "so", "that", "the", "their", "them", "then", "there", "these",
     "they", "this", "to", "us", "was", "we", "were", "what", "when", "where", "which", "who", "why", "will",
     "with", "would", "you", "your", "yours", "hi", "hello", "thanks", "thank",
-}
-
-
-# Customer-service paraphrases BM25 cannot bridge on its own (customers say "broken", help
-# centres say "damaged"). Expanding the query with them is cheap and offline; an embedding model
-# (hybrid retrieval) does this in general when one is configured.
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "broken": ("damaged", "faulty"), "broke": ("damaged",), "faulty": ("damaged",), "damaged": ("broken",),
-    "back": ("return", "refund"), "money": ("refund", "payment"), "refund": ("money",),
-    "arrive": ("delivery", "delivered"), "arrives": ("delivery",), "get": ("delivery",), "come": ("delivery",),
-    "package": ("parcel",), "parcel": ("package",), "ship": ("delivery", "shipping"), "shipping": ("delivery",),
-    "deliver": ("delivery", "shipping"), "cost": ("price", "costs"), "price": ("cost", "costs"), "fee": ("cost",),
-    "pay": ("payment",), "paying": ("payment",), "cash": ("payment",), "card": ("card", "payment"),
-    "password": ("sign",), "login": ("sign", "password"), "log": ("sign",), "address": ("address",),
-    "cancel": ("cancel", "return"), "exchange": ("return", "replace"), "wrong": ("wrong", "replace"),
-    "track": ("tracking",), "where": ("tracking",), "human": ("agent",), "person": ("agent",),
 }
 
 
@@ -52,13 +44,12 @@ class Hit:
 
 
 def query_words(question: str) -> list[str]:
-    """The question's content words, expanded with their paraphrases, each once."""
+    """The question's content words, each once. (A hand-written list of shop synonyms used to
+    widen them; the offline vectors bridge rewording in general, and on the public FAQ set the
+    list changed nothing: it is gone.)"""
     words = [w for w in re.findall(r"[\w']+", question.lower()) if w not in STOPWORDS and len(w) > 1]
     words = [w.strip("'") for w in words if w.strip("'")]
-    expanded = list(words)
-    for word in words:
-        expanded.extend(SYNONYMS.get(word, ()))
-    return list(dict.fromkeys(expanded))
+    return list(dict.fromkeys(words))
 
 
 async def _full_text(session: AsyncSession, *, bot_id: int, question: str, limit: int) -> list[Hit]:
@@ -70,24 +61,146 @@ async def _full_text(session: AsyncSession, *, bot_id: int, question: str, limit
     return [Hit(*row) for row in rows]
 
 
+CANDIDATES = 50  # full-text hits fused with the vector rankings (the rest are not in the full-text ranking)
+# A passage that shares no word with the question is a hit only if it is this similar to it (the
+# better of title and text): on the public FAQ set every question's right answer was at least 0.48
+# similar, while unrelated pairs ("can I return an item?" / "We ship in two days.") score 0.3 or less.
+MIN_SIMILARITY = 0.4
+
+
+@dataclass
+class _Index:
+    """One bot's passage vectors, as matrices, for one kb_version of it."""
+
+    key: tuple[Any, ...]
+    ids: Any  # passage ids (numpy int64)
+    titles: Any  # (n, DIM) unit vectors
+    texts: Any
+    position: dict[int, int]
+
+
+_INDEXES: dict[tuple[str, int], _Index] = {}  # (database, bot) -> its vectors, in this process
+
+
+async def _index(session: AsyncSession, bot_id: int) -> _Index | None:
+    """The bot's vectors, read once per change of its knowledge base (``kb_version``)."""
+    import numpy as np
+
+    from ndoto_cli.core.ai import vectors
+
+    raw = await statements.raw(session)
+    bot = await raw.one("SELECT kb_version, created_at FROM agent_bots WHERE id = :id", {"id": bot_id})
+    if bot is None:
+        return None
+    where = (str(session.bind.url) if session.bind is not None else "", bot_id)
+    key = (int(bot[0]), float(bot[1]))
+    cached = _INDEXES.get(where)
+    if cached is not None and cached.key == key:
+        return cached
+    rows = await raw.all(
+        "SELECT id, title_vector, text_vector FROM kb_passages WHERE agent_bot_id = :bot AND vector_model = :model ORDER BY id",
+        {"bot": bot_id, "model": vectors.MODEL},
+    )
+    index = _Index(
+        key, np.array([r[0] for r in rows], dtype=np.int64),
+        vectors.unpack_many([bytes(r[1]) if r[1] is not None else None for r in rows]),  # type: ignore[misc]
+        vectors.unpack_many([bytes(r[2]) if r[2] is not None else None for r in rows]),  # type: ignore[misc]
+        {int(r[0]): i for i, r in enumerate(rows)},
+    )
+    _INDEXES[where] = index
+    return index
+
+
+RRF_K = 60  # reciprocal rank fusion's usual constant: a passage's rank r in a ranking adds 1 / (K + r)
+
+
+def _ranks(scores: Any, among: Any) -> Any:
+    """Each position's rank (0 = best) among the positions ``among``; the others get none (inf)."""
+    import numpy as np
+
+    ranks = np.full(len(scores), np.inf)
+    chosen = np.flatnonzero(among)
+    ranks[chosen[np.argsort(-scores[chosen], kind="stable")]] = np.arange(len(chosen))
+    return ranks
+
+
 async def search(
     session: AsyncSession, *, bot_id: int, question: str, limit: int = 4, query_embedding: list[float] | None = None
 ) -> list[Hit]:
-    """The best passages for a question: full text, fused with vector similarity when available."""
-    bm25 = await _full_text(session, bot_id=bot_id, question=question, limit=max(limit * 3, 10))
-    if query_embedding is None:
-        return bm25[:limit]
-    rows = (
-        await session.execute(
-            select(KbPassage, KbDocument.source).join(KbDocument, KbDocument.id == KbPassage.document_id)
-            .where(KbPassage.agent_bot_id == bot_id, KbPassage.embedding.is_not(None))  # type: ignore[union-attr]
+    """The best passages for a question: reciprocal rank fusion of the full-text ranking and the
+    offline vectors' rankings by similarity to each passage's title and to its text (and the
+    configured embedding model's, when there is one). A passage is a hit only if the full text
+    found it or it is at least ``MIN_SIMILARITY`` similar to the question.
+
+    Why rank fusion: it needs no weights. Measured on the public FAQ set, summing the scaled
+    scores instead let the full text (hit@1 0.78 alone) pull the vectors (0.94 alone) down to
+    0.90; rank fusion keeps 0.92 and still lets an exact term (an error code, a product name)
+    lift the passage that has it."""
+    import asyncio
+
+    import numpy as np
+
+    from ndoto_cli.core.ai import vectors
+
+    full = await _full_text(session, bot_id=bot_id, question=question, limit=CANDIDATES)
+    index = await _index(session, bot_id) if vectors.available() else None
+    if (index is None or not len(index.ids)) and query_embedding is None:
+        return full[:limit]
+    known = {h.passage_id: h for h in full}
+    ids = [int(i) for i in index.ids] if index is not None else []
+    order = ids + [pid for pid in known if index is None or pid not in index.position]
+    at = {pid: i for i, pid in enumerate(order)}
+    relevant = np.zeros(len(order), dtype=bool)
+    fused = np.zeros(len(order))
+    if full:
+        text_scores = np.zeros(len(order))
+        for hit in full:
+            text_scores[at[hit.passage_id]] = hit.score
+            relevant[at[hit.passage_id]] = True
+        fused += 1.0 / (RRF_K + 1 + _ranks(text_scores, relevant))
+    if ids:
+        assert index is not None
+        q = (await asyncio.to_thread(vectors.embed, [question]))[0]  # onnxruntime lets the event loop go on
+        closest = np.full(len(order), -1.0)
+        vectored = np.zeros(len(order), dtype=bool)
+        vectored[: len(ids)] = True
+        for matrix in (index.titles, index.texts):
+            similarity = np.full(len(order), -1.0)
+            similarity[: len(ids)] = matrix @ q
+            closest = np.maximum(closest, similarity)
+            fused += 1.0 / (RRF_K + 1 + _ranks(similarity, vectored))
+        relevant |= closest >= MIN_SIMILARITY
+    if query_embedding is not None:
+        similarity, embedded = await _model_similarity(session, bot_id, query_embedding, at, len(order))
+        fused += 1.0 / (RRF_K + 1 + _ranks(similarity, embedded))
+    best = [order[i] for i in np.argsort(-np.where(relevant, fused, -1.0), kind="stable")[:limit] if relevant[i]]
+    missing = [pid for pid in best if pid not in known]
+    if missing:
+        marks = ", ".join(f":p{i}" for i in range(len(missing)))
+        rows = await (await statements.raw(session)).all(
+            f"SELECT p.id, p.title, p.content, d.source FROM kb_passages p JOIN kb_documents d ON d.id = p.document_id WHERE p.id IN ({marks})",
+            {f"p{i}": pid for i, pid in enumerate(missing)},
         )
-    ).all()
-    vector = sorted(
-        (Hit(p.id, p.title, p.content, _cosine(query_embedding, p.embedding), source) for p, source in rows),  # type: ignore[arg-type]
-        key=lambda h: h.score, reverse=True,
-    )[: max(limit * 3, 10)]
-    return fuse([bm25, vector], limit=limit)
+        for r in rows:
+            known[int(r[0])] = Hit(int(r[0]), r[1], r[2], 0.0, r[3])
+    return [Hit(pid, known[pid].title, known[pid].content, round(float(fused[at[pid]]), 4), known[pid].source) for pid in best if pid in known]
+
+
+async def _model_similarity(session: AsyncSession, bot_id: int, query_embedding: list[float], at: dict[int, int], size: int) -> tuple[Any, Any]:
+    """The configured embedding model's similarity (``NDOTO_EMBEDDING_MODEL``) per position, and
+    which positions it embedded."""
+    import numpy as np
+
+    rows = (await session.execute(
+        select(KbPassage.id, KbPassage.embedding).where(KbPassage.agent_bot_id == bot_id, KbPassage.embedding.is_not(None))  # type: ignore[union-attr]
+    )).all()
+    similarity = np.full(size, -1.0)
+    embedded = np.zeros(size, dtype=bool)
+    for pid, embedding in rows:
+        if pid in at:
+            similarity[at[pid]] = _cosine(query_embedding, embedding)
+            embedded[at[pid]] = True
+    return similarity, embedded
 
 
 def _cosine(a: list[float], b: list[float]) -> float:
@@ -96,13 +209,17 @@ def _cosine(a: list[float], b: list[float]) -> float:
     return dot / norm if norm else 0.0
 
 
-def fuse(rankings: list[list[Hit]], *, limit: int, k: int = 60) -> list[Hit]:
-    """Reciprocal rank fusion: robust to the two rankings' incomparable score scales."""
-    scores: dict[int, float] = {}
-    hits: dict[int, Hit] = {}
-    for ranking in rankings:
-        for rank, hit in enumerate(ranking):
-            scores[hit.passage_id] = scores.get(hit.passage_id, 0.0) + 1.0 / (k + rank + 1)
-            hits.setdefault(hit.passage_id, hit)
-    ordered = sorted(scores, key=lambda pid: scores[pid], reverse=True)[:limit]
-    return [Hit(pid, hits[pid].title, hits[pid].content, round(scores[pid], 4), hits[pid].source) for pid in ordered]
+def sources(hits: list[Hit]) -> list[dict[str, Any]]:
+    """What an answer was grounded on, for its message's ``content_attributes["sources"]``: each
+    passage's title (its heading chain) and where it came from: a web page's address (``url``), an
+    FAQ entry, or a file's name (the path stays on the server). Agents see them all under the
+    bot's message; a website visitor sees only those with an address, as links."""
+    out = []
+    for hit in hits:
+        url = hit.source if hit.source.startswith(("https://", "http://")) else None
+        if url is None and hit.source.startswith("faq: "):
+            where = "FAQ"
+        else:
+            where = url or hit.source.replace("\\", "/").rsplit("/", 1)[-1]
+        out.append({"passage_id": hit.passage_id, "title": hit.title, "location": where, "url": url})
+    return out

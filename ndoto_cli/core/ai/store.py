@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core.ai.ingest import Section, read_document
@@ -24,16 +24,42 @@ async def require_ai_bot(session: AsyncSession, *, bot_id: int) -> AgentBot:
     return require_ai(bot, "kb")
 
 
+def section_vectors(sections: list[Section]) -> list[tuple[bytes, bytes] | None]:
+    """The offline vectors (title, text) of each section: computed before the write transaction
+    (a few ms per passage of CPU), so the writer is not held for them. None for each when the
+    offline model is not available (the passages are found by full text; ``kb reindex`` later)."""
+    from ndoto_cli.core.ai import vectors
+
+    if not sections:
+        return []
+    if not vectors.available():
+        return [None] * len(sections)
+    titles = sorted({s.title for s in sections})  # one vector per distinct title (an FAQ's answers share it)
+    embedded = vectors.embed(titles + [s.content for s in sections])
+    title_of = {t: vectors.pack(embedded[i]) for i, t in enumerate(titles)}
+    return [(title_of[s.title], vectors.pack(embedded[len(titles) + i])) for i, s in enumerate(sections)]
+
+
+async def bump(session: AsyncSession, bot_id: int) -> None:
+    """The bot's knowledge base changed: every process's search reloads its vectors."""
+    await session.execute(update(AgentBot).where(AgentBot.id == bot_id).values(kb_version=AgentBot.kb_version + 1))
+
+
 async def add_document(
-    session: AsyncSession, *, bot_id: int, path: Path, embeddings: list[list[float]] | None = None,
-    sections: list[Section] | None = None, raw: str | None = None,
+    session: AsyncSession, *, bot_id: int, path: Path | None = None, embeddings: list[list[float]] | None = None,
+    sections: list[Section] | None = None, raw: str | None = None, vectors: list[tuple[bytes, bytes] | None] | None = None,
+    source: str | None = None,
 ) -> tuple[KbDocument, bool]:
-    """Add or replace a document; returns (document, changed). Unchanged content is a no-op."""
+    """Add or replace a document; returns (document, changed). Unchanged content is a no-op.
+    ``source``: where it came from when it is not a file (an FAQ entry, a web page)."""
+    from ndoto_cli.core.ai.vectors import MODEL
+
     await require_ai_bot(session, bot_id=bot_id)
     if raw is None or sections is None:
+        assert path is not None
         raw, sections = read_document(path)
     digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
-    source = str(path.resolve())
+    source = source or str(path.resolve())  # type: ignore[union-attr]
     existing = (
         await session.execute(select(KbDocument).where(KbDocument.agent_bot_id == bot_id, KbDocument.source == source))
     ).scalar_one_or_none()
@@ -46,14 +72,18 @@ async def add_document(
     else:
         doc = KbDocument(agent_bot_id=bot_id, source=source, title="", sha256=digest)
         session.add(doc)
-    doc.title = sections[0].title.split(" > ")[0] if sections else path.stem
+    doc.title = sections[0].title.split(" > ")[0] if sections else (path.stem if path else source)
     doc.passages = len(sections)
     await session.flush()
+    if vectors is None:
+        vectors = section_vectors(sections)
     fts = await _has_fts(session)
     for i, section in enumerate(sections):
         passage = KbPassage(
             document_id=doc.id, agent_bot_id=bot_id, ordinal=i, title=section.title, content=section.content,  # type: ignore[arg-type]
             embedding=embeddings[i] if embeddings else None,
+            title_vector=vectors[i][0] if vectors[i] else None, text_vector=vectors[i][1] if vectors[i] else None,  # type: ignore[index]
+            vector_model=MODEL if vectors[i] else None,
         )
         session.add(passage)
         await session.flush()
@@ -62,6 +92,7 @@ async def add_document(
                 session, "INSERT INTO kb_fts (rowid, title, content) VALUES (:id, :title, :content)",
                 {"id": passage.id, "title": section.title, "content": section.content},
             )
+    await bump(session, bot_id)
     return doc, True
 
 
@@ -79,18 +110,88 @@ async def list_documents(session: AsyncSession, *, bot_id: int) -> list[KbDocume
     return list((await session.execute(select(KbDocument).where(KbDocument.agent_bot_id == bot_id).order_by(KbDocument.id))).scalars())
 
 
-async def remove_document(session: AsyncSession, *, bot_id: int, ref: str) -> KbDocument:
-    """Remove by id, file name or path."""
+async def find_document(session: AsyncSession, *, bot_id: int, ref: str) -> KbDocument:
+    """A document by id, file name, path, or an FAQ entry's question."""
     docs = await list_documents(session, bot_id=bot_id)
-    matches = [d for d in docs if str(d.id) == ref or d.source == ref or Path(d.source).name == ref or d.source == str(Path(ref).resolve())]
+    question = FAQ_SOURCE + " ".join(ref.split())
+    matches = [
+        d for d in docs
+        if str(d.id) == ref or d.source in (ref, question)
+        or (not d.source.startswith(FAQ_SOURCE) and (Path(d.source).name == ref or d.source == str(Path(ref).resolve())))
+    ]
     if not matches:
         raise NotFound(f"no document {ref!r} in this bot's knowledge base")
     if len(matches) > 1:
         raise Invalid(f"{ref!r} matches several documents ({', '.join(str(d.id) for d in matches)}); use an id")
-    doc = matches[0]
+    return matches[0]
+
+
+async def document_passages(session: AsyncSession, *, bot_id: int, ref: str) -> tuple[KbDocument, list[KbPassage]]:
+    """A document and its passages in order, as they are indexed (``ndoto kb show``)."""
+    doc = await find_document(session, bot_id=bot_id, ref=ref)
+    passages = (await session.execute(select(KbPassage).where(KbPassage.document_id == doc.id).order_by(KbPassage.ordinal))).scalars()
+    return doc, list(passages)
+
+
+async def remove_document(session: AsyncSession, *, bot_id: int, ref: str) -> KbDocument:
+    """Remove by id, file name, path or an FAQ entry's question."""
+    doc = await find_document(session, bot_id=bot_id, ref=ref)
     await _delete_passages(session, doc.id)  # type: ignore[arg-type]
     await session.delete(doc)
     await session.flush()
+    await bump(session, bot_id)
     return doc
 
 
+async def passages_to_reindex(session: AsyncSession, *, bot_id: int, limit: int) -> list[tuple[int, str, str]]:
+    """(id, title, text) of passages without vectors of the current model, a batch at a time."""
+    from ndoto_cli.core.ai.vectors import MODEL
+
+    rows = await session.execute(
+        select(KbPassage.id, KbPassage.title, KbPassage.content)
+        .where(KbPassage.agent_bot_id == bot_id, (KbPassage.vector_model.is_(None)) | (KbPassage.vector_model != MODEL))  # type: ignore[union-attr]
+        .order_by(KbPassage.id).limit(limit)
+    )
+    return [(int(r[0]), r[1], r[2]) for r in rows]
+
+
+async def store_vectors(session: AsyncSession, *, bot_id: int, rows: list[tuple[int, bytes, bytes]]) -> None:
+    """Give passages their vectors (``ndoto kb reindex``)."""
+    from ndoto_cli.core.ai.vectors import MODEL
+
+    for passage_id, title_vector, text_vector in rows:
+        await session.execute(
+            update(KbPassage).where(KbPassage.id == passage_id, KbPassage.agent_bot_id == bot_id)
+            .values(title_vector=title_vector, text_vector=text_vector, vector_model=MODEL)
+        )
+    await bump(session, bot_id)
+
+
+
+
+FAQ_SOURCE = "faq: "  # an FAQ entry's source: its question (adding the same question replaces its answer)
+
+
+def faq_entry(question: str, answer: str) -> tuple[str, str, list[Section]]:
+    """(source, raw, passages) of an FAQ entry, checked: both parts are needed."""
+    from ndoto_cli.core import limits
+    from ndoto_cli.core.ai.ingest import faq_sections
+
+    limits.text(question, field="question", max_length=limits.NAME * 8)
+    limits.text(answer, field="answer", max_length=limits.CONTENT)
+    question = " ".join((question or "").split())
+    answer = (answer or "").strip()
+    if not question:
+        raise Invalid("an FAQ entry needs its question", field="question")
+    if not answer:
+        raise Invalid(f"the FAQ entry {question[:60]!r} has no answer", field="answer")
+    return FAQ_SOURCE + question, f"{question}\n\n{answer}", faq_sections(question, answer)
+
+
+async def add_faq(
+    session: AsyncSession, *, bot_id: int, question: str, answer: str, vectors: list[tuple[bytes, bytes] | None] | None = None,
+) -> tuple[KbDocument, bool]:
+    """Add an FAQ entry (question and answer) as a document of its own; its question is the
+    title of each of its passages, so a customer's question is matched against it as a question."""
+    source, raw, sections = faq_entry(question, answer)
+    return await add_document(session, bot_id=bot_id, sections=sections, raw=raw, source=source, vectors=vectors)

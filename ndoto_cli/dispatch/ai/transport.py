@@ -15,6 +15,7 @@ from typing import Any
 from ndoto_cli.core import routing
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.ai import rules as ai_rules
+from ndoto_cli.core.ai import search as kb_search
 from ndoto_cli.core.errors import NdotoError
 from ndoto_cli.core.models import AgentBot, Channel
 from ndoto_cli.core.outbox.queue import Claimed, Outcome
@@ -76,6 +77,7 @@ class AITransport:
         if turn.action == "reply":
             result = await messages.create_message(
                 s, account_id=account_id, display_id=display_id, actor=actor, content=turn.text, bundle=bundle,
+                content_attributes={"sources": kb_search.sources(turn.passages)} if turn.passages else None,
                 additional_attributes={"ai": {"model": usage["model"], "passages": [p.passage_id for p in turn.passages]}},
             )
             await ai_rules.record(s, agent_bot_id=bot.id, conversation_id=conv_id, message_id=result.message.id, kind="reply", **usage)

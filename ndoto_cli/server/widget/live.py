@@ -45,7 +45,16 @@ VISIBLE_ATTRIBUTES = ("items", "submitted_values", "deleted", "in_reply_to")  # 
 
 
 def visible_attributes(attributes: Any) -> dict[str, Any]:
-    return {k: v for k, v in (attributes or {}).items() if k in VISIBLE_ATTRIBUTES} if isinstance(attributes, dict) else {}
+    """What a visitor may see of a message's attributes: the ones a widget renders, and of an
+    AI answer's sources only those with a web address (title and link; never a server's file)."""
+    if not isinstance(attributes, dict):
+        return {}
+    out = {k: v for k, v in attributes.items() if k in VISIBLE_ATTRIBUTES}
+    links = [{"title": str(s.get("title") or ""), "url": s["url"]} for s in attributes.get("sources") or []
+             if isinstance(s, dict) and isinstance(s.get("url"), str) and s["url"].startswith(("https://", "http://"))]
+    if links:
+        out["sources"] = links
+    return out
 
 
 def visitor_item(name: str, payload: dict[str, Any]) -> dict[str, Any] | None:

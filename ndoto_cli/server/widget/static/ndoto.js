@@ -185,6 +185,17 @@
       });
       el.appendChild(options);
     }
+    // The pages an AI answer was grounded on (the server sends only those with a web address).
+    var sources = msg.content_attributes && msg.content_attributes.sources;
+    if (!mine(msg) && Array.isArray(sources) && sources.length) {
+      var links = h("div", { class: "sources" });
+      sources.slice(0, 4).forEach(function (s) {
+        var url = String((s && s.url) || "");
+        if (!/^https?:\/\//.test(url)) return;
+        links.appendChild(h("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: String(s.title || url) }));
+      });
+      if (links.childNodes.length) el.appendChild(links);
+    }
   }
 
   /** Show a message once, in id order, whatever path it came by (POST answer, stream, refetch). */
