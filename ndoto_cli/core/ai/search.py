@@ -114,13 +114,21 @@ async def _index(session: AsyncSession, bot_id: int) -> _Index | None:
 RRF_K = 60  # reciprocal rank fusion's usual constant: a passage's rank r in a ranking adds 1 / (K + r)
 
 
+FUSED = 200  # each ranking's top this many take part in the fusion (the rest would add < 1/260 each)
+
+
 def _ranks(scores: Any, among: Any) -> Any:
-    """Each position's rank (0 = best) among the positions ``among``; the others get none (inf)."""
+    """Each position's rank (0 = best) among the positions ``among``, for the top ``FUSED`` of them;
+    the others get none (inf). A partial sort: the cost stays linear in the passages."""
     import numpy as np
 
     ranks = np.full(len(scores), np.inf)
     chosen = np.flatnonzero(among)
-    ranks[chosen[np.argsort(-scores[chosen], kind="stable")]] = np.arange(len(chosen))
+    values = scores[chosen]
+    if len(chosen) > FUSED:
+        top = np.argpartition(-values, FUSED)[:FUSED]
+        chosen, values = chosen[top], values[top]
+    ranks[chosen[np.argsort(-values, kind="stable")]] = np.arange(len(chosen))
     return ranks
 
 
@@ -147,33 +155,49 @@ async def search(
     if (index is None or not len(index.ids)) and query_embedding is None:
         return full[:limit]
     known = {h.passage_id: h for h in full}
-    ids = [int(i) for i in index.ids] if index is not None else []
-    order = ids + [pid for pid in known if index is None or pid not in index.position]
-    at = {pid: i for i, pid in enumerate(order)}
-    relevant = np.zeros(len(order), dtype=bool)
-    fused = np.zeros(len(order))
+    # Positions: the bot's vectored passages first (their order in the index), then full-text hits
+    # without vectors. Nothing here walks the passages in Python: at 100,000 that alone took 30 ms.
+    vectored_count = len(index.ids) if index is not None else 0
+    extra = [pid for pid in known if index is None or pid not in index.position]
+    size = vectored_count + len(extra)
+    extra_at = {pid: vectored_count + i for i, pid in enumerate(extra)}
+
+    def position(pid: int) -> int:
+        return index.position[pid] if index is not None and pid in index.position else extra_at[pid]
+
+    relevant = np.zeros(size, dtype=bool)
+    fused = np.zeros(size)
     if full:
-        text_scores = np.zeros(len(order))
+        text_scores = np.zeros(size)
         for hit in full:
-            text_scores[at[hit.passage_id]] = hit.score
-            relevant[at[hit.passage_id]] = True
+            text_scores[position(hit.passage_id)] = hit.score
+            relevant[position(hit.passage_id)] = True
         fused += 1.0 / (RRF_K + 1 + _ranks(text_scores, relevant))
-    if ids:
+    if vectored_count:
         assert index is not None
         q = (await asyncio.to_thread(vectors.embed, [question]))[0]  # onnxruntime lets the event loop go on
-        closest = np.full(len(order), -1.0)
-        vectored = np.zeros(len(order), dtype=bool)
-        vectored[: len(ids)] = True
+        closest = np.full(size, -1.0)
+        vectored = np.zeros(size, dtype=bool)
+        vectored[:vectored_count] = True
         for matrix in (index.titles, index.texts):
-            similarity = np.full(len(order), -1.0)
-            similarity[: len(ids)] = matrix @ q
-            closest = np.maximum(closest, similarity)
+            similarity = np.full(size, -1.0)
+            similarity[:vectored_count] = matrix @ q
+            np.maximum(closest, similarity, out=closest)
             fused += 1.0 / (RRF_K + 1 + _ranks(similarity, vectored))
         relevant |= closest >= MIN_SIMILARITY
     if query_embedding is not None:
-        similarity, embedded = await _model_similarity(session, bot_id, query_embedding, at, len(order))
+        similarity, embedded = await _model_similarity(session, bot_id, query_embedding, position, size)
         fused += 1.0 / (RRF_K + 1 + _ranks(similarity, embedded))
-    best = [order[i] for i in np.argsort(-np.where(relevant, fused, -1.0), kind="stable")[:limit] if relevant[i]]
+    scored = np.where(relevant, fused, -1.0)
+    top = np.argpartition(-scored, limit)[:limit] if size > limit else np.arange(size)
+    top = top[np.argsort(-scored[top], kind="stable")]
+    score_of = {}
+    best = []
+    for i in top:
+        if relevant[i]:
+            pid = int(index.ids[i]) if i < vectored_count else extra[i - vectored_count]  # type: ignore[union-attr]
+            best.append(pid)
+            score_of[pid] = float(fused[i])
     missing = [pid for pid in best if pid not in known]
     if missing:
         marks = ", ".join(f":p{i}" for i in range(len(missing)))
@@ -183,10 +207,10 @@ async def search(
         )
         for r in rows:
             known[int(r[0])] = Hit(int(r[0]), r[1], r[2], 0.0, r[3])
-    return [Hit(pid, known[pid].title, known[pid].content, round(float(fused[at[pid]]), 4), known[pid].source) for pid in best if pid in known]
+    return [Hit(pid, known[pid].title, known[pid].content, round(score_of[pid], 4), known[pid].source) for pid in best if pid in known]
 
 
-async def _model_similarity(session: AsyncSession, bot_id: int, query_embedding: list[float], at: dict[int, int], size: int) -> tuple[Any, Any]:
+async def _model_similarity(session: AsyncSession, bot_id: int, query_embedding: list[float], position: Any, size: int) -> tuple[Any, Any]:
     """The configured embedding model's similarity (``NDOTO_EMBEDDING_MODEL``) per position, and
     which positions it embedded."""
     import numpy as np
@@ -197,9 +221,12 @@ async def _model_similarity(session: AsyncSession, bot_id: int, query_embedding:
     similarity = np.full(size, -1.0)
     embedded = np.zeros(size, dtype=bool)
     for pid, embedding in rows:
-        if pid in at:
-            similarity[at[pid]] = _cosine(query_embedding, embedding)
-            embedded[at[pid]] = True
+        try:
+            at = position(pid)
+        except KeyError:
+            continue  # neither vectored nor a full-text hit
+        similarity[at] = _cosine(query_embedding, embedding)
+        embedded[at] = True
     return similarity, embedded
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def _model() -> tuple[Any, Any, set[str]]:
     tokenizer.enable_truncation(max_length=MAX_TOKENS)
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1  # one core per call: a server embeds a question between other work
+    options.intra_op_num_threads = min(os.cpu_count() or 1, 4)  # ingest is the long part: it gets the cores
     options.log_severity_level = 3
     session = onnxruntime.InferenceSession(str(onnx), sess_options=options, providers=["CPUExecutionProvider"])
     return tokenizer, session, {i.name for i in session.get_inputs()}
