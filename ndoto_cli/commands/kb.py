@@ -24,6 +24,8 @@ from ndoto_cli.commands.output import (
     table,
 )
 
+DocArg = Annotated[str, typer.Argument(help="Document id, file name, path, or an FAQ entry's question.")]
+
 app = typer.Typer(help="Knowledge bases of AI agent bots.\n\nExample: ndoto kb add Helper examples/shop-help/", no_args_is_help=True, rich_markup_mode=None)
 
 
@@ -138,7 +140,7 @@ def list_(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as
 @app.command("remove")
 def remove(
     bot: BotArg,
-    document: Annotated[str, typer.Argument(help="Document id, file name or path.")],
+    document: DocArg,
     system: SystemOpt = False,
     account: AccountOpt = None,
     as_json: JsonOpt = False,
@@ -406,7 +408,7 @@ def reindex(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, 
 @app.command("show")
 def show(
     bot: BotArg,
-    document: Annotated[str, typer.Argument(help="Document id, file name, path, or an FAQ entry's question.")],
+    document: DocArg,
     system: SystemOpt = False,
     account: AccountOpt = None,
     as_json: JsonOpt = False,
