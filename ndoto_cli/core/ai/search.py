@@ -79,7 +79,7 @@ class _Index:
     position: dict[int, int]
 
 
-_INDEXES: dict[tuple[str, int], _Index] = {}  # (database, bot) -> its vectors, in this process
+_INDEXES: dict[tuple[Any, int], _Index] = {}  # (database, bot) -> its vectors, in this process
 
 
 async def _index(session: AsyncSession, bot_id: int) -> _Index | None:
@@ -92,7 +92,7 @@ async def _index(session: AsyncSession, bot_id: int) -> _Index | None:
     bot = await raw.one("SELECT kb_version, created_at FROM agent_bots WHERE id = :id", {"id": bot_id})
     if bot is None:
         return None
-    where = (str(session.bind.url) if session.bind is not None else "", bot_id)
+    where = (session.bind.url if session.bind is not None else None, bot_id)  # a URL is hashable: no rendering per search
     key = (int(bot[0]), float(bot[1]))
     cached = _INDEXES.get(where)
     if cached is not None and cached.key == key:

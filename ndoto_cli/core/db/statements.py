@@ -291,18 +291,6 @@ async def _asyncpg_transaction(adapted: Any, *, begin: bool) -> bool:
     return True
 
 
-async def raw_sqlite(session: AsyncSession) -> Any | None:
-    """The sqlite3 connection under this session's transaction, or None on other databases."""
-    found = await raw(session)
-    return found.conn if isinstance(found, SQLite) else None
-
-
-async def insert_returning_id(session: AsyncSession, sql: str, params: Params) -> int:
-    """Run an ``INSERT ... RETURNING id`` and return the id."""
-    row = await (await raw(session)).one(sql, params)
-    return int(row[0])
-
-
 async def execute(session: AsyncSession, sql: str, params: Params | list[Params]) -> int:
     """Run a statement (for each parameter set of a list); returns the rows it changed (-1 when
     the driver does not say: a list on PostgreSQL)."""
@@ -348,27 +336,16 @@ def _decode(model: type, row: Any, offset: int) -> dict[str, Any] | None:
     return values
 
 
-@functools.cache
-def _select_sql(model: type, where: str) -> str:
-    return f"SELECT {', '.join(name for name, _ in _columns(model))} FROM {model.__tablename__} WHERE {where}"  # type: ignore[attr-defined]
-
-
-async def fetch_one(session: AsyncSession, model: type, where: str, params: Params) -> Any | None:
-    """One row of ``model`` as a transient instance, by a raw WHERE clause."""
-    row = await (await raw(session)).one(_select_sql(model, where), params)
-    if row is None:
-        return None
-    values = _decode(model, row, 0)
-    return build(model, values) if values is not None else None
-
-
-def fetch_one_raw(conn: Any, model: type, where: str, params: Params) -> Any | None:
-    """:func:`fetch_one` on a plain sqlite3 connection (``Database.quick``), with no session."""
-    row = conn.execute(_select_sql(model, where), params).fetchone()
-    if row is None:
-        return None
-    values = _decode(model, row, 0)
-    return build(model, values) if values is not None else None
+def _objects(row: Any, models: list[type]) -> list[Any]:
+    """One joined row as transient instances of ``models``, their columns side by side in the
+    row (None for a model an outer join did not find)."""
+    out = []
+    offset = 0
+    for model in models:
+        values = _decode(model, row, offset)
+        out.append(build(model, values) if values is not None else None)
+        offset += len(_columns(model))
+    return out
 
 
 _BUNDLE_MODELS: tuple[tuple[type, str], ...] = (
@@ -415,13 +392,7 @@ async def fetch_bundle(session: AsyncSession, *, account_id: int, display_id: in
     row = await found.one(_bundle_sql(lock), {"account_id": account_id, "display_id": display_id})
     if row is None:
         return None
-    objects = []
-    offset = 0
-    for model, _alias in _BUNDLE_MODELS:
-        values = _decode(model, row, offset)
-        objects.append(build(model, values) if values is not None else None)
-        offset += len(_columns(model))
-    conv, inbox, contact, contact_inbox, account, link, assignee, conv_bot, inbox_bot = objects
+    conv, inbox, contact, contact_inbox, account, link, assignee, conv_bot, inbox_bot = _objects(row, [m for m, _ in _BUNDLE_MODELS])
     if lock:
         session.info.setdefault(HELD, set()).add(conv.id)
     return Bundle(conv, inbox, contact, contact_inbox, account, link, assignee, conv_bot, inbox_bot=inbox_bot, attached=False)
@@ -459,13 +430,7 @@ def _token_sql() -> str:
 def _token_owner(row: Any) -> tuple[Any, Any] | None:
     if row is None:
         return None
-    found = []
-    offset = 0
-    for model, _alias, _owner in _token_models():
-        values = _decode(model, row, offset)
-        found.append(build(model, values) if values is not None else None)
-        offset += len(_columns(model))
-    token, *owners = found
+    token, *owners = _objects(row, [m for m, _, _ in _token_models()])
     return token, next((o for o in owners if o is not None), None)
 
 
