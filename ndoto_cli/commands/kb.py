@@ -16,6 +16,8 @@ from ndoto_cli.commands.output import (
     BotArg,
     JsonOpt,
     SystemOpt,
+    YesOpt,
+    confirm,
     console,
     dump_json,
     fail,
@@ -38,7 +40,7 @@ async def ai_bot(db: Any, ref: str, account: str | None, system: bool, purpose: 
 
 
 def _files(paths: list[Path]) -> list[Path]:
-    from ndoto_cli.core.ai.ingest import SUFFIXES
+    from ndoto_cli.core.ai.ingest import KINDS, SUFFIXES
 
     out: list[Path] = []
     for path in paths:
@@ -48,59 +50,149 @@ def _files(paths: list[Path]) -> list[Path]:
             out.append(path)
         else:
             fail(f"no such file or directory: {path}")
-    if not out:
-        fail("no Markdown, text, HTML or PDF files found in the given paths")
+    if paths and not out:
+        fail(f"no {KINDS} files found in the given paths")
     return out
+
+
+def _is_url(text: str) -> bool:
+    """A web address (any scheme: ftp:// is refused as one, not looked for as a file)."""
+    return "://" in text
+
+
+def _outcome_json(o: Any) -> dict[str, Any]:
+    return {**o.as_json(), "changed": o.outcome in ("added", "updated", "removed")}
+
+
+def _summary(name: str, report: Any) -> str:
+    """One line of what a run did: "Helper: 3 added, 1 updated, 12 unchanged, 2 removed; 40 passages"."""
+    counts = [f"{report.count(k)} {k}" for k in ("added", "updated", "unchanged", "removed", "skipped", "failed") if report.count(k)]
+    passages = sum(o.passages for o in report.outcomes if o.outcome in ("added", "updated", "unchanged"))
+    return f"{name}: {', '.join(counts) or 'nothing to do'}; {passages} passages in all."
+
+
+def _print_report(name: str, report: Any, *, verb: str = "") -> None:
+    from rich.markup import escape
+
+    out = console()
+    for o in report.outcomes:
+        if o.outcome in ("removed", "failed", "skipped") or verb:
+            out.print(f"  {verb}{o.outcome:<9} {escape(o.source)}" + (f"  [dim]({escape(o.reason)})[/dim]" if o.reason else ""), highlight=False)
+    for note in report.notes:
+        out.print(f"  [dim]{escape(note)}[/dim]", highlight=False)
+    out.print(_summary(name, report), highlight=False)
+
+
+@contextlib.contextmanager
+def _live(quiet: bool, label: str) -> Iterator[Any]:
+    """A progress bar whose total grows (a crawl finds pages as it goes); yields the callback.
+    None for --json and when the output is not a terminal (a log gets the summary only)."""
+    if quiet or not console().is_terminal:
+        yield None
+        return
+    from rich.progress import Progress
+
+    progress = Progress(console=console(), transient=True)
+    task = progress.add_task(label, total=None)
+
+    def changed(done: int, total: int, source: str) -> None:
+        shown = source if len(source) <= 50 else "…" + source[-49:]
+        progress.update(task, completed=done, total=total or None, description=f"{label} {shown}")
+
+    with progress:
+        yield changed
 
 
 @app.command("add")
 def add(
     bot: BotArg,
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (Markdown, plain text, HTML, PDF).")],
+    sources: Annotated[list[str], typer.Argument(
+        help="Files or folders (Markdown, plain text, HTML, PDF, DOCX), or http(s) URLs: a page, a site's start page (--crawl) or a sitemap.",
+        metavar="PATH_OR_URL...")],
+    crawl: Annotated[bool, typer.Option("--crawl", help="Follow links from each URL: its host, under its folder; robots.txt obeyed.")] = False,
+    max_pages: Annotated[int, typer.Option("--max-pages", help="A crawl's (or sitemap's) page limit.", min=1, max=10_000)] = 100,
     system: SystemOpt = False,
     account: AccountOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add documents; re-adding a changed file replaces its passages, an unchanged one is skipped.
+    """Add documents, web pages or sites; re-adding a changed one replaces its passages, an unchanged one is skipped.
 
-    Example: ndoto kb add Helper examples/shop-help/
+    Examples: ndoto kb add Helper examples/shop-help/
+              ndoto kb add Helper https://shop.example/help/ --crawl --max-pages 200
+              ndoto kb add Helper https://shop.example/sitemap.xml
     """
-    files = _files(paths)
+    urls = [x for x in sources if _is_url(x)]
+    files = _files([Path(x) for x in sources if not _is_url(x)])
+    if crawl and not urls:
+        fail("--crawl follows links from a URL: give one (http:// or https://)")
 
     async def go(db: Any) -> Any:
-        from ndoto_cli.core.ai import ingest, store
+        from ndoto_cli.dispatch.ai import sources as web
 
         found = await ai_bot(db, bot, account, system)
-        results = []
-        with _progress(as_json, "Ingesting", len(files)) as advance:
-            for path in files:
-                raw, sections = ingest.read_document(path)
-                embeddings = None
-                if db.settings.embedding_model and sections:
-                    from ndoto_cli.dispatch.ai.llm import embed
+        with _live(as_json, "Adding") as changed:
+            progress = web.Progress(changed)
+            progress.add(len(files))
+            report = web.Report()
+            async with web.Sources(db, bot_id=found.id, progress=progress) as run:
+                for path in files:
+                    await run.file(path)
+            report.outcomes += run.report.outcomes
+            for url in urls:
+                got = await web.add_url(db, bot_id=found.id, url=url, crawl=crawl, max_pages=max_pages, progress=progress)
+                report.outcomes += got.outcomes
+                report.notes += got.notes
+        return found, report
 
-                    embeddings = await embed(
-                        model=db.settings.embedding_model, api_base=db.settings.ai_api_base,
-                        texts=[f"{s.title}\n{s.content}" for s in sections],
-                    )
-                vectors = store.section_vectors(sections)
-                doc, changed = await db.write(
-                    lambda s, p=path, r=raw, sec=sections, e=embeddings, v=vectors: store.add_document(
-                        s, bot_id=found.id, path=p, raw=r, sections=sec, embeddings=e, vectors=v)
-                )
-                results.append({"id": doc.id, "source": doc.source, "title": doc.title, "passages": doc.passages, "changed": changed})
-                advance()
-        return found, results
-
-    found, results = run(go, as_json=as_json)
+    found, report = run(go, as_json=as_json)
+    failed = [o for o in report.outcomes if o.outcome == "failed" and not _is_url(o.source)]
     if as_json:
-        dump_json(results)
-        return
-    changed = sum(r["changed"] for r in results)
-    console().print(
-        f"{found.name}: {changed} document(s) added or updated, {len(results) - changed} unchanged, "
-        f"{sum(r['passages'] for r in results)} passages in all."
-    )
+        dump_json([_outcome_json(o) for o in report.outcomes])
+    elif urls:
+        _print_report(found.name, report)
+    else:
+        for o in failed:
+            console().print(f"  failed    {o.source}  ({o.reason})", highlight=False, markup=False)
+        changed = report.count("added") + report.count("updated")
+        console().print(
+            f"{found.name}: {changed} document(s) added or updated, {report.count('unchanged')} unchanged, "
+            f"{sum(o.passages for o in report.outcomes)} passages in all.", highlight=False,
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("sync")
+def sync(
+    bot: BotArg,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Fetch and compare, change nothing: what a sync would do.")] = False,
+    system: SystemOpt = False,
+    account: AccountOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bring the knowledge base up to date with its sources: changed files and pages are read
+    again, new pages of crawled sites added, and files or pages that are gone removed. Web pages
+    are asked for only if changed (ETag, Last-Modified); FAQ entries stay as they are.
+
+    Example: ndoto kb sync Helper --dry-run
+    """
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.dispatch.ai import sources as web
+
+        found = await ai_bot(db, bot, account, system)
+        with _live(as_json, "Syncing") as changed:
+            report = await web.sync(db, bot_id=found.id, dry_run=dry_run, progress=web.Progress(changed))
+        return found, report
+
+    found, report = run(go, as_json=as_json)
+    if as_json:
+        dump_json({"bot": found.name, "dry_run": dry_run, "requests": report.requests, "notes": report.notes,
+                   "documents": [_outcome_json(o) for o in report.outcomes]})
+    else:
+        _print_report(found.name + (" (dry run: nothing changed)" if dry_run else ""), report)
+    if report.count("failed"):
+        raise typer.Exit(1)
 
 
 @app.command("list")
@@ -130,26 +222,41 @@ def list_(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as
 def remove(
     bot: BotArg,
     document: DocArg,
+    yes: YesOpt = False,
     system: SystemOpt = False,
     account: AccountOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Remove a document and its passages.
+    """Remove a document and its passages; a crawled site's start URL removes the site and every
+    page it found (after asking), so that kb sync does not bring them back.
 
     Example: ndoto kb remove Helper shipping.md
     """
 
     async def go(db: Any) -> Any:
-        from ndoto_cli.core.ai import store
+        from ndoto_cli.core.ai import ingest, store
 
         found = await ai_bot(db, bot, account, system)
-        return await db.write(lambda s: store.remove_document(s, bot_id=found.id, ref=document))
+        site = None
+        if _is_url(document):
+            async with db.read() as s:
+                site = await store.find_site(s, bot_id=found.id, start_url=ingest.normal_url(document))
+                pages = len(await store.site_documents(s, site_id=site.id)) if site else 0  # type: ignore[arg-type]
+        if site is None:
+            return await db.write(lambda s: store.remove_document(s, bot_id=found.id, ref=document)), None
+        confirm(f"Remove the crawl of {site.start_url} and its {pages} page(s) from {found.name}'s knowledge base?", yes=yes, as_json=as_json)
+        return site, await db.write(lambda s: store.remove_site(s, bot_id=found.id, site_id=site.id))  # type: ignore[arg-type]
 
-    doc = run(go, as_json=as_json)
-    if as_json:
-        dump_json({"id": doc.id, "removed": True})
+    removed, pages = run(go, as_json=as_json)
+    if pages is not None:
+        if as_json:
+            dump_json({"site": removed.start_url, "removed": True, "pages": pages})
+        else:
+            console().print(f"Removed the crawl of {removed.start_url} and its {pages} page(s).", highlight=False)
+    elif as_json:
+        dump_json({"id": removed.id, "removed": True})
     else:
-        console().print(f"Removed {doc.title} ({doc.source}).")
+        console().print(f"Removed {removed.title} ({removed.source}).", highlight=False)
 
 
 def _queries(path: Path) -> list[str]:

@@ -350,6 +350,20 @@ class DeliveryAttempt(SQLModel, table=True):
     response_excerpt: str | None = None
 
 
+class KbSite(SQLModel, table=True):
+    """A crawl of a web site into a bot's knowledge base (``ndoto kb add BOT URL --crawl``, or a
+    sitemap): kept so that ``ndoto kb sync`` can walk it again, find new pages and drop gone ones."""
+
+    __tablename__ = "kb_sites"
+    __table_args__ = (UniqueConstraint("agent_bot_id", "start_url"),)
+    id: int | None = Field(default=None, primary_key=True)
+    agent_bot_id: int = Field(foreign_key="agent_bots.id", index=True, ondelete="CASCADE")
+    start_url: str
+    max_pages: int
+    created_at: float = Field(default_factory=now)
+    synced_at: float | None = None
+
+
 class KbDocument(SQLModel, table=True):
     """A knowledge-base document of an AI agent bot (re-adding the same source replaces it)."""
 
@@ -362,6 +376,13 @@ class KbDocument(SQLModel, table=True):
     sha256: str
     passages: int = 0
     created_at: float = Field(default_factory=now)
+    # A web page's validators, sent back by ``kb sync`` (If-None-Match, If-Modified-Since), its
+    # links (a crawl goes on through a page that answers 304 Not Modified), and the crawl that
+    # found it (None for a page added alone, a file or an FAQ entry).
+    etag: str | None = None
+    last_modified: str | None = None
+    links: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    site_id: int | None = Field(default=None, foreign_key="kb_sites.id", index=True, ondelete="CASCADE")
 
 
 class KbPassage(SQLModel, table=True):

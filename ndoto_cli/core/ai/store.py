@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ndoto_cli.core.ai.ingest import Section, read_document
 from ndoto_cli.core.db import statements
 from ndoto_cli.core.errors import Invalid, NotFound
-from ndoto_cli.core.models import AgentBot, KbDocument, KbPassage
+from ndoto_cli.core.models import AgentBot, KbDocument, KbPassage, KbSite
 from ndoto_cli.core.services.bots import require_ai
 
 
@@ -23,6 +23,11 @@ async def require_ai_bot(session: AsyncSession, *, bot_id: int) -> AgentBot:
     if bot is None:
         raise NotFound(f"bot {bot_id} not found")
     return require_ai(bot, "kb")
+
+
+def digest(raw: str) -> str:
+    """What tells a changed document from an unchanged one: its text's SHA-256."""
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
 def section_vectors(sections: list[Section]) -> list[tuple[bytes, bytes] | None]:
@@ -49,31 +54,39 @@ async def bump(session: AsyncSession, bot_id: int) -> None:
 async def add_document(
     session: AsyncSession, *, bot_id: int, path: Path | None = None, embeddings: list[list[float]] | None = None,
     sections: list[Section] | None = None, raw: str | None = None, vectors: list[tuple[bytes, bytes] | None] | None = None,
-    source: str | None = None,
+    source: str | None = None, title: str | None = None, etag: str | None = None, last_modified: str | None = None, site_id: int | None = None,
+    links: list[str] | None = None,
 ) -> tuple[KbDocument, bool]:
     """Add or replace a document; returns (document, changed). Unchanged content is a no-op.
-    ``source``: where it came from when it is not a file (an FAQ entry, a web page)."""
+    ``source``: where it came from when it is not a file (an FAQ entry, a web page); a web page
+    also keeps its validators and the crawl that found it (kept fresh even when unchanged)."""
     from ndoto_cli.core.ai.vectors import MODEL
 
     await require_ai_bot(session, bot_id=bot_id)
     if raw is None or sections is None:
         assert path is not None
         raw, sections = read_document(path)
-    digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    sha = digest(raw)
     source = source or str(path.resolve())  # type: ignore[union-attr]
     existing = (
         await session.execute(select(KbDocument).where(KbDocument.agent_bot_id == bot_id, KbDocument.source == source))
     ).scalar_one_or_none()
-    if existing is not None and existing.sha256 == digest and embeddings is None:
+    if existing is not None and existing.sha256 == sha and embeddings is None:
+        if source.startswith(("http://", "https://")):
+            existing.etag, existing.last_modified, existing.links = etag, last_modified, links
+            existing.site_id = site_id if site_id is not None else existing.site_id
         return existing, False
     if existing is not None:
         await _delete_passages(session, existing.id)  # type: ignore[arg-type]
         doc = existing
-        doc.sha256 = digest
+        doc.sha256 = sha
     else:
-        doc = KbDocument(agent_bot_id=bot_id, source=source, title="", sha256=digest)
+        doc = KbDocument(agent_bot_id=bot_id, source=source, title="", sha256=sha)
         session.add(doc)
-    doc.title = sections[0].title.split(" > ")[0] if sections else (path.stem if path else source)
+    doc.etag, doc.last_modified, doc.links = etag, last_modified, links
+    if site_id is not None:
+        doc.site_id = site_id
+    doc.title = title or (sections[0].title.split(" > ")[0] if sections else (path.stem if path else source))
     doc.passages = len(sections)
     await session.flush()
     if vectors is None:
@@ -112,9 +125,13 @@ async def list_documents(session: AsyncSession, *, bot_id: int) -> list[KbDocume
 
 
 async def find_document(session: AsyncSession, *, bot_id: int, ref: str) -> KbDocument:
-    """A document by id, file name, path, or an FAQ entry's question."""
+    """A document by id, file name, path, URL, or an FAQ entry's question."""
+    from ndoto_cli.core.ai.ingest import normal_url
+
     docs = await list_documents(session, bot_id=bot_id)
     question = FAQ_SOURCE + " ".join(ref.split())
+    if ref.lower().startswith(WEB):
+        ref = normal_url(ref)
     matches = [
         d for d in docs
         if str(d.id) == ref or d.source in (ref, question)
@@ -135,13 +152,72 @@ async def document_passages(session: AsyncSession, *, bot_id: int, ref: str) -> 
 
 
 async def remove_document(session: AsyncSession, *, bot_id: int, ref: str) -> KbDocument:
-    """Remove by id, file name, path or an FAQ entry's question."""
+    """Remove by id, file name, path, URL or an FAQ entry's question."""
     doc = await find_document(session, bot_id=bot_id, ref=ref)
-    await _delete_passages(session, doc.id)  # type: ignore[arg-type]
-    await session.delete(doc)
-    await session.flush()
-    await bump(session, bot_id)
+    await drop_documents(session, bot_id=bot_id, documents=[doc])
     return doc
+
+
+async def drop_documents(session: AsyncSession, *, bot_id: int, documents: list[KbDocument]) -> None:
+    """Remove these documents of the bot and their passages (``kb remove``, ``kb sync``)."""
+    for doc in documents:
+        await _delete_passages(session, doc.id)  # type: ignore[arg-type]
+        await session.delete(doc)
+    await session.flush()
+    if documents:
+        await bump(session, bot_id)
+
+
+# --- web sites ------------------------------------------------------------------------------
+
+WEB = ("http://", "https://")
+
+
+async def ensure_site(session: AsyncSession, *, bot_id: int, start_url: str, max_pages: int) -> KbSite:
+    """The crawl of ``start_url`` (made, or its page limit changed): its pages keep its id."""
+    await require_ai_bot(session, bot_id=bot_id)
+    site = (await session.execute(
+        select(KbSite).where(KbSite.agent_bot_id == bot_id, KbSite.start_url == start_url)
+    )).scalar_one_or_none()
+    if site is None:
+        site = KbSite(agent_bot_id=bot_id, start_url=start_url, max_pages=max_pages)
+        session.add(site)
+    site.max_pages = max_pages
+    await session.flush()
+    return site
+
+
+async def list_sites(session: AsyncSession, *, bot_id: int) -> list[KbSite]:
+    await require_ai_bot(session, bot_id=bot_id)
+    return list((await session.execute(select(KbSite).where(KbSite.agent_bot_id == bot_id).order_by(KbSite.id))).scalars())
+
+
+async def find_site(session: AsyncSession, *, bot_id: int, start_url: str) -> KbSite | None:
+    return (await session.execute(
+        select(KbSite).where(KbSite.agent_bot_id == bot_id, KbSite.start_url == start_url)
+    )).scalar_one_or_none()
+
+
+async def site_documents(session: AsyncSession, *, site_id: int) -> list[KbDocument]:
+    return list((await session.execute(select(KbDocument).where(KbDocument.site_id == site_id).order_by(KbDocument.id))).scalars())
+
+
+async def remove_site(session: AsyncSession, *, bot_id: int, site_id: int) -> int:
+    """Remove a crawl and every page it found; returns how many pages."""
+    site = await session.get(KbSite, site_id)
+    if site is None or site.agent_bot_id != bot_id:
+        raise NotFound(f"site {site_id} not found")
+    docs = await site_documents(session, site_id=site_id)
+    await drop_documents(session, bot_id=bot_id, documents=docs)
+    await session.delete(site)
+    await session.flush()
+    return len(docs)
+
+
+async def mark_synced(session: AsyncSession, *, site_id: int) -> None:
+    from ndoto_cli.core.models import now
+
+    await session.execute(update(KbSite).where(KbSite.id == site_id).values(synced_at=now()))
 
 
 def _needs_vectors() -> Any:

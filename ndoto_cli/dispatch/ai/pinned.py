@@ -1,4 +1,5 @@
-"""An HTTP client for a bot's own model endpoint: guarded, pinned, and carrying only its own key.
+"""An HTTP client for a bot's own model endpoint: guarded, pinned, and carrying only its own key
+(and the guarded transport the knowledge base's web fetches use, ``dispatch.ai.sources``).
 
 An account administrator chooses a bot's ``api_base``, so a call there must not become a way to
 reach the installation's private network or to carry the server's provider keys away:
@@ -94,11 +95,19 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class OwnKeyTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, backend: GuardedBackend, *, api_key: str | None, verify: ssl.SSLContext | bool = True) -> None:
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """An httpx transport whose every connection goes through the guarded backend (redirects
+    too: each hop dials through it)."""
+
+    def __init__(self, backend: GuardedBackend, *, verify: ssl.SSLContext | bool = True, max_connections: int = 100) -> None:
         super().__init__(verify=verify, trust_env=False)
         context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
-        self._pool = httpcore.AsyncConnectionPool(ssl_context=context, max_connections=100, network_backend=backend)
+        self._pool = httpcore.AsyncConnectionPool(ssl_context=context, max_connections=max_connections, network_backend=backend)
+
+
+class OwnKeyTransport(GuardedTransport):
+    def __init__(self, backend: GuardedBackend, *, api_key: str | None, verify: ssl.SSLContext | bool = True) -> None:
+        super().__init__(backend, verify=verify)
         self._api_key = api_key
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
