@@ -134,3 +134,56 @@ def test_an_answers_sources_reach_agents_and_only_links_reach_visitors() -> None
     assert [s["location"] for s in sources] == ["returns.md", "FAQ", "https://shop.example/help/delivery"]
     assert "/srv" not in json.dumps(sources)  # the server's paths stay on the server
     assert visible_attributes({"sources": sources}) == {"sources": [{"title": "Delivery", "url": "https://shop.example/help/delivery"}]}
+
+
+def test_a_search_affords_its_rarest_words_first() -> None:
+    """The full-text query reads each word's list of passages: past ``POSTINGS`` of them, the
+    commonest words (the ones BM25 weighs least) are left out; the rarest is always kept."""
+    import asyncio
+
+    counts = {"password": 40, "reset": 900, "account": 6_000, "google": 9_000, "zebra": 0}
+    kept = asyncio.run(search._affordable(None, ["google", "account", "password", "reset", "zebra"], counts))
+    assert kept == ["password", "reset", "account"]  # 6,940 postings; google's 9,000 more would pass 10,000
+    assert asyncio.run(search._affordable(None, ["google"], {"google": 50_000})) == ["google"]
+
+
+async def test_past_a_size_the_vectors_are_shortlisted_by_their_signs_with_the_same_answers(
+    db: Database, ai_bot: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Big knowledge bases compare the question with a shortlist picked by the vectors' signs
+    (float16 kept): here forced at a few passages, the answers are the exact path's, and each
+    bot's full-text index holds only its own passages (the bot is a term of the index)."""
+    from ndoto_cli.core.services import bots as bot_service
+
+    topics = {
+        "Opening hours": "We open at eight and close at five on weekdays.", "Parking": "Free parking is behind the shop.",
+        "Gift cards": "Gift cards never expire and work online.", "Refunds": "Refunds reach your card within a week.",
+        "Delivery": "Parcels arrive within three working days.", "Passwords": "Reset your password from the sign-in page.",
+        "Warranty": "Kettles carry a two-year warranty.", "Payment": "We take cards and mobile money.",
+    }
+    for title, text in topics.items():
+        (tmp_path / f"{title}.md").write_text(f"# {title}\n\n{text}\n", encoding="utf-8")
+        await db.write(lambda s, p=tmp_path / f"{title}.md": store.add_document(s, bot_id=ai_bot, path=p))
+    questions = ["when do you open?", "where can I leave my car?", "my parcel is late", "I forgot my login"]
+
+    async def answers() -> list[str]:
+        async with db.read() as s:
+            return [(await search.search(s, bot_id=ai_bot, question=q, limit=1))[0].title for q in questions]
+
+    exact = await answers()
+    assert exact == ["Opening hours", "Parking", "Delivery", "Passwords"]
+    monkeypatch.setattr(search, "EXACT_UP_TO", 4)
+    monkeypatch.setattr(search, "SHORTLIST", 6)
+    await db.write(lambda s: store.bump(s, ai_bot))  # the cache is rebuilt, now with signs
+    assert await answers() == exact
+    async with db.read() as s:
+        cache = await search._cache(s, ai_bot)
+        assert cache is not None and cache.index is not None and cache.index.title_signs is not None
+
+    other, _ = await db.write(lambda s: bot_service.create_bot(s, account_id=None, name="Other", bot_type="ai"))
+    (tmp_path / "other.md").write_text("# Opening hours\n\nThe other shop opens at noon.\n", encoding="utf-8")
+    await db.write(lambda s: store.add_document(s, bot_id=other.id, path=tmp_path / "other.md"))
+    async with db.read() as s:
+        mine = await search.search(s, bot_id=ai_bot, question="when do you open at noon?", limit=8)
+        theirs = await search.search(s, bot_id=other.id, question="when do you open?", limit=8)
+    assert "noon" not in " ".join(h.content for h in mine) and [h.content for h in theirs] == ["The other shop opens at noon."]

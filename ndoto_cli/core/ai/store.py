@@ -103,8 +103,8 @@ async def add_document(
         await session.flush()
         if fts:
             await statements.execute(
-                session, "INSERT INTO kb_fts (rowid, title, content) VALUES (:id, :title, :content)",
-                {"id": passage.id, "title": section.title, "content": section.content},
+                session, "INSERT INTO kb_fts (rowid, bot, title, content) VALUES (:id, :bot, :title, :content)",
+                {"id": passage.id, "bot": statements.fts5_bot(bot_id), "title": section.title, "content": section.content},
             )
     await bump(session, bot_id)
     return doc, True

@@ -96,4 +96,4 @@ async def _after_copy(conn: Any, tables: list[Any]) -> None:
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM {table.name}"
                 ))
     elif conn.dialect.name == "sqlite":
-        await conn.execute(text("INSERT INTO kb_fts (rowid, title, content) SELECT id, title, content FROM kb_passages"))
+        await conn.execute(text("INSERT INTO kb_fts (rowid, bot, title, content) SELECT id, 'bot' || agent_bot_id, title, content FROM kb_passages"))

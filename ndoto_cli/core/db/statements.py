@@ -77,16 +77,28 @@ INSERT_DELIVERY = (
 )
 
 
+# The best ``limit`` passages of the bot by BM25 (the bot column weighs nothing, the title twice
+# the text), ranked inside FTS5; only those rows are joined to their passages and documents.
 FTS5_SEARCH = (
-    "SELECT p.id, p.title, p.content, bm25(kb_fts, 2.0, 1.0) AS score, d.source FROM kb_fts "
-    "JOIN kb_passages p ON p.id = kb_fts.rowid JOIN kb_documents d ON d.id = p.document_id "
-    "WHERE kb_fts MATCH :query AND p.agent_bot_id = :bot_id ORDER BY score LIMIT :limit"
+    "SELECT p.id, p.title, p.content, f.score, d.source FROM ("
+    "SELECT rowid, bm25(kb_fts, 0.0, 2.0, 1.0) AS score FROM kb_fts WHERE kb_fts MATCH :query ORDER BY score LIMIT :limit"
+    ") f JOIN kb_passages p ON p.id = f.rowid JOIN kb_documents d ON d.id = p.document_id ORDER BY f.score"
 )
+FTS5_COUNT = "SELECT count(*) FROM kb_fts WHERE kb_fts MATCH :query"
 
 
-def fts5_query(words: list[str]) -> str | None:
-    """An FTS5 query: the words, quoted and OR-ed (BM25 ranks passages sharing more)."""
-    return " OR ".join(f'"{w}"' for w in words) if words else None
+def fts5_bot(bot_id: int) -> str:
+    """The term that stands for a bot in kb_fts's ``bot`` column (migration 0012)."""
+    return f"bot{int(bot_id)}"
+
+
+def fts5_query(words: list[str], bot_id: int | None = None) -> str | None:
+    """An FTS5 query: the words, quoted and OR-ed in the title and text (BM25 ranks passages
+    sharing more), and the bot's term ANDed when given."""
+    if not words:
+        return None
+    text = "{title content}: (" + " OR ".join(f'"{w}"' for w in words) + ")"
+    return text if bot_id is None else f'bot: "{fts5_bot(bot_id)}" AND {text}'
 
 
 class SQLite:
@@ -137,8 +149,12 @@ class SQLite:
     async def full_text(self, words: list[str], *, bot_id: int, limit: int) -> list[Any]:
         """(passage id, title, content, score: higher is better, source) by FTS5's BM25, the title
         weighted twice the text."""
-        rows = await self.all(FTS5_SEARCH, {"query": fts5_query(words), "bot_id": bot_id, "limit": limit})
+        rows = await self.all(FTS5_SEARCH, {"query": fts5_query(words, bot_id), "limit": limit})
         return [(r[0], r[1], r[2], -float(r[3]), r[4]) for r in rows]
+
+    async def passages_with(self, word: str) -> int:
+        """How many passages (of every bot) hold ``word``: what searching for it costs."""
+        return int((await self.one(FTS5_COUNT, {"query": fts5_query([word])}))[0])
 
 
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -240,6 +256,11 @@ class PostgreSQL:
             {**params, "bot_id": bot_id, "limit": limit},
         )
         return [(r[0], r[1], r[2], float(r[3]), r[4]) for r in rows]
+
+    async def passages_with(self, word: str) -> int:
+        """As :meth:`SQLite.passages_with`, on the GIN index (a stop word counts 0)."""
+        row = await self.one("SELECT count(*) FROM kb_passages WHERE search @@ plainto_tsquery('english', :w)", {"w": word})
+        return int(row[0])
 
 
 _PG_INSERT_MESSAGE = (
