@@ -83,26 +83,6 @@ def _print_report(name: str, report: Any, *, verb: str = "") -> None:
     out.print(_summary(name, report), highlight=False)
 
 
-@contextlib.contextmanager
-def _live(quiet: bool, label: str) -> Iterator[Any]:
-    """A progress bar whose total grows (a crawl finds pages as it goes); yields the callback.
-    None for --json and when the output is not a terminal (a log gets the summary only)."""
-    if quiet or not console().is_terminal:
-        yield None
-        return
-    from rich.progress import Progress
-
-    progress = Progress(console=console(), transient=True)
-    task = progress.add_task(label, total=None)
-
-    def changed(done: int, total: int, source: str) -> None:
-        shown = source if len(source) <= 50 else "…" + source[-49:]
-        progress.update(task, completed=done, total=total or None, description=f"{label} {shown}")
-
-    with progress:
-        yield changed
-
-
 @app.command("add")
 def add(
     bot: BotArg,
@@ -130,8 +110,8 @@ def add(
         from ndoto_cli.dispatch.ai import sources as web
 
         found = await ai_bot(db, bot, account, system)
-        with _live(as_json, "Adding") as changed:
-            progress = web.Progress(changed)
+        with _progress(as_json, "Adding") as bar:
+            progress = web.Progress(bar.show)
             progress.add(len(files))
             report = web.Report()
             async with web.Sources(db, bot_id=found.id, progress=progress) as run:
@@ -181,8 +161,8 @@ def sync(
         from ndoto_cli.dispatch.ai import sources as web
 
         found = await ai_bot(db, bot, account, system)
-        with _live(as_json, "Syncing") as changed:
-            report = await web.sync(db, bot_id=found.id, dry_run=dry_run, progress=web.Progress(changed))
+        with _progress(as_json, "Syncing") as bar:
+            report = await web.sync(db, bot_id=found.id, dry_run=dry_run, progress=web.Progress(bar.show))
         return found, report
 
     found, report = run(go, as_json=as_json)
@@ -425,13 +405,13 @@ def import_faq(
             except Invalid as exc:
                 raise Invalid(f"{path}, line {line}: {exc.message}", field=exc.field) from None
         results = []
-        with _progress(as_json, "Importing", len(entries)) as advance:
+        with _progress(as_json, "Importing", len(entries)) as bar:
             for question, answer, sections in entries:
                 vectors = store.section_vectors(sections)
                 doc, changed = await db.write(
                     lambda s, q=question, a=answer, v=vectors: store.add_faq(s, bot_id=found.id, question=q, answer=a, vectors=v))
                 results.append({"id": doc.id, "title": doc.title, "passages": doc.passages, "changed": changed})
-                advance()
+                bar.advance()
         return found, results
 
     found, results = run(go, as_json=as_json)
@@ -442,18 +422,36 @@ def import_faq(
     console().print(f"{found.name}: {changed} FAQ entr{'y' if changed == 1 else 'ies'} added or updated, {len(results) - changed} unchanged.")
 
 
+class _Bar:
+    """A progress bar's handle: ``advance(n)`` for a known total, ``show(done, total, label)`` for
+    one that grows (a crawl finds pages as it goes). Does nothing when there is no bar."""
+
+    def __init__(self, progress: Any = None, task: Any = None, label: str = "") -> None:
+        self._progress, self._task, self._label = progress, task, label
+
+    def advance(self, n: int = 1) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, n)
+
+    def show(self, done: int, total: int, source: str) -> None:
+        if self._progress is not None:
+            shown = source if len(source) <= 50 else "…" + source[-49:]
+            self._progress.update(self._task, completed=done, total=total or None, description=f"{self._label} {shown}")
+
+
 @contextlib.contextmanager
-def _progress(quiet: bool, label: str, total: int) -> Iterator[Any]:
-    """A progress bar on the terminal (none for --json); yields the function that advances it (by 1, or n)."""
-    if quiet:
-        yield lambda n=1: None
+def _progress(quiet: bool, label: str, total: int | None = None) -> Iterator[_Bar]:
+    """A progress bar on the terminal; none for --json or when the output is not a terminal (a
+    log gets the summary only)."""
+    if quiet or not console().is_terminal:
+        yield _Bar()
         return
     from rich.progress import Progress
 
     progress = Progress(console=console(), transient=True)
     task = progress.add_task(label, total=total)
     with progress:
-        yield lambda n=1: progress.advance(task, n)
+        yield _Bar(progress, task, label)
 
 
 @app.command("reindex")
@@ -469,8 +467,8 @@ def reindex(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, 
         found = await ai_bot(db, bot, account, system)
         async with db.read() as s:
             total = await store.count_to_reindex(s, bot_id=found.id)
-        with _progress(as_json, "Embedding", total) as advance:
-            done = await store.reindex(db, bot_id=found.id, on_progress=advance)
+        with _progress(as_json, "Embedding", total) as bar:
+            done = await store.reindex(db, bot_id=found.id, on_progress=bar.advance)
         return found, done
 
     found, done = run(go, as_json=as_json)

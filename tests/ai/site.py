@@ -96,7 +96,9 @@ class Site:
 
 
 def docx(paragraphs: list[tuple[str | None, str]]) -> bytes:
-    """A minimal Word document: (style, text) paragraphs, "Heading1"/"Heading2" or None."""
+    """A minimal Word document: (style, text) paragraphs, "Heading1"/"Heading2" or None. The
+    schemas.openxmlformats.org addresses below are XML namespace names that a DOCX reader matches
+    as strings (mammoth needs these exact ones); nothing ever fetches or resolves them."""
     w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 

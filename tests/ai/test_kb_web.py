@@ -275,3 +275,17 @@ def test_a_docx_file_is_read_at_its_headings(tmp_path: Path) -> None:
     broken.write_bytes(b"not a zip")
     with pytest.raises(Exception, match="cannot read this DOCX"):
         ingest.read_document(broken)
+
+
+def test_a_sitemap_is_told_by_its_content_not_its_name(cli: Cli, site: Site) -> None:
+    """A sitemap at an address without ".xml" is a sitemap on add and on every sync (read as a
+    page, it would be "not a document" and the sync would drop the site's pages)."""
+    help_centre(site)
+    site.put("/pages", (
+        '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>{site.base}/help/returns.html</loc></url></urlset>"
+    ), "application/xml")
+    assert [r["outcome"] for r in cli.json("kb", "add", "Helper", f"{site.base}/pages")] == ["added"]
+    synced = cli.json("kb", "sync", "Helper")
+    assert {d["source"]: d["outcome"] for d in synced["documents"]} == {f"{site.base}/help/returns.html": "unchanged"}
+    assert list(sources(cli)) == [f"{site.base}/help/returns.html"]

@@ -110,6 +110,14 @@ async def add_document(
     return doc, True
 
 
+async def lacks_embeddings(session: AsyncSession, *, document_id: int) -> bool:
+    """Has the document a passage without the configured embedding model's embedding?"""
+    row = await session.execute(
+        select(KbPassage.id).where(KbPassage.document_id == document_id, KbPassage.embedding.is_(None)).limit(1)  # type: ignore[union-attr]
+    )
+    return row.first() is not None
+
+
 async def _has_fts(session: AsyncSession) -> bool:
     return (await session.connection()).dialect.name == "sqlite"
 

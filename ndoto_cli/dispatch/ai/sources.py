@@ -2,9 +2,8 @@
 ``ndoto kb sync``, which brings them all up to date.
 
 Reading bytes into passages is core's (``core.ai.ingest``), and so is storing them
-(``core.ai.store``); this module fetches. Every request goes through the private-address guard
-(``dispatch.ai.pinned``), redirects included: an account cannot use its knowledge base to read the
-installation's private network or a metadata service. A crawl stays on the start page's host and
+(``core.ai.store``); fetching, behind the private-address guard, is ``dispatch.ai.fetch``'s.
+A sitemap (or sitemap index) is told by its content and lists a site's pages. A crawl stays on the start page's host and
 scheme, under its folder (``https://shop.test/help/`` stays in ``/help/``), fetches at most its
 page limit, and obeys the site's robots.txt (RFC 9309: an unreachable robots.txt means "do not
 crawl", a missing one means "crawl anything"; ``Crawl-delay`` is honoured, up to 30 s). A page the
@@ -20,47 +19,24 @@ cut short (its page limit, a failure) removes nothing it did not reach.
 from __future__ import annotations
 
 import asyncio
-import gzip
-import urllib.robotparser
-import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-import httpx
-
-from ndoto_cli import __version__
-from ndoto_cli.core.addresses import check_url_host
 from ndoto_cli.core.ai import ingest, store
 from ndoto_cli.core.ai.ingest import Page, Section
 from ndoto_cli.core.errors import Invalid, NdotoError
 from ndoto_cli.core.models import KbDocument, KbSite
-from ndoto_cli.dispatch.ai.pinned import GuardedBackend, GuardedTransport, refusal_in
+from ndoto_cli.dispatch.ai.fetch import Fetched, Fetcher, Robots, check_start, in_scope, is_page, sitemap_of
 
-USER_AGENT = f"Ndoto/{__version__} (knowledge base crawler)"
-ROBOTS_AGENT = "Ndoto"  # the name robots.txt rules address ("User-agent: Ndoto")
-ACCEPT = (
-    "text/html,application/xhtml+xml,text/markdown;q=0.9,text/plain;q=0.9,application/pdf;q=0.8,"
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document;q=0.8,application/xml;q=0.5,*/*;q=0.1"
-)
-MAX_BYTES = 20 * 1024 * 1024  # a page or file larger than this is refused, not truncated
-TIMEOUT = 20.0
 CONCURRENCY = 4  # pages fetched at once from one site (1 when it asks for a Crawl-delay)
-MAX_REDIRECTS = 5
 MAX_SITEMAPS = 20  # nested sitemaps read from one sitemap index
-MAX_DELAY = 30.0
 DEFAULT_PAGES = 100
 MAX_PAGES = 10_000
 MAX_LINKS = 2_000  # links kept per page (for a 304 to lead the crawl on)
-# Links to these are never pages: not fetched at all.
-NOT_PAGES = frozenset({
-    ".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".ico", ".bmp", ".tif", ".tiff", ".avif", ".css", ".js", ".mjs",
-    ".json", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar",
-    ".mp3", ".mp4", ".m4a", ".ogg", ".wav", ".webm", ".mov", ".avi", ".exe", ".dmg", ".msi", ".apk", ".iso",
-})
 GONE = (404, 410)
 
 
@@ -111,159 +87,6 @@ class Progress:
             self._on_change(self.done, max(self.total, self.done), label)
 
 
-@dataclass
-class Fetched:
-    url: str  # as asked (normalised)
-    final_url: str  # after redirects
-    status: int | None  # None: no answer (refused, network error, too large)
-    data: bytes = b""
-    content_type: str | None = None
-    charset: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 200 and self.error is None
-
-
-class Fetcher:
-    """One guarded HTTP client for a run: bounded size, time and redirects."""
-
-    def __init__(self, *, allow_private: bool, allowlist: list[str] | tuple[str, ...], timeout: float = TIMEOUT,
-                 max_bytes: int = MAX_BYTES) -> None:
-        self.allow_private = allow_private
-        self.allowlist = tuple(allowlist)
-        self.backend = GuardedBackend(allow_private=allow_private, allowlist=self.allowlist)
-        self.client = httpx.AsyncClient(
-            transport=GuardedTransport(self.backend, max_connections=CONCURRENCY * 2), follow_redirects=True,
-            max_redirects=MAX_REDIRECTS, timeout=timeout, trust_env=False, headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
-        )
-        self.max_bytes = max_bytes
-        self.requests = 0
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.client.aclose()
-
-    async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Fetched:
-        headers = {}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
-        self.requests += 1
-        try:
-            async with self.client.stream("GET", url, headers=headers) as response:
-                got = Fetched(
-                    url, ingest.normal_url(str(response.url)), response.status_code,
-                    content_type=response.headers.get("content-type"), charset=response.charset_encoding,
-                    etag=response.headers.get("etag"), last_modified=response.headers.get("last-modified"),
-                )
-                if response.status_code != 200:
-                    return got
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > self.max_bytes:
-                    got.error = f"larger than {self.max_bytes // (1024 * 1024)} MB"
-                    return got
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():  # decoded: a compressed bomb stops here too
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        got.error = f"larger than {self.max_bytes // (1024 * 1024)} MB"
-                        return got
-                    chunks.append(chunk)
-                got.data = b"".join(chunks)
-                return got
-        except httpx.TooManyRedirects:
-            return Fetched(url, url, None, error=f"more than {MAX_REDIRECTS} redirects")
-        except httpx.HTTPError as exc:
-            refusal = refusal_in(exc)
-            reason = str(refusal) if refusal is not None else (str(exc) or type(exc).__name__)
-            return Fetched(url, url, None, error=reason)
-
-
-def _ungzip(data: bytes, limit: int) -> bytes:
-    """A gzipped sitemap's XML, at most ``limit`` bytes (a bomb is cut, then fails to parse)."""
-    if not data.startswith(b"\x1f\x8b"):
-        return data
-    try:
-        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, limit)
-    except (zlib.error, gzip.BadGzipFile):
-        return b""
-
-
-def _sitemap_of(got: Fetched, limit: int) -> tuple[list[str], list[str]] | None:
-    """A fetched document's sitemap URLs when it is a sitemap (by content: XML with urlset or
-    sitemapindex), else None."""
-    media = (got.content_type or "").split(";", 1)[0].strip().lower()
-    if media in ingest.MEDIA_TYPES and media != "text/plain":
-        return None
-    data = _ungzip(got.data, limit).lstrip()
-    if not data.startswith(b"<"):
-        return None
-    return ingest.read_sitemap(data)
-
-
-def in_scope(url: str, start: str) -> bool:
-    """Is ``url`` in the crawl of ``start``: the same scheme and host, under its folder?"""
-    a, b = urlsplit(url), urlsplit(start)
-    if (a.scheme, a.netloc) != (b.scheme, b.netloc):
-        return False
-    folder = b.path if b.path.endswith("/") else b.path.rsplit("/", 1)[0] + "/"
-    return a.path.startswith(folder)
-
-
-def looks_like_sitemap(url: str) -> bool:
-    """A crawl's start read as a sitemap: its name says so (sitemap.xml, sitemap_index.xml.gz, ...)."""
-    path = urlsplit(url).path.lower()
-    return path.endswith((".xml", ".xml.gz"))
-
-
-def is_page(url: str) -> bool:
-    return PurePosixPath(urlsplit(url).path).suffix.lower() not in NOT_PAGES
-
-
-class Robots:
-    """robots.txt of each origin, fetched once per run (RFC 9309's reading of failures)."""
-
-    def __init__(self, fetcher: Fetcher) -> None:
-        self._fetcher = fetcher
-        self._rules: dict[str, tuple[urllib.robotparser.RobotFileParser, str | None]] = {}
-
-    async def rules(self, url: str) -> tuple[urllib.robotparser.RobotFileParser, str | None]:
-        """(rules, why everything is refused or None) for the origin of ``url``."""
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        if origin not in self._rules:
-            got = await self._fetcher.get(origin + "/robots.txt")
-            parser = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
-            why = None
-            if got.ok and got.final_url.startswith(origin):
-                parser.parse(got.data.decode("utf-8", errors="replace").splitlines())
-            elif got.status is not None and 400 <= got.status < 500:
-                parser.allow_all = True  # no robots.txt: the site sets no rules
-            else:
-                parser.disallow_all = True
-                why = f"robots.txt of {parts.netloc} could not be read ({got.error or f'HTTP {got.status}'}), so the site is not crawled now"
-            self._rules[origin] = (parser, why)
-        return self._rules[origin]
-
-    async def allows(self, url: str) -> bool:
-        parser, _ = await self.rules(url)
-        return parser.can_fetch(ROBOTS_AGENT, url)
-
-    async def delay(self, url: str) -> float:
-        parser, _ = await self.rules(url)
-        delay = parser.crawl_delay(ROBOTS_AGENT)
-        rate = parser.request_rate(ROBOTS_AGENT)
-        seconds = float(delay) if delay else (rate.seconds / rate.requests if rate and rate.requests else 0.0)
-        return min(max(seconds, 0.0), MAX_DELAY)
-
-
 class Sources:
     """One run of adding or syncing a bot's knowledge base: a fetcher, the bot's documents as
     they were, and the report of what happened to each."""
@@ -276,7 +99,8 @@ class Sources:
         self.progress = progress or Progress()
         self.report = Report()
         self.known: dict[str, KbDocument] = {}
-        self.fetcher = Fetcher(allow_private=self.settings.allow_private_addresses, allowlist=self.settings.private_allowlist)
+        self.fetcher = Fetcher(allow_private=self.settings.allow_private_addresses, allowlist=self.settings.private_allowlist,
+                              max_connections=CONCURRENCY * 2)
 
     async def __aenter__(self) -> Self:
         from ndoto_cli.core.ai import vectors
@@ -311,7 +135,12 @@ class Sources:
             if before is not None:
                 return await self.remove([before], reason="no text left to index (empty, or marked noindex)")
             return Outcome(source, "skipped", reason="no text to index (empty, or marked noindex)")
+        # Unchanged text is not embedded again; but with an embedding model configured, passages
+        # added before it was set have none of its embeddings, and re-adding fills them in.
         same = before is not None and before.sha256 == store.digest(raw)
+        if same and self.settings.embedding_model:
+            async with self.db.read() as s:
+                same = not await store.lacks_embeddings(s, document_id=before.id)  # type: ignore[union-attr, arg-type]
         if self.dry_run:
             return Outcome(source, "unchanged" if same else ("updated" if before else "added"), title=title or (before.title if before else None),
                            passages=len(sections), id=before.id if before else None)
@@ -390,9 +219,10 @@ class Sources:
         outcome, _ = await self.page(url, got=got)
         return self.record(outcome)
 
-    async def site(self, site: KbSite) -> None:
-        """Crawl a site from its start (a page, or a sitemap): store what it reaches, then remove
-        the site's pages it no longer reaches when the crawl was complete."""
+    async def site(self, site: KbSite, *, first: Fetched | None = None) -> None:
+        """Crawl a site from its start (a page, or a sitemap: told by its content; ``first`` when
+        it was fetched already): store what it reaches, then remove the site's pages it no longer
+        reaches when the crawl was complete."""
         start = site.start_url
         robots = Robots(self.fetcher)
         _, refused = await robots.rules(start)
@@ -408,14 +238,14 @@ class Sources:
         queue: deque[str] = deque()
         seen: set[str] = set()
 
-        # A start that is a sitemap lists the pages; a start that is a page leads to them.
-        sitemap = None
-        if looks_like_sitemap(start):
-            first = await self.fetcher.get(start)
-            sitemap = _sitemap_of(first, self.fetcher.max_bytes) if first.ok else None
-            if sitemap is None:
-                self.record(Outcome(start, "failed", reason=f"not a readable sitemap ({first.error or f'HTTP {first.status}'})"))
-                return
+        # A start that is a sitemap lists the pages; a start that is a page leads to them (its
+        # response, asked for conditionally when it is known, is the crawl's first page).
+        if first is None:
+            known = self.known.get(start)
+            first = await self.fetcher.get(start, etag=known.etag if known else None,
+                                           last_modified=known.last_modified if known else None)
+        sitemap = sitemap_of(first, self.fetcher.max_bytes) if first.ok else None
+        prefetched = {start: first}
         if sitemap is not None:
             pages = await self._sitemap_pages(sitemap, start)
             allowed = [u for u in pages if await robots.allows(u)]
@@ -437,7 +267,7 @@ class Sources:
                 self.report.notes.append(f"the crawl of {start} stopped at its limit of {site.max_pages} pages (--max-pages)")
                 break
             batch = [queue.popleft() for _ in range(min(width, len(queue), site.max_pages - fetched))]
-            results = await asyncio.gather(*(self.page(url, site=site) for url in batch))
+            results = await asyncio.gather(*(self.page(url, site=site, got=prefetched.pop(url, None)) for url in batch))
             fetched += len(batch)
             for url, (outcome, links) in zip(batch, results, strict=True):
                 self.record(outcome)
@@ -472,20 +302,13 @@ class Sources:
         while todo and read < MAX_SITEMAPS:
             got = await self.fetcher.get(todo.popleft())
             read += 1
-            inner = _sitemap_of(got, self.fetcher.max_bytes) if got.ok else None
+            inner = sitemap_of(got, self.fetcher.max_bytes) if got.ok else None
             if inner is None:
                 self.report.notes.append(f"{got.url}: not a readable sitemap ({got.error or f'HTTP {got.status}'})")
                 continue
             pages = pages + inner[0]
             todo.extend(u for u in inner[1] if urlsplit(u)[:2] == host)
         return list(dict.fromkeys(u for u in pages if urlsplit(u)[:2] == host and is_page(u)))
-
-
-def check_start(url: str, settings: Any) -> str:
-    """A URL the knowledge base may fetch (normalised), or Invalid before any connection."""
-    url = ingest.check_web_url(url)
-    check_url_host(url, allow_private=settings.allow_private_addresses, allowlist=tuple(settings.private_allowlist), field="url")
-    return url
 
 
 async def add_url(db: Any, *, bot_id: int, url: str, crawl: bool, max_pages: int = DEFAULT_PAGES,
@@ -501,7 +324,7 @@ async def add_url(db: Any, *, bot_id: int, url: str, crawl: bool, max_pages: int
             probe = await run.fetcher.get(url)
             if not probe.ok:
                 raise NdotoError(f"cannot fetch {url}: {probe.error or f'HTTP {probe.status}'}")
-            crawl = _sitemap_of(probe, run.fetcher.max_bytes) is not None
+            crawl = sitemap_of(probe, run.fetcher.max_bytes) is not None
         if not crawl:
             run.progress.add()
             outcome = await run.single(url, got=probe)
@@ -511,7 +334,7 @@ async def add_url(db: Any, *, bot_id: int, url: str, crawl: bool, max_pages: int
         async with db.read() as s:
             new_site = await store.find_site(s, bot_id=bot_id, start_url=url) is None
         site = await db.write(lambda s: store.ensure_site(s, bot_id=bot_id, start_url=url, max_pages=max_pages))
-        await run.site(site)
+        await run.site(site, first=probe)
         stored = [o for o in run.report.outcomes if o.outcome in ("added", "updated", "unchanged")]
         if not stored and new_site:
             await db.write(lambda s: store.remove_site(s, bot_id=bot_id, site_id=site.id))  # type: ignore[arg-type]
