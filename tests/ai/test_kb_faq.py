@@ -137,7 +137,7 @@ def test_an_answers_sources_reach_agents_and_only_links_reach_visitors() -> None
 
 
 def test_a_search_affords_its_rarest_words_first() -> None:
-    """The full-text query reads each word's list of passages: past ``POSTINGS`` of them, the
+    """The full-text query reads each word's list of passages: past the budget (SQLite's 10,000), the
     commonest words (the ones BM25 weighs least) are left out; the rarest is always kept."""
     import asyncio
 

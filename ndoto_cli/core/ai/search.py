@@ -9,7 +9,7 @@
 
 The rankings are fused by reciprocal rank fusion (and a fourth joins them when an embedding
 model is configured through litellm). What keeps a search interactive at 100,000 passages: the
-full-text query takes the question's rarest words within a budget of postings (``POSTINGS``),
+full-text query takes the question's rarest words within a budget of postings,
 the vectors are shortlisted by their signs past ``EXACT_UP_TO`` passages, and the vector work runs
 in a thread while the database runs the full-text query (``benchmarks/kb_scale.py``).
 Measured on the public FAQ set (``benchmarks/kb_quality.py``): full text alone hit@1 0.78,
@@ -58,10 +58,11 @@ def query_words(question: str) -> list[str]:
 
 # The full-text query reads each of its words' lists of passages, so its cost is the sum of their
 # lengths. A common word costs most and weighs least (BM25's IDF): the question's words are taken
-# rarest first while their passages add up to at most this many (the rarest word always). Below
-# about 4,000 passages every word fits, so the results are those of the whole question; at
-# 100,000 passages this cut the full-text query's p95 from 110 ms to 25 ms.
-POSTINGS = 10_000
+# rarest first while their passages add up to at most a budget (the rarest word always), which
+# each dialect sets (``statements.*.postings_budget``: 10,000 on SQLite, 3,000 on PostgreSQL,
+# whose rows cost more). Below about 4,000 passages every word fits on SQLite, so the results
+# are those of the whole question; at 100,000 passages this cut SQLite's full-text p95 from
+# 110 ms to 25 ms.
 
 
 async def _full_text(session: AsyncSession, *, bot_id: int, question: str, limit: int, counts: dict[str, int]) -> list[Hit]:
@@ -70,28 +71,29 @@ async def _full_text(session: AsyncSession, *, bot_id: int, question: str, limit
     if not words:
         return []
     raw = await statements.raw(session)
-    words = await _affordable(raw, words, counts)
+    words = await _affordable(raw, words, counts, budget=raw.postings_budget)
     if not words:
         return []
     rows = await raw.full_text(words, bot_id=bot_id, limit=limit)
     return [Hit(*row) for row in rows]
 
 
-async def _affordable(raw: Any, words: list[str], counts: dict[str, int]) -> list[str]:
-    """The words a search can afford (``POSTINGS``), without those no passage holds. ``counts``
+async def _affordable(raw: Any, words: list[str], counts: dict[str, int], budget: int | None = None) -> list[str]:
+    """The words a search can afford (``budget`` postings, SQLite's by default), without those no passage holds. ``counts``
     caches how many passages hold each word, per change of the bot's knowledge base (other bots'
     passages count too, and may be a change behind: it is an estimate of cost, not a score)."""
+    budget = budget or statements.SQLite.postings_budget
     if len(counts) > 50_000:
         counts.clear()
-    for word in words:
-        if word not in counts:
-            counts[word] = await raw.passages_with(word)
+    missing = [w for w in words if w not in counts]
+    if missing:  # counted up to one past the budget: a word over it is kept only when every word is (the first of them)
+        counts.update(zip(missing, await raw.passages_with(missing, cap=budget + 1), strict=True))
     kept: list[str] = []
     total = 0
     for word in sorted(words, key=lambda w: counts[w]):
         if counts[word] == 0:
             continue
-        if kept and total + counts[word] > POSTINGS:
+        if kept and total + counts[word] > budget:
             break
         kept.append(word)
         total += counts[word]
