@@ -279,11 +279,14 @@ async def test_a_bot_gets_at_most_its_concurrency_and_waiting_is_not_timed(dworl
 
 async def test_stopping_gives_back_claims_still_waiting_for_a_slot(dworld: World, receiver: Receiver, ddb: Any, dispatch_settings: Any) -> None:
     dispatch_settings.delivery_concurrency = 1
-    receiver.delay = 0.5
-    worker = Dispatcher(ddb, dispatch_settings)
-    await worker.start()
+    receiver.delay = 1.0
+    # All three are due before the worker starts, so it claims two at once (its room for one bot:
+    # one slot, one waiting) whatever the machine's speed. Started first, a slow ``say`` let the
+    # first answer arrive before the second message existed, and the second then had the slot.
     for i in range(3):
         await say(dworld, f"hello {i}", name=f"c{i}")
+    worker = Dispatcher(ddb, dispatch_settings)
+    await worker.start()
     await receiver.wait_for(1)
     await worker.stop()
     rows = await _deliveries(dworld)
