@@ -80,3 +80,20 @@ def test_every_option_says_what_it_does() -> None:
     walk(typer.main.get_command(app), "ndoto")
     assert not missing, f"options without help: {missing}"
     assert not markup, f"help with ``markup``: {markup}"
+
+
+def test_the_tools_example_runs(tmp_path: Path) -> None:
+    """The README's "Give an AI agent tools" block, on a fresh home with an AI bot named Helper."""
+    block = README.split("### Give an AI agent tools", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "NDOTO_HOME": str(tmp_path / "home")}
+    env.pop("NDOTO_PRIVATE_ALLOWLIST", None)
+    setup = "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\nndoto init >/dev/null\nndoto bots create --type ai --name Helper >/dev/null 2>&1\n"
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", setup + block], capture_output=True, text=True, env=env, timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Authorization: [secret]" in result.stdout and "demo-orders-token" not in result.stdout
+    assert 'the model reads: {"id": "4521", "status": "shipped"' in result.stdout
+    assert '"secret_set": true' in result.stdout

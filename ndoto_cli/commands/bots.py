@@ -66,7 +66,7 @@ def _prompt(system_prompt: str | None, system_prompt_file: Path | None) -> str |
 def _settings(
     system_prompt: str | None, temperature: float | None, max_exchanges: int | None, keywords: list[str] | None,
     model: str | None, api_base: str | None, handoff_message: str | None, timeout: float | None,
-    keep_pending: bool | None, api_key: str | None = None,
+    keep_pending: bool | None, api_key: str | None = None, batch_wait: float | None = None,
 ) -> dict[str, Any]:
     if api_key == "-":
         import sys
@@ -76,6 +76,7 @@ def _settings(
         "system_prompt": system_prompt, "temperature": temperature, "max_exchanges": max_exchanges,
         "handoff_keywords": keywords or None, "model": model, "api_base": api_base, "api_key": api_key,
         "handoff_message": handoff_message, "timeout": timeout, "keep_pending_on_failure": keep_pending,
+        "batch_wait": batch_wait,
     }
     return {k: v for k, v in values.items() if v is not None}
 
@@ -106,6 +107,7 @@ def create(
     api_base: Annotated[str | None, typer.Option("--api-base", help="AI: base URL of an OpenAI-compatible server.")] = None,
     api_key: Annotated[str | None, typer.Option("--api-key", help="AI: the key for --api-base, '-' reads it from standard input (stored as the bot's secret, never shown; the server's own keys never go there).")] = None,
     handoff_message: Annotated[str | None, typer.Option("--handoff-message", help="AI: what the customer reads at handoff.")] = None,
+    batch_wait: Annotated[float | None, typer.Option("--batch-wait", help="AI: seconds to wait for the customer's next message, to answer a burst once (default 2, 0 answers at once).")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Webhook: seconds per attempt (default: server setting).")] = None,
     keep_pending: Annotated[bool | None, typer.Option("--keep-pending-on-failure/--handoff-on-failure", help="When unreachable: keep conversations pending, or hand them to humans.")] = None,
     system: SystemOpt = False,
@@ -119,7 +121,7 @@ def create(
     Example: ndoto bots create --type ai --name Helper --system-prompt "You help Acme customers." --handoff-keyword "speak to agent"
     """
     prompt = _prompt(system_prompt, system_prompt_file)
-    values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending, api_key)
+    values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending, api_key, batch_wait)
 
     async def go(db: Any) -> Any:
         from ndoto_cli.core.models import Account
@@ -242,6 +244,7 @@ def update(
     api_base: Annotated[str | None, typer.Option("--api-base", help="AI: base URL of an OpenAI-compatible server ('' clears it).")] = None,
     api_key: Annotated[str | None, typer.Option("--api-key", help="AI: the key for --api-base, '-' reads it from standard input ('' clears it).")] = None,
     handoff_message: Annotated[str | None, typer.Option("--handoff-message", help="AI: what the customer reads at handoff.")] = None,
+    batch_wait: Annotated[float | None, typer.Option("--batch-wait", help="AI: seconds to wait for the customer's next message, to answer a burst once (default 2, 0 answers at once).")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Webhook: seconds per attempt.")] = None,
     keep_pending: Annotated[bool | None, typer.Option("--keep-pending-on-failure/--handoff-on-failure", help="When unreachable: keep conversations pending, or hand them to humans.")] = None,
     system: SystemOpt = False,
@@ -253,7 +256,7 @@ def update(
     Example: ndoto bots update OrderBot --url https://bots.example.com/v2/webhook
     """
     prompt = _prompt(system_prompt, system_prompt_file)
-    values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending, api_key)
+    values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending, api_key, batch_wait)
     values.update({k: v for k, v in {"name": name, "outgoing_url": url, "description": description}.items() if v is not None})
     if not values:
         fail("nothing to change: give at least one option (see --help)", exit_code=ExitCode.USAGE, as_json=as_json)
@@ -422,6 +425,9 @@ def _ai_commands() -> None:
     app.command("try")(bots_ai.try_)
     app.command("eval")(bots_ai.eval_)
     app.command("stats")(bots_ai.stats)
+    from ndoto_cli.commands import bots_tools
+
+    app.add_typer(bots_tools.app, name="tools")
 
 
 _ai_commands()

@@ -41,6 +41,11 @@ def try_(
         "model": turn.answer.model if turn.answer else None,
         "latency_ms": round(turn.answer.latency_ms, 1) if turn.answer else None,
         "tokens": {"prompt": turn.answer.prompt_tokens, "completion": turn.answer.completion_tokens} if turn.answer else None,
+        "tool_calls": [
+            {"tool": r.tool, "arguments": r.arguments, "ok": r.ok, "status": r.status_code,
+             "duration_ms": round(r.duration_ms, 1), "error": r.error}
+            for r in turn.tool_results
+        ],
         "error": turn.error,
     }
     if turn.error is not None:
@@ -55,6 +60,8 @@ def try_(
     out.print("[bold]Retrieved passages[/bold]" if turn.passages else "[dim]No passage retrieved.[/dim]")
     for p, source in zip(data["passages"], data["sources"], strict=True):
         out.print(f"  {escape(p['title'])} [dim](score {p['score']}; {escape(source['location'])})[/dim]")
+    for r in turn.tool_results:
+        out.print(f"[bold]Tool[/bold] {escape(r.line())}")
     if turn.action == "reply":
         out.print(f"[bold green]Answer[/bold green] ({data['model']}, {data['latency_ms']} ms): {escape(turn.text or '')}")
     else:
@@ -133,7 +140,7 @@ def stats(
     account: AccountOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """An AI agent's record: replies, handoffs by reason, latency percentiles, tokens.
+    """An AI agent's record: replies, handoffs by reason, latency percentiles, tokens, tool calls.
 
     Example: ndoto bots stats Helper --since 7d
     """
@@ -158,4 +165,6 @@ def stats(
         ["handoffs", ", ".join(f"{k}: {v}" for k, v in sorted(data["handoffs"].items())) or "0"],
         ["latency p50 / p95 (ms)", f"{data['latency_ms']['p50']} / {data['latency_ms']['p95']}"],
         ["tokens prompt / completion", f"{data['tokens']['prompt']} / {data['tokens']['completion']}"],
+        ["tool calls / failures", f"{data['tool_calls']['calls']} / {data['tool_calls']['failures']}"],
+        *[[f"  {name}", f"{c['calls']} / {c['failures']}"] for name, c in sorted(data["tool_calls"]["by_tool"].items())],
     ])

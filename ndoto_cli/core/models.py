@@ -222,6 +222,9 @@ class AgentBot(SQLModel, table=True):
     max_exchanges: int = 10
     handoff_keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     handoff_message: str = "Transferring you to a human agent who will follow up shortly."
+    # Customers often write in bursts ("hi" / "my order" / "4521 hasn't come"): the AI agent waits
+    # this long after a message for the next one, and answers the burst once.
+    batch_wait: float = 2.0
     kb_version: int = 0  # moves with every knowledge-base change: search caches its vectors by it
     created_at: float = Field(default_factory=now)
     updated_at: float = Field(default_factory=now)
@@ -400,6 +403,46 @@ class KbPassage(SQLModel, table=True):
     title_vector: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     text_vector: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     vector_model: str | None = None
+
+
+class BotTool(SQLModel, table=True):
+    """An HTTP tool an AI agent may call (``ndoto bots tools add``): the model fills the declared
+    parameters, Ndoto builds the request from the template (never the host), adds the auth and
+    sends it through the address guard. ``secret`` is write-only, as a bot's ``api_key`` is."""
+
+    __tablename__ = "bot_tools"
+    __table_args__ = (UniqueConstraint("agent_bot_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    agent_bot_id: int = Field(foreign_key="agent_bots.id", index=True, ondelete="CASCADE")
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    method: str = "GET"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    auth: str = "none"  # none | bearer | basic | api_key
+    auth_header: str | None = None  # api_key: the header that carries it
+    secret: str | None = None  # bearer token, "user:password", or API key: never rendered
+    timeout: float = 10.0
+    response_path: str = ""  # the part of a JSON answer the model sees ("" = all of it)
+    max_chars: int = 2000
+    created_at: float = Field(default_factory=now)
+    updated_at: float = Field(default_factory=now)
+
+
+class ToolCall(SQLModel, table=True):
+    """One call of a bot's tool in a conversation (or in ``bots try``): what ``bots stats`` counts."""
+
+    __tablename__ = "ai_tool_calls"
+    id: int | None = Field(default=None, primary_key=True)
+    agent_bot_id: int = Field(foreign_key="agent_bots.id", index=True, ondelete="CASCADE")
+    conversation_id: int | None = None
+    tool: str
+    ok: bool = False
+    status_code: int | None = None
+    duration_ms: float = 0.0
+    error: str | None = None
+    created_at: float = Field(default_factory=now)
 
 
 class AiReply(SQLModel, table=True):

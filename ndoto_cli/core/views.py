@@ -153,6 +153,7 @@ def bot_json(
             "max_exchanges": bot.max_exchanges,
             "handoff_keywords": list(bot.handoff_keywords or []),
             "handoff_message": bot.handoff_message,
+            "batch_wait": bot.batch_wait,
         }
     if access_token is not None:
         data["access_token"] = access_token

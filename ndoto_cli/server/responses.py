@@ -159,6 +159,33 @@ class ContactCreated(Shape):
     payload: dict[str, Any]
 
 
+class ToolOut(Shape):
+    id: int
+    bot_id: int
+    name: str
+    description: str
+    method: str
+    url: str
+    parameters: dict[str, Any]
+    headers: dict[str, str]
+    auth: str
+    auth_header: str | None
+    secret_set: bool
+    timeout: float
+    response_path: str
+    max_chars: int
+
+
+class ToolTestOut(Shape):
+    tool: str
+    ok: bool
+    status: int | None
+    duration_ms: float
+    request: dict[str, Any] | None
+    model_sees: str
+    error: str | None
+
+
 class Deleted(Shape):
     id: int
     deleted: bool

@@ -118,6 +118,33 @@ class BotUpdate(Body):
     keep_pending_on_failure: bool | None = None
 
 
+class ToolUpdate(Body):
+    """An AI bot's HTTP tool (core.ai.tools checks every rule; the bounds here document them)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    description: Annotated[str, Field(max_length=limits.SHORT_TEXT)] | None = None
+    url: Url | None = None
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "get", "post", "put", "patch", "delete"] | None = None
+    parameters: Attributes | None = None
+    headers: dict[str, Annotated[str, Field(max_length=4096)]] | None = None
+    auth: Literal["none", "bearer", "basic", "api_key", "api-key"] | None = None
+    auth_header: Annotated[str, Field(max_length=100)] | None = None
+    secret: Annotated[str, Field(max_length=4096)] | None = Field(default=None, description="Write-only: never in an answer.")
+    timeout: Annotated[float, Field(ge=0.1, le=60)] | None = None
+    response_path: Annotated[str, Field(max_length=limits.NAME)] | None = None
+    max_chars: Annotated[int, Field(ge=100, le=20_000)] | None = None
+
+
+class ToolCreate(ToolUpdate):
+    name: Annotated[str, Field(min_length=1, max_length=64)]  # type: ignore[assignment]
+    description: Annotated[str, Field(min_length=1, max_length=limits.SHORT_TEXT)]  # type: ignore[assignment]
+    url: Url  # type: ignore[assignment]
+
+
+class ToolTest(Body):
+    arguments: Attributes = Field(default_factory=dict)
+
+
 class InboxCreate(Body):
     name: Annotated[str, Field(min_length=1, max_length=limits.NAME)]
     channel: Attributes | Annotated[str, Field(max_length=40)] | None = None
@@ -168,6 +195,7 @@ class WidgetEvent(Body):
 
 AI_CONFIG_KEYS = (
     "system_prompt", "model", "api_base", "api_key", "temperature", "max_exchanges", "handoff_keywords", "handoff_message",
+    "batch_wait",
 )
 
 

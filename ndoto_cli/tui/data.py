@@ -81,7 +81,7 @@ async def changed_since(db: Database, who: Who, mark: feed.Mark) -> Changes:
             continue
         if name in conversations.TYPING_EVENTS:
             body = json.loads(payload)
-            if (body.get("performed_by") or {}).get("type") == "contact":
+            if (body.get("performed_by") or {}).get("type") in ("contact", "agent_bot"):  # a customer, or an AI agent thinking
                 typing[int(display)] = (name == conversations.TYPING_EVENTS[0], str(body.get("name") or "The customer"))
             continue
         changed.add(int(display))

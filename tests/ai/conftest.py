@@ -3,6 +3,7 @@ and a running dispatcher, all on a real SQLite file."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,12 +39,14 @@ class AiWorld:
     llm: FakeLLM
 
 
-@pytest.fixture
-async def ai(ndoto_home: Path, llm_server: FakeLLM) -> AsyncIterator[AiWorld]:
+@contextlib.asynccontextmanager
+async def ai_world(home: Path, llm: FakeLLM, **settings: Any) -> AsyncIterator[AiWorld]:
+    """An account with an AI bot on a web inbox, the example knowledge base and a running
+    dispatcher; ``settings`` override the server's (the address guard's, for tools on 127.0.0.1)."""
     from ndoto_cli.core.ai import store
 
-    settings = Settings(home=ndoto_home, ai_model="openai/test-model", ai_api_base=llm_server.base, delivery_retry_schedule=[0.2])
-    db = await Database(settings).open()
+    config = Settings(home=home, ai_model="openai/test-model", ai_api_base=llm.base, delivery_retry_schedule=[0.2], **settings)
+    db = await Database(config).open()
     boot = await db.write(lambda s: accounts.bootstrap(s, account_name="Acme Shop"))
     acc = boot.account.id
     agent, _ = await db.write(lambda s: accounts.create_user(s, account_id=acc, name="Ann", email="ann@acme.test"))
@@ -52,19 +55,25 @@ async def ai(ndoto_home: Path, llm_server: FakeLLM) -> AsyncIterator[AiWorld]:
         lambda s: bots.create_bot(
             s, account_id=acc, name="Helper", bot_type="ai", system_prompt="You are Acme Shop's helpful assistant.",
             temperature=0.3, max_exchanges=3, handoff_keywords=["speak to agent", "human please"],
-            handoff_message="Let me bring in a colleague.",
+            handoff_message="Let me bring in a colleague.", batch_wait=0,  # answers at once; batching has its tests
         )
     )
     await db.write(lambda s: inboxes.set_inbox_bot(s, account_id=acc, inbox_id=inbox.id, bot_id=bot.id))
     for path in sorted((EXAMPLES / "shop-help").iterdir()):
         await db.write(lambda s, p=path: store.add_document(s, bot_id=bot.id, path=p))
-    dispatcher = Dispatcher(db, settings)
+    dispatcher = Dispatcher(db, config)
     await dispatcher.start()
     try:
-        yield AiWorld(db, settings, acc, inbox.id, bot.id, agent.id, llm_server)
+        yield AiWorld(db, config, acc, inbox.id, bot.id, agent.id, llm)
     finally:
         await dispatcher.stop()
         await db.close()
+
+
+@pytest.fixture
+async def ai(ndoto_home: Path, llm_server: FakeLLM) -> AsyncIterator[AiWorld]:
+    async with ai_world(ndoto_home, llm_server) as world:
+        yield world
 
 
 async def customer_says(world: AiWorld, text: str, name: str = "Jane") -> Any:

@@ -19,6 +19,7 @@ class Reply:
     delay: float = 0.0
     status: int = 200
     echo_headers: bool = False  # an error body that repeats the request's headers (a hostile server)
+    tool_calls: list[tuple[str, dict[str, Any] | str]] = field(default_factory=list)  # (name, arguments) the model calls
 
 
 @dataclass
@@ -53,10 +54,18 @@ class FakeLLM:
                 "id": "call_1", "type": "function",
                 "function": {"name": "handoff_to_human", "arguments": json.dumps({"reason": reply.handoff})},
             }]
+        if reply.tool_calls:
+            message["content"] = None
+            message["tool_calls"] = [
+                {"id": f"call_{len(self.requests)}_{i}", "type": "function",
+                 "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)}}
+                for i, (name, args) in enumerate(reply.tool_calls)
+            ]
+        calls = bool(reply.handoff is not None or reply.tool_calls)
         return web.json_response({
             "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "test-model"),
-            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if reply.handoff else "stop"}],
+            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
             "usage": {"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49},
         })
 

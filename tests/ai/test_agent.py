@@ -53,7 +53,10 @@ async def test_answers_from_the_knowledge_base(ai: AiWorld) -> None:
     assert system["role"] == "system" and "Acme Shop's helpful assistant" in system["content"]
     assert "Refund timing" in system["content"] and "5 to 7 working days" in system["content"]  # the passage
     assert "ONLY the knowledge base" in system["content"]  # grounding
-    assert request["messages"][-1] == {"role": "user", "content": "How many days until I get my money back?"}
+    # the customer's words, fenced as data (rules.customer_data)
+    assert request["messages"][-1] == {
+        "role": "user", "content": "<customer_message>\nHow many days until I get my money back?\n</customer_message>",
+    }
     assert request["temperature"] == 0.3 and request["tools"][0]["function"]["name"] == "handoff_to_human"
     async with ai.db.read() as s:
         (row,) = (await s.execute(select(AiReply))).scalars().all()
@@ -184,3 +187,29 @@ async def test_a_hundred_customers_at_once(ai: AiWorld) -> None:
     # Concurrency is behaviour, not a duration: the conversations were thought about at the same
     # time (one at a time would keep a single request in flight).
     assert ai.llm.most_in_flight >= 50, ai.llm.most_in_flight
+
+
+async def test_a_burst_of_customer_messages_gets_one_answer(ai: AiWorld) -> None:
+    from ndoto_cli.core.models import AgentBot, Delivery
+    from ndoto_cli.core.services import bots
+
+    await ai.db.write(lambda s: bots.update_bot(s, account_id=ai.account_id, bot_id=ai.bot_id, batch_wait=0.6))
+    ai.llm.script = lambda request: Reply("Let me check order 4521 for you.")
+    burst = ["hi", "my order hasn't come", "it's number 4521"]
+    for text in burst:
+        result = await customer_says(ai, text)
+    conv_id = result.bundle.conversation.id
+
+    async def answered() -> bool:
+        return len(bot_replies(await thread(ai, conv_id))) >= 1
+
+    await wait_for(answered)
+    await asyncio.sleep(1.0)  # room for a wrong second answer to arrive
+    assert [m.content for m in bot_replies(await thread(ai, conv_id))] == ["Let me check order 4521 for you."]
+    assert len(ai.llm.requests) == 1
+    said = [m["content"] for m in ai.llm.requests[0]["messages"] if m["role"] == "user"]
+    assert all(any(text in m for m in said) for text in burst)  # the one answer saw the whole burst
+    async with ai.db.read() as s:
+        excerpts = [d.last_response or "" for d in (await s.execute(select(Delivery).where(Delivery.agent_bot_id == ai.bot_id))).scalars()]
+        assert (await s.get(AgentBot, ai.bot_id)).batch_wait == 0.6  # type: ignore[union-attr]
+    assert sum(e.startswith("batched:") for e in excerpts) == 2

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 
 from tests.ai.conftest import EXAMPLES
 from tests.ai.fake_llm import FakeLLM, Reply
+from tests.background import served
 from tests.commands.conftest import Cli
 
 
@@ -22,10 +21,6 @@ def cli(ndoto_home: Path) -> Cli:
 
 @pytest.fixture
 def model_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLM]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
     def answer(request: dict) -> Reply:
         question = request["messages"][-1]["content"].lower()
         system = request["messages"][0]["content"]
@@ -37,13 +32,10 @@ def model_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLM]:
             return Reply("Standard delivery costs K50; free over K1,000.")
         return Reply("I'm not sure; shall I bring in a colleague?")
 
-    server = asyncio.run_coroutine_threadsafe(FakeLLM(script=answer).start(), loop).result(10)
-    monkeypatch.setenv("NDOTO_AI_MODEL", "openai/test-model")
-    monkeypatch.setenv("NDOTO_AI_API_BASE", server.base)
-    yield server
-    asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
+    with served(FakeLLM(script=answer).start) as server:
+        monkeypatch.setenv("NDOTO_AI_MODEL", "openai/test-model")
+        monkeypatch.setenv("NDOTO_AI_API_BASE", server.base)
+        yield server
 
 
 def test_kb_and_bot_commands(cli: Cli, model_server: FakeLLM, tmp_path: Path) -> None:
@@ -73,3 +65,54 @@ def test_kb_and_bot_commands(cli: Cli, model_server: FakeLLM, tmp_path: Path) ->
     bad.write_text('{"nope": 1}\n')
     cli("bots", "eval", "Helper", str(bad), code=1)
     assert json.loads(cli("kb", "search", "Helper", "zzzz qqqq", "--json").stdout) == []
+
+
+def test_bots_tools_commands(cli: Cli, model_server: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    """add (secret from standard input), list, show, update, test, try (the model calls the tool),
+    stats (the call counted), remove (asks first): the order service runs on 127.0.0.1."""
+    from tests.ai.test_ai_tools import TOKEN, OrderService, order_script
+
+    with served(OrderService().start) as service:
+        monkeypatch.setenv("NDOTO_PRIVATE_ALLOWLIST", "127.0.0.1")
+        model_server.script = order_script
+        cli("init")
+        cli("bots", "create", "--type", "ai", "--name", "Helper")
+        cli("bots", "create", "--name", "Hook", "--url", "https://127.0.0.1:9/h")
+        url = f"{service.base}/orders/{{order_id}}"
+        added = cli.runner.invoke(app_of(), [
+            "bots", "tools", "add", "Helper", "--name", "order_status", "--description", "Look up an order",
+            "--url", url, "--param", "order_id:string:The order number", "--auth", "bearer", "--secret", "-",
+            "--response-path", "order", "--json",
+        ], input=f"{TOKEN}\n")
+        assert added.exit_code == 0, added.stdout + added.stderr
+        data = json.loads(added.stdout)
+        assert data["secret_set"] is True and TOKEN not in added.stdout and "secret" not in {k for k in data if k != "secret_set"}
+        assert [t["name"] for t in cli.json("bots", "tools", "list", "Helper")] == ["order_status"]
+        assert TOKEN not in cli("bots", "tools", "show", "Helper", "order_status").stdout
+        cli("bots", "tools", "update", "Helper", "order_status", "--timeout", "5")
+        assert cli.json("bots", "tools", "show", "Helper", "order_status")["timeout"] == 5.0
+
+        tested = cli.json("bots", "tools", "test", "Helper", "order_status", "--arg", "order_id=4521")
+        assert tested["ok"] and tested["status"] == 200 and '"status": "shipped"' in tested["model_sees"]
+        assert tested["request"]["headers"]["Authorization"] == "[secret]"
+        missing = cli("bots", "tools", "test", "Helper", "order_status", "--arg", "order_id=1", code=1)
+        assert "HTTP 404" in missing.stdout
+
+        turn = cli.json("bots", "try", "Helper", "Where is my order 4521?")
+        assert turn["answer"] == "Your order is shipped."
+        assert [(c["tool"], c["arguments"], c["status"]) for c in turn["tool_calls"]] == [("order_status", {"order_id": "4521"}, 200)]
+        assert "order_status(" in cli("bots", "try", "Helper", "Where is my order 4530?").stdout
+
+        refused = cli("bots", "tools", "add", "Helper", "--name", "meta", "--description", "x",
+                      "--url", "https://169.254.169.254/latest/{p}", "--param", "p", code=1)
+        assert "points at a private address" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+        assert "webhook bot" in cli("bots", "tools", "list", "Hook", code=1).stderr
+        assert "needs --yes" in cli("bots", "tools", "remove", "Helper", "order_status", code=2).stderr  # asks first
+        assert cli.json("bots", "tools", "remove", "Helper", "order_status", "--yes")["removed"] is True
+        assert cli.json("bots", "tools", "list", "Helper") == []
+
+
+def app_of() -> object:
+    from ndoto_cli.commands.app import app
+
+    return app

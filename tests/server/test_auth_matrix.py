@@ -65,6 +65,12 @@ TABLE: dict[str, dict[str, Any]] = {
     f"DELETE {ACC}/agent_bots/{{bot_id}}": ADMINS,
     f"POST {ACC}/agent_bots/{{bot_id}}/reset_access_token": ADMINS,
     f"POST {ACC}/agent_bots/{{bot_id}}/reset_secret": ADMINS,
+    f"GET {ACC}/agent_bots/{{bot_id}}/tools": ADMINS,  # a tool's URL and headers describe internal APIs
+    f"POST {ACC}/agent_bots/{{bot_id}}/tools": ADMINS,
+    f"GET {ACC}/agent_bots/{{bot_id}}/tools/{{tool_id}}": ADMINS,
+    f"PATCH {ACC}/agent_bots/{{bot_id}}/tools/{{tool_id}}": ADMINS,
+    f"DELETE {ACC}/agent_bots/{{bot_id}}/tools/{{tool_id}}": ADMINS,
+    f"POST {ACC}/agent_bots/{{bot_id}}/tools/{{tool_id}}/test": ADMINS,
     f"GET {ACC}/inboxes": USERS,
     f"POST {ACC}/inboxes": ADMINS,
     f"GET {ACC}/inboxes/{{inbox_id}}": INBOX_READ,
@@ -234,7 +240,7 @@ def test_every_caller_on_every_route(matrix: Matrix, operation: str) -> None:
         is_platform = template.startswith("/platform")
         path = template.format(
             account_id=1, conversation_id=conversation, message_id=message, inbox_id=matrix.web_inbox_id, contact_id=matrix.contact_id,
-            delivery_id=matrix.delivery_id, inbox_identifier=matrix.web_identifier, source_id=source,
+            delivery_id=matrix.delivery_id, inbox_identifier=matrix.web_identifier, source_id=source, tool_id=1,
             bot_id=matrix.platform_bot_id if is_platform else matrix.victim_bot_id,
         )
         body = body_for(operation, matrix)

@@ -47,6 +47,19 @@ def token(role: str, seed: Seed) -> str | None:
             "platform": seed.platform_token, "none": None}[role]
 
 
+@pytest.fixture(autouse=True)
+def _no_name_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A generated case may give an AI bot a tool at a made-up domain or a public address and
+    then test it: the guarded client must never ask DNS or dial out (traffic stays on this
+    machine). Every name and address is refused before any connection."""
+    from ndoto_cli.dispatch.ai import pinned
+
+    async def resolve(self: Any, host: str, port: int) -> list[str]:
+        raise pinned.Refused(f"{host}: no lookups or connections in this test")
+
+    monkeypatch.setattr(pinned.GuardedBackend, "_resolve", resolve)
+
+
 @pytest.fixture
 def api_schema(seed: Seed, ndoto_home: Path, role: str) -> Any:
     # Every case comes from one client address: lift the rate limits, which have tests of their own.

@@ -363,6 +363,27 @@ async def test_typing_shows_both_ways(seeded: World, ndoto_home: Path) -> None:
                 break
         else:
             raise AssertionError("the customer's typing never stopped showing")
+
+        async def bot_types(s: Any, on: bool) -> None:  # an AI agent preparing an answer
+            from ndoto_cli.core.models import AgentBot
+
+            bundle = await conversations.load(s, account_id=seeded.account_id, display_id=1)
+            await conversations.emit_typing(s, conversation=bundle.conversation, actor=Actor.of_bot(await s.get(AgentBot, seeded.bot_id)), on=on)
+
+        await other.write(lambda s: bot_types(s, True))
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            if line.display and "is typing" in str(line.content) and "Jane" not in str(line.content):
+                break
+        else:
+            raise AssertionError("the bot's typing never showed")
+        await other.write(lambda s: bot_types(s, False))
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            if not line.display:
+                break
+        else:
+            raise AssertionError("the bot's typing never stopped showing")
         await other.close()
 
         await pilot.press("i", *"On it")

@@ -22,6 +22,7 @@ BOT_TYPE_ALIASES = {"webhook": BotType.webhook, "0": BotType.webhook, "ai": BotT
 MAX_KEYWORDS = 50
 MAX_EXCHANGES = 1000
 MAX_TIMEOUT = 300.0
+MAX_BATCH_WAIT = 30.0  # seconds an AI agent waits for a customer's next message before it answers
 
 
 def parse_bot_type(value: str | int) -> str:
@@ -70,6 +71,7 @@ async def _check_name(session: AsyncSession, *, account_id: int | None, name: st
 
 AI_FIELDS = (
     "system_prompt", "model", "api_base", "api_key", "temperature", "max_exchanges", "handoff_keywords", "handoff_message",
+    "batch_wait",
 )
 COMMON_FIELDS = ("name", "description", "outgoing_url", "timeout", "keep_pending_on_failure")
 
@@ -119,6 +121,8 @@ def _clean(session: AsyncSession, settings: dict[str, Any]) -> dict[str, Any]:
             value = (limits.text(value, field=key, max_length=limits.NAME) or "").strip() or None
         elif key == "temperature":
             value = limits.number(value, field=key, minimum=0.0, maximum=1.0)
+        elif key == "batch_wait":
+            value = limits.number(value, field=key, minimum=0.0, maximum=MAX_BATCH_WAIT)
         elif key == "max_exchanges":
             value = limits.integer(value, field=key, minimum=1, maximum=MAX_EXCHANGES, label="max exchanges")
         elif key == "timeout":
@@ -172,6 +176,7 @@ AI_ONLY = {
     "kb": "knowledge bases belong to AI agent bots (--type ai)",
     "try": "`bots try` runs an AI agent's turn; send a webhook bot a test event with `ndoto bots ping {name}`",
     "eval": "`bots eval` scores an AI agent's answers; a webhook bot answers from its own server",
+    "tools": "HTTP tools are called by AI agents (--type ai); a webhook bot calls your APIs from its own server",
     "stats": "`bots stats` counts an AI agent's answers; a webhook bot's record is `ndoto deliveries list --bot {name}`",
 }
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from ndoto_cli.core.ai import search as kb_search
-from ndoto_cli.core.ai.rules import GROUNDING, endpoint, matched_keyword, redact
+from ndoto_cli.core.ai import tools as core_tools
+from ndoto_cli.core.ai.rules import DATA_RULES, GROUNDING, customer_data, endpoint, matched_keyword, redact, tool_data
 from ndoto_cli.core.models import AgentBot
 from ndoto_cli.core.settings import Settings
 from ndoto_cli.dispatch.ai import llm
 from ndoto_cli.dispatch.ai.pinned import refusal_in
+from ndoto_cli.dispatch.ai.tools import ToolResult, ToolRunner
+
+# A turn's tool budget: rounds of model -> tools -> model, and calls in all. Past it the agent
+# hands off rather than loop on a model that keeps calling.
+MAX_TOOL_ROUNDS = 3
+MAX_TOOL_CALLS = 6
 
 
 @dataclass
@@ -22,10 +30,15 @@ class Turn:
     passages: list[kb_search.Hit] = field(default_factory=list)
     answer: llm.Answer | None = None
     error: str | None = None  # the model could not be called: why, whole (``reason`` keeps 300 characters)
+    tool_results: list[ToolResult] = field(default_factory=list)
 
 
 def clients_for(settings: Settings) -> llm.Clients:
     return llm.Clients(allow_private=settings.allow_private_addresses, allowlist=tuple(settings.private_allowlist))
+
+
+def runner_for(settings: Settings) -> ToolRunner:
+    return ToolRunner(allow_private=settings.allow_private_addresses, allowlist=tuple(settings.private_allowlist))
 
 
 def _secrets(bot: AgentBot) -> list[str | None]:
@@ -43,39 +56,92 @@ async def retrieve(db: Any, settings: Settings, bot: AgentBot, question: str, li
 
 
 def prompt(bot: AgentBot, passages: list[kb_search.Hit], turns: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The system message (the admin's prompt, the grounding and data rules, the passages), then
+    the conversation, each customer message fenced as data (``rules.customer_data``)."""
     context = "\n\n".join(f"[{i + 1}] {p.title}\n{p.content}" for i, p in enumerate(passages)) or "(no passage matched the question)"
-    system = f"{bot.system_prompt.strip()}\n\n{GROUNDING}\n\nKnowledge base passages:\n{context}".strip()
-    return [{"role": "system", "content": system}, *turns]
+    system = f"{bot.system_prompt.strip()}\n\n{GROUNDING}\n\n{DATA_RULES}\n\nKnowledge base passages:\n{context}".strip()
+    conversation = [
+        {"role": t["role"], "content": customer_data(t["content"]) if t["role"] == "user" else t["content"]} for t in turns
+    ]
+    return [{"role": "system", "content": system}, *conversation]
 
 
 async def think(
     db: Any, settings: Settings, bot: AgentBot, *, question: str, turns: list[dict[str, str]], replies_so_far: int,
-    clients: llm.Clients | None = None,
+    clients: llm.Clients | None = None, runner: ToolRunner | None = None,
 ) -> Turn:
-    """Decide: hand off by rule (keyword, exchange limit), else ask the model (which may hand off)."""
+    """Decide: hand off by rule (keyword, exchange limit), else ask the model, which may call the
+    bot's tools (their answers go back to it, within the turn's budget) and may hand off."""
     keyword = matched_keyword(question, list(bot.handoff_keywords or []))
     if keyword is not None:
         return Turn("handoff", reason=f"keyword: the customer wrote {keyword!r}")
     if replies_so_far >= bot.max_exchanges:
         return Turn("handoff", reason=f"max_exchanges: {bot.max_exchanges} answers given")
     passages = await retrieve(db, settings, bot, question)
-    own = clients is None
+    async with db.read() as s:
+        tools = {t.name: t for t in await core_tools.list_tools(s, bot_id=bot.id)}  # type: ignore[arg-type]
+    own_clients, own_runner = clients is None, runner is None
     clients = clients or clients_for(settings)
+    runner = runner or (runner_for(settings) if tools else None)
     try:
-        answer = await llm.complete(
-            endpoint=endpoint(bot, settings), clients=clients, messages=prompt(bot, passages, turns),
-            temperature=bot.temperature, timeout=min(60.0, (bot.timeout or 60.0)),
-        )
-    except Exception as exc:  # noqa: BLE001 - any provider failure after retries means: a human answers
-        refused = refusal_in(exc)
-        detail = f"refused: {refused}" if refused is not None else f"{type(exc).__name__}: {exc}"
-        detail = redact(detail, _secrets(bot))
-        return Turn("handoff", reason=f"model_error: {detail[:300]}", passages=passages, error=detail)
+        return await _converse(bot, settings, Turn("handoff", passages=passages), prompt(bot, passages, turns), tools, clients, runner)
     finally:
-        if own:
+        if own_clients:
             await clients.close()
-    if answer.handoff_reason is not None:
-        return Turn("handoff", reason=f"model: {answer.handoff_reason}", passages=passages, answer=answer)
-    if not answer.text:
-        return Turn("handoff", reason="model_error: empty answer", passages=passages, answer=answer)
-    return Turn("reply", text=answer.text, passages=passages, answer=answer)
+        if own_runner and runner is not None:
+            await runner.close()
+
+
+async def _converse(
+    bot: AgentBot, settings: Settings, turn: Turn, messages: list[dict[str, Any]], tools: dict[str, Any],
+    clients: llm.Clients, runner: ToolRunner | None,
+) -> Turn:
+    specs = [core_tools.function_spec(t) for t in tools.values()]
+    secrets = _secrets(bot) + [x for t in tools.values() for x in core_tools.secrets_of(t)]
+    spent = llm.Answer(None, None, "", 0.0, 0, 0)
+    for round_ in range(MAX_TOOL_ROUNDS + 1):
+        try:
+            answer = await llm.complete(
+                endpoint=endpoint(bot, settings), clients=clients, messages=messages,
+                temperature=bot.temperature, timeout=min(60.0, (bot.timeout or 60.0)), tools=specs or None,
+            )
+        except Exception as exc:  # noqa: BLE001 - any provider failure after retries means: a human answers
+            refused = refusal_in(exc)
+            detail = f"refused: {refused}" if refused is not None else f"{type(exc).__name__}: {exc}"
+            detail = redact(detail, secrets)
+            turn.reason, turn.error = f"model_error: {detail[:300]}", detail
+            turn.answer = spent if spent.model else None
+            return turn
+        spent = llm.Answer(
+            answer.text, answer.handoff_reason, answer.model, spent.latency_ms + answer.latency_ms,
+            spent.prompt_tokens + answer.prompt_tokens, spent.completion_tokens + answer.completion_tokens, answer.tool_calls,
+        )
+        turn.answer = spent
+        if answer.handoff_reason is not None:
+            turn.reason = f"model: {answer.handoff_reason}"
+            return turn
+        if not answer.tool_calls:
+            if not answer.text:
+                turn.reason = "model_error: empty answer"
+                return turn
+            turn.action, turn.text = "reply", answer.text
+            return turn
+        room = MAX_TOOL_CALLS - len(turn.tool_results)
+        if round_ == MAX_TOOL_ROUNDS or room <= 0:
+            turn.reason = f"tool_limit: the model kept calling tools ({len(turn.tool_results)} calls in this turn)"
+            return turn
+        messages.append(answer.assistant_message())
+        results = await asyncio.gather(*(_run(runner, tools, call, allowed=i < room) for i, call in enumerate(answer.tool_calls)))
+        for result in results:
+            messages.append({"role": "tool", "tool_call_id": result.call_id, "content": tool_data(result.for_model())})
+        turn.tool_results.extend(r for r in results if r.request is not None or r.tool in tools)
+    return turn
+
+
+async def _run(runner: ToolRunner | None, tools: dict[str, Any], call: llm.ToolCallAsked, *, allowed: bool) -> ToolResult:
+    tool = tools.get(call.name)
+    if tool is None or runner is None:
+        return ToolResult(call.name, {}, False, error=f"there is no tool {call.name[:64]!r}", call_id=call.id)
+    if not allowed:
+        return ToolResult(call.name, {}, False, error="too many tool calls in this turn", call_id=call.id)
+    return await runner.call(tool, call.arguments, call_id=call.id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ndoto_cli.core.addresses import REFUSAL_HINT
@@ -87,12 +87,31 @@ class Answer:
     latency_ms: float
     prompt_tokens: int
     completion_tokens: int
+    tool_calls: list[ToolCallAsked] = field(default_factory=list)  # the bot's own tools the model called
+
+    def assistant_message(self) -> dict[str, Any]:
+        """The model's turn as a chat message, for the next round after its tools ran."""
+        return {
+            "role": "assistant", "content": self.text,
+            "tool_calls": [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in self.tool_calls
+            ],
+        }
+
+
+@dataclass
+class ToolCallAsked:
+    id: str
+    name: str
+    arguments: str
 
 
 async def complete(
-    *, endpoint: Endpoint, clients: Clients, messages: list[dict[str, Any]], temperature: float, timeout: float = 60.0
+    *, endpoint: Endpoint, clients: Clients, messages: list[dict[str, Any]], temperature: float, timeout: float = 60.0,
+    tools: list[dict[str, Any]] | None = None,
 ) -> Answer:
-    """One chat completion with the handoff tool offered; raises when the model fails after retries."""
+    """One chat completion with the handoff tool (and the bot's own ``tools``) offered; raises when
+    the model fails after retries."""
     litellm = _litellm()
     started = time.perf_counter()
     if endpoint.own:
@@ -100,7 +119,7 @@ async def complete(
     else:
         kwargs = _server_call(litellm, endpoint, allow_private=clients.allow_private)
     response = await litellm.acompletion(
-        model=endpoint.model, messages=messages, temperature=temperature, tools=[HANDOFF_TOOL], timeout=timeout,
+        model=endpoint.model, messages=messages, temperature=temperature, tools=[HANDOFF_TOOL, *(tools or [])], timeout=timeout,
         num_retries=2, drop_params=True, **kwargs,
     )
     latency = (time.perf_counter() - started) * 1000
@@ -109,7 +128,11 @@ async def complete(
     prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
     completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
     reason = None
-    for call in getattr(choice, "tool_calls", None) or []:
+    asked: list[ToolCallAsked] = []
+    for i, call in enumerate(getattr(choice, "tool_calls", None) or []):
+        if call.function.name != "handoff_to_human":
+            asked.append(ToolCallAsked(call.id or f"call_{i}", call.function.name or "", call.function.arguments or "{}"))
+            continue
         if call.function.name == "handoff_to_human":
             try:
                 reason = json.loads(call.function.arguments or "{}").get("reason") or "the model asked for a human"
@@ -119,7 +142,7 @@ async def complete(
     if reason is None and text and text.upper().startswith(HANDOFF_PREFIX):
         reason = text[len(HANDOFF_PREFIX):].strip() or "the model asked for a human"
         text = None
-    return Answer(text, reason, endpoint.model, latency, prompt_tokens, completion_tokens)
+    return Answer(text, reason, endpoint.model, latency, prompt_tokens, completion_tokens, asked)
 
 
 async def embed(*, model: str, api_base: str | None, texts: list[str]) -> list[list[float]]:

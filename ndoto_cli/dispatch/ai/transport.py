@@ -2,26 +2,28 @@
 
 It answers only incoming, non-private customer messages in conversations it owns; ownership is
 checked again right before writing, because a human may have taken over while the model thought.
-In a website chat the visitor sees the bot typing while the model thinks (Chatwoot users ask for
-this, #12476).
+While the model thinks the conversation shows the bot typing: to a website visitor (Chatwoot
+users ask for this, #12476) and to humans in the console, in every inbox.
 Many conversations are answered at once: the worker runs deliveries concurrently across
 conversations, and nothing here holds a lock across the model call.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from ndoto_cli.core import routing
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.ai import rules as ai_rules
 from ndoto_cli.core.ai import search as kb_search
+from ndoto_cli.core.ai import tools as core_tools
 from ndoto_cli.core.errors import NdotoError
-from ndoto_cli.core.models import AgentBot, Channel
+from ndoto_cli.core.models import AgentBot
 from ndoto_cli.core.outbox.queue import Claimed, Outcome
 from ndoto_cli.core.services import conversations, handoff, messages
 from ndoto_cli.core.settings import Settings
-from ndoto_cli.dispatch.ai.agent import Turn, clients_for, think
+from ndoto_cli.dispatch.ai.agent import Turn, clients_for, runner_for, think
 
 
 class AITransport:
@@ -29,9 +31,11 @@ class AITransport:
         self.db = db
         self.settings = settings
         self.clients = clients_for(settings)
+        self.runner = runner_for(settings)
 
     async def close(self) -> None:
         await self.clients.close()
+        await self.runner.close()
 
     async def deliver(self, claimed: Claimed) -> Outcome:
         payload = claimed.data
@@ -49,12 +53,27 @@ class AITransport:
                 return Outcome(ok=True, response_excerpt="ignored: the bot does not own this conversation")
             turns = await ai_rules.history(s, conversation_id=bundle.conversation.id)  # type: ignore[arg-type]
             replies = await ai_rules.bot_replies(s, conversation_id=bundle.conversation.id, bot_id=bot.id)  # type: ignore[arg-type]
-        live = bundle.inbox.channel_type == Channel.web_widget  # a visitor watches: show the bot typing while it thinks
+        live = True  # typing while it thinks: the widget's visitor and the console's humans see it
         if live:
             await self.db.write(lambda s: conversations.emit_typing(s, conversation=bundle.conversation, actor=Actor.of_bot(bot), on=True))
+        if bot.batch_wait > 0 and isinstance(payload.get("id"), int):
+            # Deliveries of one conversation run in order, so the turn of the burst's last message
+            # comes after this one: it answers them all, and this one gives way.
+            await asyncio.sleep(bot.batch_wait)
+            async with self.db.read() as s:
+                newer = await ai_rules.newer_customer_message(s, conversation_id=bundle.conversation.id, message_id=payload["id"])  # type: ignore[arg-type]
+                if not newer:
+                    turns = await ai_rules.history(s, conversation_id=bundle.conversation.id)  # type: ignore[arg-type]
+            if newer:
+                if live:
+                    await self.db.write(
+                        lambda s: conversations.emit_typing(s, conversation=bundle.conversation, actor=Actor.of_bot(bot), on=False)
+                    )
+                return Outcome(ok=True, response_excerpt="batched: the customer wrote again; the next turn answers both")
+        question = ai_rules.unanswered(turns) or payload.get("content") or ""
         turn = await think(
-            self.db, self.settings, bot, question=payload.get("content") or "", turns=turns, replies_so_far=replies,
-            clients=self.clients,
+            self.db, self.settings, bot, question=question, turns=turns, replies_so_far=replies,
+            clients=self.clients, runner=self.runner,
         )
         done = await self.db.write(lambda s: self._apply(s, bot, account_id, display_id, turn, turns, typed=live))
         return Outcome(ok=True, response_excerpt=done)
@@ -65,7 +84,13 @@ class AITransport:
         bundle = await conversations.load(s, account_id=account_id, display_id=display_id)
         if typed:
             await conversations.emit_typing(s, conversation=bundle.conversation, actor=Actor.of_bot(bot), on=False)
-        if routing.owner_bot_id(bundle) != bot.id:
+        conv_id = bundle.conversation.id
+        for r in turn.tool_results:
+            await core_tools.record_call(
+                s, agent_bot_id=bot.id, conversation_id=conv_id, tool=r.tool, ok=r.ok, status_code=r.status_code,
+                duration_ms=r.duration_ms, error=r.error,
+            )
+        if routing.owner_bot_id(bundle) != bot.id:  # the calls were made, and are counted; the answer is not written
             return "silent: a human took over while the model was thinking"
         actor = Actor.of_bot(bot)
         answer = turn.answer
@@ -73,7 +98,14 @@ class AITransport:
             "model": answer.model if answer else None, "latency_ms": answer.latency_ms if answer else 0.0,
             "prompt_tokens": answer.prompt_tokens if answer else 0, "completion_tokens": answer.completion_tokens if answer else 0,
         }
-        conv_id = bundle.conversation.id
+        tool_lines = [r.line() for r in turn.tool_results]
+        if tool_lines and turn.action == "reply":  # humans see what the agent looked up (at handoff: in its note)
+            await messages.create_message(
+                s, account_id=account_id, display_id=display_id, actor=actor, private=True,
+                content=f"{bot.name} called " + "; ".join(tool_lines),
+                content_attributes={"tool_calls": [_call_json(r) for r in turn.tool_results]},
+            )
+            bundle = await conversations.load(s, account_id=account_id, display_id=display_id)
         if turn.action == "reply":
             result = await messages.create_message(
                 s, account_id=account_id, display_id=display_id, actor=actor, content=turn.text, bundle=bundle,
@@ -85,7 +117,14 @@ class AITransport:
         reason = turn.reason or "handoff"
         await handoff.hand_to_humans(
             s, bundle=bundle, actor=actor, customer_message=bot.handoff_message,
-            note=f"Handed off by {bot.name}: {reason}\n{ai_rules.summary(turns)}",
+            note=ai_rules.handoff_note(bot.name, reason, turns, tool_lines),
         )
         await ai_rules.record(s, agent_bot_id=bot.id, conversation_id=conv_id, kind="handoff", reason=reason, **usage)
         return f"handed off: {reason}"
+
+
+def _call_json(result: Any) -> dict[str, Any]:
+    return {
+        "tool": result.tool, "arguments": result.arguments, "ok": result.ok, "status": result.status_code,
+        "duration_ms": round(result.duration_ms, 1), "error": result.error,
+    }
