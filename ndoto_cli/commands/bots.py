@@ -67,6 +67,7 @@ def _settings(
     system_prompt: str | None, temperature: float | None, max_exchanges: int | None, keywords: list[str] | None,
     model: str | None, api_base: str | None, handoff_message: str | None, timeout: float | None,
     keep_pending: bool | None, api_key: str | None = None, batch_wait: float | None = None,
+    decline_topics: list[str] | None = None, max_answer_chars: int | None = None,
 ) -> dict[str, Any]:
     if api_key == "-":
         import sys
@@ -76,7 +77,7 @@ def _settings(
         "system_prompt": system_prompt, "temperature": temperature, "max_exchanges": max_exchanges,
         "handoff_keywords": keywords or None, "model": model, "api_base": api_base, "api_key": api_key,
         "handoff_message": handoff_message, "timeout": timeout, "keep_pending_on_failure": keep_pending,
-        "batch_wait": batch_wait,
+        "batch_wait": batch_wait, "decline_topics": decline_topics or None, "max_answer_chars": max_answer_chars,
     }
     return {k: v for k, v in values.items() if v is not None}
 
@@ -108,6 +109,8 @@ def create(
     api_key: Annotated[str | None, typer.Option("--api-key", help="AI: the key for --api-base, '-' reads it from standard input (stored as the bot's secret, never shown; the server's own keys never go there).")] = None,
     handoff_message: Annotated[str | None, typer.Option("--handoff-message", help="AI: what the customer reads at handoff.")] = None,
     batch_wait: Annotated[float | None, typer.Option("--batch-wait", help="AI: seconds to wait for the customer's next message, to answer a burst once (default 2, 0 answers at once).")] = None,
+    decline_topic: Annotated[list[str] | None, typer.Option("--decline-topic", help="AI: a subject it politely declines, e.g. 'legal advice' (repeatable; update replaces them).")] = None,
+    max_answer_chars: Annotated[int | None, typer.Option("--max-answer-chars", help="AI: the longest answer it sends, cut at a sentence (default 1200, 0 no limit).")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Webhook: seconds per attempt (default: server setting).")] = None,
     keep_pending: Annotated[bool | None, typer.Option("--keep-pending-on-failure/--handoff-on-failure", help="When unreachable: keep conversations pending, or hand them to humans.")] = None,
     system: SystemOpt = False,
@@ -121,7 +124,8 @@ def create(
     Example: ndoto bots create --type ai --name Helper --system-prompt "You help Acme customers." --handoff-keyword "speak to agent"
     """
     prompt = _prompt(system_prompt, system_prompt_file)
-    values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending, api_key, batch_wait)
+    values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending, api_key, batch_wait,
+                       decline_topic, max_answer_chars)
 
     async def go(db: Any) -> Any:
         from ndoto_cli.core.models import Account
@@ -245,6 +249,8 @@ def update(
     api_key: Annotated[str | None, typer.Option("--api-key", help="AI: the key for --api-base, '-' reads it from standard input ('' clears it).")] = None,
     handoff_message: Annotated[str | None, typer.Option("--handoff-message", help="AI: what the customer reads at handoff.")] = None,
     batch_wait: Annotated[float | None, typer.Option("--batch-wait", help="AI: seconds to wait for the customer's next message, to answer a burst once (default 2, 0 answers at once).")] = None,
+    decline_topic: Annotated[list[str] | None, typer.Option("--decline-topic", help="AI: a subject it politely declines, e.g. 'legal advice' (repeatable; update replaces them).")] = None,
+    max_answer_chars: Annotated[int | None, typer.Option("--max-answer-chars", help="AI: the longest answer it sends, cut at a sentence (default 1200, 0 no limit).")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Webhook: seconds per attempt.")] = None,
     keep_pending: Annotated[bool | None, typer.Option("--keep-pending-on-failure/--handoff-on-failure", help="When unreachable: keep conversations pending, or hand them to humans.")] = None,
     system: SystemOpt = False,
@@ -256,7 +262,8 @@ def update(
     Example: ndoto bots update OrderBot --url https://bots.example.com/v2/webhook
     """
     prompt = _prompt(system_prompt, system_prompt_file)
-    values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending, api_key, batch_wait)
+    values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending, api_key, batch_wait,
+                       decline_topic, max_answer_chars)
     values.update({k: v for k, v in {"name": name, "outgoing_url": url, "description": description}.items() if v is not None})
     if not values:
         fail("nothing to change: give at least one option (see --help)", exit_code=ExitCode.USAGE, as_json=as_json)

@@ -225,6 +225,10 @@ class AgentBot(SQLModel, table=True):
     # Customers often write in bursts ("hi" / "my order" / "4521 hasn't come"): the AI agent waits
     # this long after a message for the next one, and answers the burst once.
     batch_wait: float = 2.0
+    # Guardrails the admin sets: subjects the agent declines, and the longest answer it sends
+    # (0: no limit); answers past it are cut at a sentence (core.ai.rules.bounded).
+    decline_topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    max_answer_chars: int = 1200
     kb_version: int = 0  # moves with every knowledge-base change: search caches its vectors by it
     created_at: float = Field(default_factory=now)
     updated_at: float = Field(default_factory=now)

@@ -154,6 +154,8 @@ def bot_json(
             "handoff_keywords": list(bot.handoff_keywords or []),
             "handoff_message": bot.handoff_message,
             "batch_wait": bot.batch_wait,
+            "decline_topics": list(bot.decline_topics or []),
+            "max_answer_chars": bot.max_answer_chars,
         }
     if access_token is not None:
         data["access_token"] = access_token

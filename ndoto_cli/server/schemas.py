@@ -195,7 +195,7 @@ class WidgetEvent(Body):
 
 AI_CONFIG_KEYS = (
     "system_prompt", "model", "api_base", "api_key", "temperature", "max_exchanges", "handoff_keywords", "handoff_message",
-    "batch_wait",
+    "batch_wait", "decline_topics", "max_answer_chars",
 )
 
 

@@ -48,6 +48,45 @@ def tool_data(text: str) -> str:
     return fenced("tool_result", text)
 
 
+def guardrails(bot: Any) -> str:
+    """The admin's guardrails as instructions (they are also enforced on the answer: ``bounded``, ``leaks``)."""
+    lines = []
+    if bot.decline_topics:
+        lines.append(
+            "Never discuss these topics; if asked, say politely that you cannot help with that and offer help "
+            "with something else: " + "; ".join(bot.decline_topics) + "."
+        )
+    if bot.max_answer_chars:
+        lines.append(f"Keep every answer under {bot.max_answer_chars} characters.")
+    return "\n".join(lines)
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters (0: any length), cut after the last whole sentence that
+    fits, or at a word with an ellipsis when no sentence does."""
+    if not limit or len(text) <= limit:
+        return text
+    head = text[:limit]
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s|$)", head)]
+    if ends and ends[-1] >= limit // 3:
+        return head[: ends[-1]].rstrip()
+    return head[: max(head.rfind(" "), limit // 2)].rstrip() + "…"
+
+
+def leaks(text: str, instructions: str, secrets: list[str]) -> str | None:
+    """What an answer would give away, if anything: a secret, or a stretch of the system prompt
+    (80 characters verbatim, spacing and case aside). Checked before an answer is written."""
+    for secret in secrets:
+        if secret and len(secret) >= 6 and secret in text:
+            return "a credential"
+    said = " ".join(text.lower().split())
+    prompt = " ".join(instructions.lower().split())
+    window = 80
+    if len(prompt) >= window and any(prompt[i:i + window] in said for i in range(0, len(prompt) - window + 1, 20)):
+        return "its instructions"
+    return None
+
+
 HANDOFF_PREFIX = "HANDOFF:"
 HANDOFF_TOOL = {
     "type": "function",
@@ -192,6 +231,19 @@ async def newer_customer_message(session: AsyncSession, *, conversation_id: int,
         ).limit(1)
     )
     return found.first() is not None
+
+
+def customer_last(turns: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The conversation with the customer's latest message last. A customer who writes while the
+    agent thinks gets the earlier answer stored after the new question; the next turn must still
+    end on that question (chat models answer the last user message, and some refuse a prompt
+    that ends with the assistant)."""
+    if not turns or turns[-1]["role"] == "user":
+        return turns
+    last = max((i for i, t in enumerate(turns) if t["role"] == "user"), default=None)
+    if last is None:
+        return turns
+    return [*turns[:last], *turns[last + 1:], turns[last]]
 
 
 def unanswered(turns: list[dict[str, str]]) -> str:

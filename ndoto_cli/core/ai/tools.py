@@ -401,6 +401,10 @@ def build_request(tool: BotTool, arguments: dict[str, Any]) -> Request:
     if error is not None:
         where = ".".join(str(p) for p in error.path) or "arguments"
         raise BadArguments(f"{where}: {error.message}")
+    declared = (tool.parameters or {}).get("properties", {})
+    unknown = sorted(set(arguments) - set(declared))
+    if unknown:  # only what the admin declared is ever sent
+        raise BadArguments(f"{unknown[0]}: not a parameter of this tool")
     used = set(PLACEHOLDER.findall(tool.url))
     missing = [n for n in used if arguments.get(n) is None]
     if missing:

@@ -22,6 +22,7 @@ BOT_TYPE_ALIASES = {"webhook": BotType.webhook, "0": BotType.webhook, "ai": BotT
 MAX_KEYWORDS = 50
 MAX_EXCHANGES = 1000
 MAX_TIMEOUT = 300.0
+MAX_ANSWER_CHARS = 20_000
 MAX_BATCH_WAIT = 30.0  # seconds an AI agent waits for a customer's next message before it answers
 
 
@@ -71,27 +72,29 @@ async def _check_name(session: AsyncSession, *, account_id: int | None, name: st
 
 AI_FIELDS = (
     "system_prompt", "model", "api_base", "api_key", "temperature", "max_exchanges", "handoff_keywords", "handoff_message",
-    "batch_wait",
+    "batch_wait", "decline_topics", "max_answer_chars",
 )
 COMMON_FIELDS = ("name", "description", "outgoing_url", "timeout", "keep_pending_on_failure")
 
 
-def _clean_keywords(keywords: Any) -> list[str]:
+def _clean_keywords(keywords: Any, field: str = "handoff_keywords") -> list[str]:
+    """A list of short phrases (handoff keywords, topics to decline); a string is split at commas."""
+    what = field.replace("_", " ")
     if keywords is None:
         return []
     if isinstance(keywords, str):
         keywords = keywords.split(",")
     if not isinstance(keywords, (list, tuple)):
-        raise Invalid("handoff keywords must be a list of phrases", field="handoff_keywords")
+        raise Invalid(f"{what} must be a list of phrases", field=field)
     cleaned = []
     for keyword in keywords:
         if not isinstance(keyword, str):
-            raise Invalid("handoff keywords must be strings", field="handoff_keywords")
-        keyword = (limits.text(keyword, field="handoff_keywords", max_length=limits.NAME) or "").strip()
+            raise Invalid(f"{what} must be strings", field=field)
+        keyword = (limits.text(keyword, field=field, max_length=limits.NAME) or "").strip()
         if keyword:
             cleaned.append(keyword)
     if len(cleaned) > MAX_KEYWORDS:
-        raise Invalid(f"at most {MAX_KEYWORDS} handoff keywords", field="handoff_keywords")
+        raise Invalid(f"at most {MAX_KEYWORDS} {what}", field=field)
     return cleaned
 
 
@@ -130,8 +133,10 @@ def _clean(session: AsyncSession, settings: dict[str, Any]) -> dict[str, Any]:
         elif key == "keep_pending_on_failure":
             if not isinstance(value, bool):
                 raise Invalid(f"{key} must be true or false", field=key)
-        elif key == "handoff_keywords":
-            value = _clean_keywords(value)
+        elif key in ("handoff_keywords", "decline_topics"):
+            value = _clean_keywords(value, key)
+        elif key == "max_answer_chars":
+            value = limits.integer(value, field=key, minimum=0, maximum=MAX_ANSWER_CHARS, label="max answer chars")
         out[key] = value
     return out
 

@@ -9,7 +9,18 @@ from typing import Any
 
 from ndoto_cli.core.ai import search as kb_search
 from ndoto_cli.core.ai import tools as core_tools
-from ndoto_cli.core.ai.rules import DATA_RULES, GROUNDING, customer_data, endpoint, matched_keyword, redact, tool_data
+from ndoto_cli.core.ai.rules import (
+    DATA_RULES,
+    GROUNDING,
+    bounded,
+    customer_data,
+    endpoint,
+    guardrails,
+    leaks,
+    matched_keyword,
+    redact,
+    tool_data,
+)
 from ndoto_cli.core.models import AgentBot
 from ndoto_cli.core.settings import Settings
 from ndoto_cli.dispatch.ai import llm
@@ -59,7 +70,8 @@ def prompt(bot: AgentBot, passages: list[kb_search.Hit], turns: list[dict[str, s
     """The system message (the admin's prompt, the grounding and data rules, the passages), then
     the conversation, each customer message fenced as data (``rules.customer_data``)."""
     context = "\n\n".join(f"[{i + 1}] {p.title}\n{p.content}" for i, p in enumerate(passages)) or "(no passage matched the question)"
-    system = f"{bot.system_prompt.strip()}\n\n{GROUNDING}\n\n{DATA_RULES}\n\nKnowledge base passages:\n{context}".strip()
+    rules = "\n\n".join(x for x in (GROUNDING, DATA_RULES, guardrails(bot)) if x)
+    system = f"{bot.system_prompt.strip()}\n\n{rules}\n\nKnowledge base passages:\n{context}".strip()
     conversation = [
         {"role": t["role"], "content": customer_data(t["content"]) if t["role"] == "user" else t["content"]} for t in turns
     ]
@@ -124,7 +136,11 @@ async def _converse(
             if not answer.text:
                 turn.reason = "model_error: empty answer"
                 return turn
-            turn.action, turn.text = "reply", answer.text
+            leaked = leaks(answer.text, bot.system_prompt or "", [s for s in secrets if s])
+            if leaked is not None:  # never sent: a human answers instead
+                turn.reason = f"guardrail: the answer would have revealed {leaked}"
+                return turn
+            turn.action, turn.text = "reply", bounded(answer.text, bot.max_answer_chars)
             return turn
         room = MAX_TOOL_CALLS - len(turn.tool_results)
         if round_ == MAX_TOOL_ROUNDS or room <= 0:

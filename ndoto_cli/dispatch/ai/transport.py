@@ -70,6 +70,7 @@ class AITransport:
                         lambda s: conversations.emit_typing(s, conversation=bundle.conversation, actor=Actor.of_bot(bot), on=False)
                     )
                 return Outcome(ok=True, response_excerpt="batched: the customer wrote again; the next turn answers both")
+        turns = ai_rules.customer_last(turns)
         question = ai_rules.unanswered(turns) or payload.get("content") or ""
         turn = await think(
             self.db, self.settings, bot, question=question, turns=turns, replies_so_far=replies,

@@ -26,9 +26,16 @@ def upgrade() -> None:
     if "ai_tool_calls" not in tables:
         _tool_calls()
     # A customer's burst of messages gets one answer: the agent waits batch_wait seconds for the next.
-    if "batch_wait" not in {c["name"] for c in sa.inspect(op.get_bind()).get_columns("agent_bots")}:
+    # Guardrails: topics the agent declines, the longest answer it sends.
+    have = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("agent_bots")}
+    new = [c for c in (sa.Column("batch_wait", sa.Float(), nullable=False, server_default="2.0"),
+                       sa.Column("decline_topics", sa.JSON(), nullable=False, server_default="[]"),
+                       sa.Column("max_answer_chars", sa.Integer(), nullable=False, server_default="1200"))
+           if c.name not in have]
+    if new:
         with op.batch_alter_table("agent_bots") as batch:
-            batch.add_column(sa.Column("batch_wait", sa.Float(), nullable=False, server_default="2.0"))
+            for column in new:
+                batch.add_column(column)
 
 
 def _bot_tools() -> None:
@@ -73,7 +80,8 @@ def _tool_calls() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("agent_bots") as batch:
-        batch.drop_column("batch_wait")
+        for name in ("max_answer_chars", "decline_topics", "batch_wait"):
+            batch.drop_column(name)
     op.drop_index("ix_ai_tool_calls_agent_bot_id", table_name="ai_tool_calls")
     op.drop_table("ai_tool_calls")
     op.drop_index("ix_bot_tools_agent_bot_id", table_name="bot_tools")
