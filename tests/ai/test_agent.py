@@ -141,6 +141,10 @@ async def test_max_exchanges_then_handoff(ai: AiWorld) -> None:
         async with ai.db.read() as s:
             return (await s.get(Conversation, conv_id)).status == "open"
 
+    async def third() -> bool:  # q4 written with q3 unanswered would be one burst with it: one answer to both
+        return len(bot_replies(await thread(ai, conv_id))) >= 3
+
+    await wait_for(third)
     await customer_says(ai, "q4")
     await wait_for(opened)
     assert len(ai.llm.requests) == 3  # max_exchanges = 3: the fourth question went to a human

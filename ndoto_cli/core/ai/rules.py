@@ -67,7 +67,8 @@ def bounded(text: str, limit: int) -> str:
     if not limit or len(text) <= limit:
         return text
     head = text[:limit]
-    ends = [m.end() for m in re.finditer(r"[.!?](?=\s|$)", head)]
+    # A sentence ends at . ! ? (or 。！？) followed by a space or the true end: "3.50" is not one.
+    ends = [m.end() for m in re.finditer(r"[.!?。！？](?=\s)|[。！？]", text[: limit + 1]) if m.end() <= limit]
     if ends and ends[-1] >= limit // 3:
         return head[: ends[-1]].rstrip()
     return head[: max(head.rfind(" "), limit // 2)].rstrip() + "…"
@@ -82,8 +83,10 @@ def leaks(text: str, instructions: str, secrets: list[str]) -> str | None:
     said = " ".join(text.lower().split())
     prompt = " ".join(instructions.lower().split())
     window = 80
-    if len(prompt) >= window and any(prompt[i:i + window] in said for i in range(0, len(prompt) - window + 1, 20)):
-        return "its instructions"
+    if len(prompt) >= window and len(said) >= window:
+        quoted = {said[i:i + window] for i in range(len(said) - window + 1)}
+        if any(prompt[i:i + window] in quoted for i in range(len(prompt) - window + 1)):
+            return "its instructions"
     return None
 
 
@@ -206,8 +209,10 @@ async def bot_replies(session: AsyncSession, *, conversation_id: int, bot_id: in
     )
 
 
-async def history(session: AsyncSession, *, conversation_id: int, limit: int = 12) -> list[dict[str, str]]:
-    """Recent public messages as chat roles (customer -> user, anyone answering -> assistant)."""
+async def history(session: AsyncSession, *, conversation_id: int, limit: int = 12) -> list[dict[str, Any]]:
+    """Recent public messages as chat roles (customer -> user, anyone answering -> assistant),
+    with their ids, and on the agent's answers the last customer message that turn read
+    (``answered``): what ``customer_last`` needs to tell answered messages from new ones."""
     rows = (
         await session.execute(
             select(Message).where(
@@ -216,10 +221,19 @@ async def history(session: AsyncSession, *, conversation_id: int, limit: int = 1
             ).order_by(Message.id.desc()).limit(limit)  # type: ignore[union-attr]
         )
     ).scalars().all()
-    return [
-        {"role": "user" if m.message_type == MessageType.incoming else "assistant", "content": m.content or ""}
-        for m in reversed(rows)
-    ]
+    out: list[dict[str, Any]] = []
+    for m in reversed(rows):
+        turn: dict[str, Any] = {"role": "user" if m.message_type == MessageType.incoming else "assistant", "content": m.content or "", "id": m.id}
+        answered = ((m.additional_attributes or {}).get("ai") or {}).get("answered")
+        if isinstance(answered, int):
+            turn["answered"] = answered
+        out.append(turn)
+    return out
+
+
+def answered_up_to(turns: list[dict[str, Any]]) -> int:
+    """The last customer message an earlier turn of the agent read (0: none known)."""
+    return max((t["answered"] for t in turns if t["role"] == "assistant" and isinstance(t.get("answered"), int)), default=0)
 
 
 async def newer_customer_message(session: AsyncSession, *, conversation_id: int, message_id: int) -> bool:
@@ -233,11 +247,17 @@ async def newer_customer_message(session: AsyncSession, *, conversation_id: int,
     return found.first() is not None
 
 
-def customer_last(turns: list[dict[str, str]]) -> list[dict[str, str]]:
+def customer_last(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The conversation with the customer's latest message last. A customer who writes while the
     agent thinks gets the earlier answer stored after the new question; the next turn must still
     end on that question (chat models answer the last user message, and some refuse a prompt
     that ends with the assistant)."""
+    mark = answered_up_to(turns)
+    if mark:  # every customer message no turn has read yet, in order, after the answers
+        new = [t for t in turns if t["role"] == "user" and t.get("id", 0) > mark]
+        if new:
+            return [t for t in turns if not (t["role"] == "user" and t.get("id", 0) > mark)] + new
+        return turns
     if not turns or turns[-1]["role"] == "user":
         return turns
     last = max((i for i, t in enumerate(turns) if t["role"] == "user"), default=None)
@@ -246,7 +266,7 @@ def customer_last(turns: list[dict[str, str]]) -> list[dict[str, str]]:
     return [*turns[:last], *turns[last + 1:], turns[last]]
 
 
-def unanswered(turns: list[dict[str, str]]) -> str:
+def unanswered(turns: list[dict[str, Any]]) -> str:
     """The customer's messages since the last answer, one per line: the burst a turn answers."""
     burst: list[str] = []
     for turn in reversed(turns):
@@ -261,7 +281,7 @@ def _cut(text: str, size: int = 140) -> str:
     return text if len(text) <= size else text[: size - 3] + "..."
 
 
-def handoff_note(bot_name: str, reason: str, turns: list[dict[str, str]], tool_lines: list[str] | None = None) -> str:
+def handoff_note(bot_name: str, reason: str, turns: list[dict[str, Any]], tool_lines: list[str] | None = None) -> str:
     """The private note a human reads at handoff: why, what the customer asked (first and last),
     what the agent last answered, and the tools it called in this turn."""
     asked = [t["content"] for t in turns if t["role"] == "user"]

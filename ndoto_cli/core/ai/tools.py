@@ -49,6 +49,7 @@ DEFAULT_API_KEY_HEADER = "X-API-Key"
 # A tool's description, its parameters and what the model sees of the answer all sit in the
 # prompt: bounded, so a tool cannot crowd the knowledge base out of it.
 MAX_SCHEMA_BYTES = 8_000
+MAX_ARGUMENTS = 8_000  # characters of a call's arguments, as JSON
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -154,8 +155,8 @@ def _check_headers(headers: Any) -> dict[str, str]:
             raise Invalid(f"header name {str(name)[:40]!r} is not a valid HTTP header name", field="headers")
         if name.lower() in RESERVED_HEADERS:
             raise Invalid(f"header {name} is set by Ndoto (use --auth for credentials)", field="headers")
-        if not isinstance(value, str) or any(c in value for c in "\r\n\0") or len(value) > 4096:
-            raise Invalid(f"header {name}: a single line of text, at most 4096 characters", field="headers")
+        if not isinstance(value, str) or any(c in value for c in "\r\n\0") or len(value) > 4096 or not value.isascii():
+            raise Invalid(f"header {name}: a single line of ASCII text, at most 4096 characters", field="headers")
         out[name] = value
     if len(out) > 30:
         raise Invalid("at most 30 headers", field="headers")
@@ -226,6 +227,8 @@ def _clean(session: AsyncSession, tool: BotTool, values: dict[str, Any]) -> None
         secret = limits.text(values["secret"], field="secret", max_length=4096)
         if secret is not None and any(c in secret for c in "\r\n\0"):
             raise Invalid("a tool secret is a single line", field="secret")
+        if secret and len(secret) < 8:
+            raise Invalid("a tool secret has at least 8 characters (shorter ones could not be kept out of answers)", field="secret")
         tool.secret = secret or None
     if "timeout" in values:
         timeout = values["timeout"]
@@ -248,6 +251,8 @@ def _clean(session: AsyncSession, tool: BotTool, values: dict[str, Any]) -> None
         raise Invalid(f"auth {tool.auth} needs a secret (--secret, '-' reads it from standard input)", field="secret")
     if tool.auth == "basic" and ":" not in (tool.secret or ""):
         raise Invalid("basic auth's secret is user:password", field="secret")
+    if tool.auth in ("bearer", "api_key") and not (tool.secret or "").isascii():
+        raise Invalid("a bearer token or API key is ASCII text (it travels in a header)", field="secret")
     if tool.auth != "api_key":
         tool.auth_header = None
     if not tool.description:
@@ -354,10 +359,15 @@ class BadArguments(Invalid):
 def parse_arguments(text: str | dict[str, Any] | None) -> dict[str, Any]:
     if isinstance(text, dict):
         return text
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON number")
+
     try:
-        value = json.loads(text or "{}")
+        value = json.loads(text or "{}", parse_constant=no_constants)
     except json.JSONDecodeError as exc:
         raise BadArguments(f"the arguments are not JSON: {exc.msg}") from exc
+    except (ValueError, RecursionError) as exc:  # NaN, a 5,000-digit number, nesting past the stack
+        raise BadArguments(f"the arguments are not usable JSON: {str(exc)[:100]}") from exc
     if not isinstance(value, dict):
         raise BadArguments("the arguments must be a JSON object")
     return value
@@ -409,6 +419,17 @@ def build_request(tool: BotTool, arguments: dict[str, Any]) -> Request:
     missing = [n for n in used if arguments.get(n) is None]
     if missing:
         raise BadArguments(f"{missing[0]}: a value is needed (it is part of the URL)")
+    path_end = min([i for i in (tool.url.find("?"),) if i >= 0] or [len(tool.url)])
+    for match in PLACEHOLDER.finditer(tool.url[:path_end]):
+        text = arguments[match.group(1)]
+        text = text if isinstance(text, str) else json.dumps(text)
+        # A path segment is one value: never empty (that would reach the collection above it),
+        # never a separator or a dot segment (servers that decode %2F or %2E before resolving
+        # paths would leave the prefix).
+        if not text.strip() or text.strip(".") == "" or any(c in text for c in "/\\"):
+            raise BadArguments(f"{match.group(1)}: {text[:40]!r} cannot stand in the URL's path")
+    if len(json.dumps(arguments)) > MAX_ARGUMENTS:
+        raise BadArguments(f"the arguments take more than {MAX_ARGUMENTS} characters")
     url = PLACEHOLDER.sub(lambda m: _escape(arguments[m.group(1)]), tool.url)
     if _origin(url) != _origin(PLACEHOLDER.sub("x", tool.url)):  # cannot happen with the escaping: checked anyway
         raise BadArguments("the arguments would change the URL's host")
@@ -419,7 +440,8 @@ def build_request(tool: BotTool, arguments: dict[str, Any]) -> Request:
         url = f"{url}{'&' if '?' in url else '?'}{query}"
     elif rest:
         body = rest
-    headers = {"Accept": "application/json", "User-Agent": "Ndoto-Tool/1", **tool.headers}
+    # identity: a compressed answer would be inflated before the size limit could stop it
+    headers = {"Accept": "application/json", "Accept-Encoding": "identity", "User-Agent": "Ndoto-Tool/1", **tool.headers}
     secret_headers: set[str] = set()
     if tool.auth == "bearer" and tool.secret:
         headers["Authorization"] = f"Bearer {tool.secret}"
@@ -439,7 +461,7 @@ def pick(data: Any, path: str) -> Any:
     for part in [p for p in path.split(".") if p]:
         if isinstance(data, dict):
             data = data.get(part)
-        elif isinstance(data, list) and part.lstrip("-").isdigit() and -len(data) <= int(part) < len(data):
+        elif isinstance(data, list) and re.fullmatch(r"-?[0-9]+", part) and -len(data) <= int(part) < len(data):
             data = data[int(part)]
         else:
             return None
@@ -453,7 +475,13 @@ def secrets_of(tool: BotTool) -> list[str]:
     out = [tool.secret]
     if tool.auth == "basic":
         out.append(base64.b64encode(tool.secret.encode()).decode())
-    return out
+        password = tool.secret.partition(":")[2]
+        if len(password) >= 6:
+            out.append(password)
+    for value in list(out):  # as a JSON string would carry it back ("\/", "\u00e9", ...)
+        escaped = json.dumps(value)[1:-1]
+        out.extend(x for x in (escaped, escaped.replace("/", "\\/"), value.replace("/", "\\/")) if x != value)
+    return list(dict.fromkeys(out))
 
 
 async def record_call(session: AsyncSession, **values: Any) -> None:

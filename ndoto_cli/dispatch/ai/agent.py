@@ -66,7 +66,7 @@ async def retrieve(db: Any, settings: Settings, bot: AgentBot, question: str, li
         return await kb_search.search(s, bot_id=bot.id, question=question, limit=limit, query_embedding=query_embedding)  # type: ignore[arg-type]
 
 
-def prompt(bot: AgentBot, passages: list[kb_search.Hit], turns: list[dict[str, str]]) -> list[dict[str, Any]]:
+def prompt(bot: AgentBot, passages: list[kb_search.Hit], turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The system message (the admin's prompt, the grounding and data rules, the passages), then
     the conversation, each customer message fenced as data (``rules.customer_data``)."""
     context = "\n\n".join(f"[{i + 1}] {p.title}\n{p.content}" for i, p in enumerate(passages)) or "(no passage matched the question)"
@@ -79,7 +79,7 @@ def prompt(bot: AgentBot, passages: list[kb_search.Hit], turns: list[dict[str, s
 
 
 async def think(
-    db: Any, settings: Settings, bot: AgentBot, *, question: str, turns: list[dict[str, str]], replies_so_far: int,
+    db: Any, settings: Settings, bot: AgentBot, *, question: str, turns: list[dict[str, Any]], replies_so_far: int,
     clients: llm.Clients | None = None, runner: ToolRunner | None = None,
 ) -> Turn:
     """Decide: hand off by rule (keyword, exchange limit), else ask the model, which may call the
@@ -150,7 +150,8 @@ async def _converse(
         results = await asyncio.gather(*(_run(runner, tools, call, allowed=i < room) for i, call in enumerate(answer.tool_calls)))
         for result in results:
             messages.append({"role": "tool", "tool_call_id": result.call_id, "content": tool_data(result.for_model())})
-        turn.tool_results.extend(r for r in results if r.request is not None or r.tool in tools)
+        # Calls that were made, or refused for their arguments, count; not those past the budget or to no tool.
+        turn.tool_results.extend(r for i, r in enumerate(results) if i < room and r.tool in tools)
     return turn
 
 

@@ -88,6 +88,8 @@ class ToolRunner:
         except httpx.HTTPError as exc:
             refused = refusal_in(exc)
             result.error = f"refused: {refused}" if refused is not None else f"{type(exc).__name__}: {exc}"[:300]
+        except Exception as exc:  # noqa: BLE001 - an unsendable request (a URL too long, a body httpx cannot encode): a failed call, never a failed turn
+            result.error = f"the request could not be sent: {type(exc).__name__}: {exc}"[:300]
         else:
             result.status_code = status
             text = body.decode("utf-8", "replace")

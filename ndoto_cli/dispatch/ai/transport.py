@@ -70,6 +70,12 @@ class AITransport:
                         lambda s: conversations.emit_typing(s, conversation=bundle.conversation, actor=Actor.of_bot(bot), on=False)
                     )
                 return Outcome(ok=True, response_excerpt="batched: the customer wrote again; the next turn answers both")
+        if isinstance(payload.get("id"), int) and payload["id"] <= ai_rules.answered_up_to(turns):
+            if live:
+                await self.db.write(
+                    lambda s: conversations.emit_typing(s, conversation=bundle.conversation, actor=Actor.of_bot(bot), on=False)
+                )
+            return Outcome(ok=True, response_excerpt="batched: an earlier turn answered this message")
         turns = ai_rules.customer_last(turns)
         question = ai_rules.unanswered(turns) or payload.get("content") or ""
         turn = await think(
@@ -80,7 +86,7 @@ class AITransport:
         return Outcome(ok=True, response_excerpt=done)
 
     async def _apply(
-        self, s: Any, bot: AgentBot, account_id: int, display_id: int, turn: Turn, turns: list[dict[str, str]], *, typed: bool = False
+        self, s: Any, bot: AgentBot, account_id: int, display_id: int, turn: Turn, turns: list[dict[str, Any]], *, typed: bool = False
     ) -> str:
         bundle = await conversations.load(s, account_id=account_id, display_id=display_id)
         if typed:
@@ -111,7 +117,10 @@ class AITransport:
             result = await messages.create_message(
                 s, account_id=account_id, display_id=display_id, actor=actor, content=turn.text, bundle=bundle,
                 content_attributes={"sources": kb_search.sources(turn.passages)} if turn.passages else None,
-                additional_attributes={"ai": {"model": usage["model"], "passages": [p.passage_id for p in turn.passages]}},
+                additional_attributes={"ai": {
+                    "model": usage["model"], "passages": [p.passage_id for p in turn.passages],
+                    "answered": max((t["id"] for t in turns if t["role"] == "user" and "id" in t), default=None),
+                }},
             )
             await ai_rules.record(s, agent_bot_id=bot.id, conversation_id=conv_id, message_id=result.message.id, kind="reply", **usage)
             return f"replied with message {result.message.id}"
