@@ -59,11 +59,18 @@ def _secrets(bot: AgentBot) -> list[str | None]:
 
 
 async def retrieve(db: Any, settings: Settings, bot: AgentBot, question: str, limit: int = 4) -> list[kb_search.Hit]:
+    return (await _retrieve(db, settings, bot, question, limit))[0]
+
+
+async def _retrieve(db: Any, settings: Settings, bot: AgentBot, question: str, limit: int = 4) -> tuple[list[kb_search.Hit], list[Any]]:
+    """The passages for ``question`` and the bot's tools, in one read (a turn's only one before the model)."""
     query_embedding = None
     if settings.embedding_model:
         (query_embedding,) = await llm.embed(model=settings.embedding_model, api_base=settings.ai_api_base, texts=[question])
     async with db.read() as s:
-        return await kb_search.search(s, bot_id=bot.id, question=question, limit=limit, query_embedding=query_embedding)  # type: ignore[arg-type]
+        tools = await core_tools.list_tools(s, bot_id=bot.id)  # type: ignore[arg-type]
+        hits = await kb_search.search(s, bot_id=bot.id, question=question, limit=limit, query_embedding=query_embedding)  # type: ignore[arg-type]
+        return hits, tools
 
 
 def prompt(bot: AgentBot, passages: list[kb_search.Hit], turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -89,9 +96,8 @@ async def think(
         return Turn("handoff", reason=f"keyword: the customer wrote {keyword!r}")
     if replies_so_far >= bot.max_exchanges:
         return Turn("handoff", reason=f"max_exchanges: {bot.max_exchanges} answers given")
-    passages = await retrieve(db, settings, bot, question)
-    async with db.read() as s:
-        tools = {t.name: t for t in await core_tools.list_tools(s, bot_id=bot.id)}  # type: ignore[arg-type]
+    passages, listed = await _retrieve(db, settings, bot, question)
+    tools = {t.name: t for t in listed}
     own_clients, own_runner = clients is None, runner is None
     clients = clients or clients_for(settings)
     runner = runner or (runner_for(settings) if tools else None)
