@@ -182,12 +182,13 @@ def list_(bot: BotArg, system: SystemOpt = False, account: AccountOpt = None, as
     """
 
     async def go(db: Any) -> Any:
+        from ndoto_cli.core.ai import tool_calls
         from ndoto_cli.core.ai import tools as core_tools
 
         found = await ai_bot(db, bot, account, system, "tools")
         async with db.read() as s:
             rows = await core_tools.list_tools(s, bot_id=found.id)
-            counts = await core_tools.call_counts(s, bot_id=found.id)
+            counts = await tool_calls.call_counts(s, bot_id=found.id)
         empty = {"calls": 0, "failures": 0}
         return found, [{**core_tools.tool_json(t), **counts.get(t.name, empty)} for t in rows]
 
@@ -269,13 +270,14 @@ def test(
         given[key] = value
 
     async def go(db: Any) -> Any:
+        from ndoto_cli.core.ai import tool_calls
         from ndoto_cli.core.ai import tools as core_tools
         from ndoto_cli.dispatch.ai.agent import runner_for
 
         found = await ai_bot(db, bot, account, system, "tools")
         async with db.read() as s:
             chosen = await core_tools.find_tool(s, bot=found, ref=tool)
-        arguments: Any = args if args is not None else core_tools.typed_arguments(chosen, given)
+        arguments: Any = args if args is not None else tool_calls.typed_arguments(chosen, given)
         runner = runner_for(db.settings)
         try:
             return await runner.call(chosen, arguments)

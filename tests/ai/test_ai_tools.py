@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
+from ndoto_cli.core.ai import tool_calls
 from ndoto_cli.core.ai import tools as core_tools
 from ndoto_cli.core.errors import Invalid, NameTaken
 from ndoto_cli.core.models import AgentBot, AiReply, BotTool, ToolCall
@@ -147,7 +148,7 @@ async def test_where_is_my_order_calls_the_tool_and_names_the_status(tooled: AiW
         assert TOKEN not in json.dumps(request)  # the secret never reaches the model
     async with tooled.db.read() as s:
         calls = (await s.execute(select(ToolCall))).scalars().all()
-        counts = await core_tools.call_counts(s, bot_id=tooled.bot_id)
+        counts = await tool_calls.call_counts(s, bot_id=tooled.bot_id)
     assert [(c.tool, c.ok, c.status_code, c.conversation_id) for c in calls] == [("order_status", True, 200, conv_id)]
     assert counts == {"order_status": {"calls": 1, "failures": 0}}
 
@@ -160,7 +161,7 @@ async def test_a_failing_tool_gets_a_graceful_answer_and_is_counted(tooled: AiWo
     told = tooled.llm.requests[-1]["messages"][-1]["content"]
     assert "HTTP 404" in told and "cannot check this right now" in told
     async with tooled.db.read() as s:
-        assert await core_tools.call_counts(s, bot_id=tooled.bot_id) == {"order_status": {"calls": 1, "failures": 1}}
+        assert await tool_calls.call_counts(s, bot_id=tooled.bot_id) == {"order_status": {"calls": 1, "failures": 1}}
 
 
 async def test_a_slow_tool_times_out_into_an_answer_not_silence(tooled: AiWorld, llm_server: FakeLLM) -> None:
@@ -218,7 +219,7 @@ async def test_a_tool_the_bot_does_not_have_or_bad_arguments_go_back_to_the_mode
 def test_arguments_are_escaped_into_the_path_and_never_move_the_host(value: str, path: str) -> None:
     tool = BotTool(agent_bot_id=1, name="t", url="https://orders.test/orders/{order_id}", method="GET",
                    parameters=core_tools.schema_of([core_tools.parse_param("order_id")]))
-    request = core_tools.build_request(tool, {"order_id": value})
+    request = tool_calls.build_request(tool, {"order_id": value})
     assert request.url == f"https://orders.test{path}"
 
 
@@ -226,15 +227,15 @@ def test_other_arguments_go_to_the_query_or_the_body_and_auth_to_its_header() ->
     schema = core_tools.schema_of([core_tools.parse_param("q"), core_tools.parse_param("limit:integer", required=False)])
     get = BotTool(agent_bot_id=1, name="t", url="https://api.test/search?lang=en", method="GET", parameters=schema,
                   auth="api_key", auth_header="X-Shop-Key", secret="k-123456")
-    request = core_tools.build_request(get, {"q": "red shoes & socks", "limit": 3})
+    request = tool_calls.build_request(get, {"q": "red shoes & socks", "limit": 3})
     assert request.url == "https://api.test/search?lang=en&q=red+shoes+%26+socks&limit=3"
     assert request.headers["X-Shop-Key"] == "k-123456" and request.shown()["headers"]["X-Shop-Key"] == "[secret]"
     post = BotTool(agent_bot_id=1, name="t", url="https://api.test/returns", method="POST", parameters=schema,
                    auth="basic", secret="shop:pa55word")
-    request = core_tools.build_request(post, {"q": "x", "limit": 1})
+    request = tool_calls.build_request(post, {"q": "x", "limit": 1})
     assert request.json == {"q": "x", "limit": 1} and request.headers["Authorization"] == "Basic c2hvcDpwYTU1d29yZA=="
-    with pytest.raises(core_tools.BadArguments, match="admin: not a parameter of this tool"):
-        core_tools.build_request(post, {"q": "x", "admin": True})  # only declared arguments are ever sent
+    with pytest.raises(tool_calls.BadArguments, match="admin: not a parameter of this tool"):
+        tool_calls.build_request(post, {"q": "x", "admin": True})  # only declared arguments are ever sent
 
 
 async def _add(world: AiWorld, **values: Any) -> BotTool:
@@ -362,14 +363,14 @@ def test_messages_written_while_the_agent_thought_are_answered_once_each_turn() 
 def test_path_values_that_would_leave_the_tools_path_are_refused(arguments: dict[str, Any], told: str) -> None:
     tool = BotTool(agent_bot_id=1, name="t", url="https://orders.test/api/orders/{order_id}?v=1", method="GET",
                    parameters=core_tools.schema_of([core_tools.parse_param("order_id")]))
-    with pytest.raises(core_tools.BadArguments, match=re.escape(told)):
-        core_tools.build_request(tool, arguments)
+    with pytest.raises(tool_calls.BadArguments, match=re.escape(told)):
+        tool_calls.build_request(tool, arguments)
 
 
 @pytest.mark.parametrize("raw", ['{"order_id": NaN}', '{"order_id": ' + "1" * 5000 + "}", "[" * 100_000])
 def test_unusable_argument_json_is_told_to_the_model(raw: str) -> None:
-    with pytest.raises(core_tools.BadArguments):
-        core_tools.parse_arguments(raw)
+    with pytest.raises(tool_calls.BadArguments):
+        tool_calls.parse_arguments(raw)
 
 
 def test_bounded_cuts_at_a_real_sentence_and_leaks_finds_any_quote() -> None:
@@ -385,4 +386,4 @@ def test_bounded_cuts_at_a_real_sentence_and_leaks_finds_any_quote() -> None:
 
 def test_a_secret_echoed_json_escaped_is_still_removed() -> None:
     tool = BotTool(agent_bot_id=1, name="t", url="https://x.test/", auth="bearer", secret="abc/def123")
-    assert "abc\\/def123" in core_tools.secrets_of(tool)
+    assert "abc\\/def123" in tool_calls.secrets_of(tool)

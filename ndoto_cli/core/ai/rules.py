@@ -329,7 +329,7 @@ async def stats(session: AsyncSession, *, bot_id: int, since: float | None = Non
     query = select(AiReply).where(AiReply.agent_bot_id == bot_id)
     if since is not None:
         query = query.where(AiReply.created_at >= since)
-    from ndoto_cli.core.ai.tools import call_counts
+    from ndoto_cli.core.ai.tool_calls import call_counts
 
     rows = (await session.execute(query)).scalars().all()
     latencies = sorted(r.latency_ms for r in rows if r.model)

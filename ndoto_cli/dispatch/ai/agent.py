@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ndoto_cli.core.ai import search as kb_search
+from ndoto_cli.core.ai import tool_calls
 from ndoto_cli.core.ai import tools as core_tools
 from ndoto_cli.core.ai.rules import (
     DATA_RULES,
@@ -115,7 +116,7 @@ async def _converse(
     clients: llm.Clients, runner: ToolRunner | None,
 ) -> Turn:
     specs = [core_tools.function_spec(t) for t in tools.values()]
-    secrets = _secrets(bot) + [x for t in tools.values() for x in core_tools.secrets_of(t)]
+    secrets = _secrets(bot) + [x for t in tools.values() for x in tool_calls.secrets_of(t)]
     spent = llm.Answer(None, None, "", 0.0, 0, 0)
     for round_ in range(MAX_TOOL_ROUNDS + 1):
         try:

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from ndoto_cli.core.ai import tools as core_tools
+from ndoto_cli.core.ai import tool_calls
 from ndoto_cli.core.ai.rules import redact
 from ndoto_cli.core.models import BotTool
 from ndoto_cli.dispatch.ai.pinned import GuardedBackend, GuardedTransport, refusal_in
@@ -71,14 +71,14 @@ class ToolRunner:
 
     async def call(self, tool: BotTool, arguments: str | dict[str, Any] | None, *, call_id: str | None = None) -> ToolResult:
         started = time.perf_counter()
-        secrets: list[str | None] = list(core_tools.secrets_of(tool))
+        secrets: list[str | None] = list(tool_calls.secrets_of(tool))
         try:
-            args = core_tools.parse_arguments(arguments)
-        except core_tools.BadArguments as exc:
+            args = tool_calls.parse_arguments(arguments)
+        except tool_calls.BadArguments as exc:
             return ToolResult(tool.name, {"raw": str(arguments)[:200]}, False, error=exc.message, call_id=call_id)
         try:
-            request = core_tools.build_request(tool, args)
-        except core_tools.BadArguments as exc:
+            request = tool_calls.build_request(tool, args)
+        except tool_calls.BadArguments as exc:
             return ToolResult(tool.name, args, False, error=f"bad arguments: {exc.message}", call_id=call_id)
         result = ToolResult(tool.name, args, False, request=request.shown(), call_id=call_id)
         try:
@@ -99,7 +99,7 @@ class ToolRunner:
             except json.JSONDecodeError:
                 data = None
             else:
-                shown = core_tools.pick(data, tool.response_path) if tool.response_path else data
+                shown = tool_calls.pick(data, tool.response_path) if tool.response_path else data
                 if tool.response_path and shown is None:
                     shown = f"(the answer has nothing at {tool.response_path})"
             result.raw = data
@@ -116,7 +116,7 @@ class ToolRunner:
             result.error = redact(result.error, secrets)
         return result
 
-    async def _send(self, request: core_tools.Request) -> tuple[int, bytes]:
+    async def _send(self, request: tool_calls.Request) -> tuple[int, bytes]:
         async with self._client.stream(
             request.method, request.url, headers=request.headers, json=request.json, timeout=None,
         ) as response:

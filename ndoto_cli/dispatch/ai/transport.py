@@ -17,7 +17,7 @@ from ndoto_cli.core import routing
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.ai import rules as ai_rules
 from ndoto_cli.core.ai import search as kb_search
-from ndoto_cli.core.ai import tools as core_tools
+from ndoto_cli.core.ai import tool_calls
 from ndoto_cli.core.errors import NdotoError
 from ndoto_cli.core.models import AgentBot
 from ndoto_cli.core.outbox.queue import Claimed, Outcome
@@ -93,7 +93,7 @@ class AITransport:
             await conversations.emit_typing(s, conversation=bundle.conversation, actor=Actor.of_bot(bot), on=False)
         conv_id = bundle.conversation.id
         for r in turn.tool_results:
-            await core_tools.record_call(
+            await tool_calls.record_call(
                 s, agent_bot_id=bot.id, conversation_id=conv_id, tool=r.tool, ok=r.ok, status_code=r.status_code,
                 duration_ms=r.duration_ms, error=r.error,
             )
