@@ -97,3 +97,16 @@ def test_the_tools_example_runs(tmp_path: Path) -> None:
     assert "Authorization: [secret]" in result.stdout and "demo-orders-token" not in result.stdout
     assert 'the model reads: {"id": "4521", "status": "shipped"' in result.stdout
     assert '"secret_set": true' in result.stdout
+
+
+def test_the_readmes_scenario_file_is_read_as_written() -> None:
+    """The YAML of "Test an agent before customers do" is a valid scenario file, read as it says."""
+    from ndoto_cli.core.ai import scenarios
+
+    block = re.search(r"```yaml\n(.*?)```", README, re.DOTALL)
+    assert block is not None
+    (scenario,) = scenarios.load("README.yaml", block.group(1))
+    (turn,) = scenario.turns
+    assert scenario.never_handoff and scenario.doubles["order_status"]["status"] == 200
+    assert turn.expect.calls == (("order_status", {"order_id": "4521"}),) and turn.expect.mention == ("shipped",)
+    assert turn.expect.handoff is False and turn.expect.judge

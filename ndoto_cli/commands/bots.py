@@ -65,10 +65,24 @@ def _prompt(system_prompt: str | None, system_prompt_file: Path | None) -> str |
 
 def _settings(
     system_prompt: str | None, temperature: float | None, max_exchanges: int | None, keywords: list[str] | None,
-    model: str | None, api_base: str | None, handoff_message: str | None, timeout: float | None,
+    model: str | None, api_base: str | None, handoff_message: list[str] | None, timeout: float | None,
     keep_pending: bool | None, api_key: str | None = None, batch_wait: float | None = None,
-    decline_topics: list[str] | None = None, max_answer_chars: int | None = None,
+    decline_topics: list[str] | None = None, max_answer_chars: int | None = None, resolve_after: str | None = None,
+    languages: list[str] | None = None,
 ) -> dict[str, Any]:
+    """The options given, as the service's settings. ``--handoff-message fr:...`` goes into
+    ``handoff_messages`` (merged with the bot's own on update)."""
+    from ndoto_cli.core.ai.language import NAMES
+
+    plain, by_language = None, {}
+    for given in handoff_message or []:
+        code, _, text = given.strip().partition(":")
+        if code in NAMES:
+            by_language[code] = text.strip()  # "" removes it
+        else:
+            plain = given
+    from ndoto_cli.commands.deliveries import parse_duration
+
     if api_key == "-":
         import sys
 
@@ -76,8 +90,9 @@ def _settings(
     values = {
         "system_prompt": system_prompt, "temperature": temperature, "max_exchanges": max_exchanges,
         "handoff_keywords": keywords or None, "model": model, "api_base": api_base, "api_key": api_key,
-        "handoff_message": handoff_message, "timeout": timeout, "keep_pending_on_failure": keep_pending,
+        "handoff_message": plain, "handoff_messages": by_language or None, "languages": languages or None, "timeout": timeout, "keep_pending_on_failure": keep_pending,
         "batch_wait": batch_wait, "decline_topics": decline_topics or None, "max_answer_chars": max_answer_chars,
+        "resolve_after": parse_duration(resolve_after, "--resolve-after") if resolve_after is not None else None,
     }
     return {k: v for k, v in values.items() if v is not None}
 
@@ -107,10 +122,12 @@ def create(
     model: Annotated[str | None, typer.Option("--model", help="AI: litellm model, e.g. gpt-4o-mini or openai/<name>.")] = None,
     api_base: Annotated[str | None, typer.Option("--api-base", help="AI: base URL of an OpenAI-compatible server.")] = None,
     api_key: Annotated[str | None, typer.Option("--api-key", help="AI: the key for --api-base, '-' reads it from standard input (stored as the bot's secret, never shown; the server's own keys never go there).")] = None,
-    handoff_message: Annotated[str | None, typer.Option("--handoff-message", help="AI: what the customer reads at handoff.")] = None,
+    handoff_message: Annotated[list[str] | None, typer.Option("--handoff-message", help="AI: what the customer reads at handoff; 'fr:...' gives it in one language (repeatable; 'fr:' removes it).")] = None,
+    language: Annotated[list[str] | None, typer.Option("--language", help="AI: a language its customers write (en, fr, sw...; repeatable, replaces them): detection is among these.")] = None,
     batch_wait: Annotated[float | None, typer.Option("--batch-wait", help="AI: seconds to wait for the customer's next message, to answer a burst once (default 2, 0 answers at once).")] = None,
     decline_topic: Annotated[list[str] | None, typer.Option("--decline-topic", help="AI: a subject it politely declines, e.g. 'legal advice' (repeatable; update replaces them).")] = None,
     max_answer_chars: Annotated[int | None, typer.Option("--max-answer-chars", help="AI: the longest answer it sends, cut at a sentence (default 1200, 0 no limit).")] = None,
+    resolve_after: Annotated[str | None, typer.Option("--resolve-after", help="AI: resolve a conversation when the customer has not written for this long after its answer, like 1h or 30m (default 1h, 0 never).")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Webhook: seconds per attempt (default: server setting).")] = None,
     keep_pending: Annotated[bool | None, typer.Option("--keep-pending-on-failure/--handoff-on-failure", help="When unreachable: keep conversations pending, or hand them to humans.")] = None,
     system: SystemOpt = False,
@@ -125,7 +142,7 @@ def create(
     """
     prompt = _prompt(system_prompt, system_prompt_file)
     values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending, api_key, batch_wait,
-                       decline_topic, max_answer_chars)
+                       decline_topic, max_answer_chars, resolve_after, language)
 
     async def go(db: Any) -> Any:
         from ndoto_cli.core.models import Account
@@ -247,10 +264,12 @@ def update(
     model: Annotated[str | None, typer.Option("--model", help="AI: litellm model, e.g. gpt-4o-mini or openai/<name>.")] = None,
     api_base: Annotated[str | None, typer.Option("--api-base", help="AI: base URL of an OpenAI-compatible server ('' clears it).")] = None,
     api_key: Annotated[str | None, typer.Option("--api-key", help="AI: the key for --api-base, '-' reads it from standard input ('' clears it).")] = None,
-    handoff_message: Annotated[str | None, typer.Option("--handoff-message", help="AI: what the customer reads at handoff.")] = None,
+    handoff_message: Annotated[list[str] | None, typer.Option("--handoff-message", help="AI: what the customer reads at handoff; 'fr:...' gives it in one language (repeatable; 'fr:' removes it).")] = None,
+    language: Annotated[list[str] | None, typer.Option("--language", help="AI: a language its customers write (en, fr, sw...; repeatable, replaces them): detection is among these.")] = None,
     batch_wait: Annotated[float | None, typer.Option("--batch-wait", help="AI: seconds to wait for the customer's next message, to answer a burst once (default 2, 0 answers at once).")] = None,
     decline_topic: Annotated[list[str] | None, typer.Option("--decline-topic", help="AI: a subject it politely declines, e.g. 'legal advice' (repeatable; update replaces them).")] = None,
     max_answer_chars: Annotated[int | None, typer.Option("--max-answer-chars", help="AI: the longest answer it sends, cut at a sentence (default 1200, 0 no limit).")] = None,
+    resolve_after: Annotated[str | None, typer.Option("--resolve-after", help="AI: resolve a conversation when the customer has not written for this long after its answer, like 1h or 30m (default 1h, 0 never).")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Webhook: seconds per attempt.")] = None,
     keep_pending: Annotated[bool | None, typer.Option("--keep-pending-on-failure/--handoff-on-failure", help="When unreachable: keep conversations pending, or hand them to humans.")] = None,
     system: SystemOpt = False,
@@ -263,7 +282,7 @@ def update(
     """
     prompt = _prompt(system_prompt, system_prompt_file)
     values = _settings(prompt, temperature, max_exchanges, handoff_keyword, model, api_base, handoff_message, timeout, keep_pending, api_key, batch_wait,
-                       decline_topic, max_answer_chars)
+                       decline_topic, max_answer_chars, resolve_after, language)
     values.update({k: v for k, v in {"name": name, "outgoing_url": url, "description": description}.items() if v is not None})
     if not values:
         fail("nothing to change: give at least one option (see --help)", exit_code=ExitCode.USAGE, as_json=as_json)
@@ -272,6 +291,8 @@ def update(
         from ndoto_cli.core.services import bots
 
         scope, found = await _find(db, bot, account, system)
+        if "handoff_messages" in values:  # one language's message changes; the others stay
+            values["handoff_messages"] = {k: v for k, v in {**(found.handoff_messages or {}), **values["handoff_messages"]}.items() if v}
         updated = await db.write(lambda s: bots.update_bot(s, account_id=scope, bot_id=found.id, **values))
         return updated, bots.warnings(updated, db.settings)
 

@@ -46,6 +46,7 @@ def try_(
              "duration_ms": round(r.duration_ms, 1), "error": r.error}
             for r in turn.tool_results
         ],
+        "language": turn.language,
         "error": turn.error,
     }
     if turn.error is not None:
@@ -70,19 +71,32 @@ def try_(
 
 def eval_(
     bot: BotArg,
-    questions: Annotated[Path, typer.Argument(help="JSONL: {question, expect_passage?, keywords?, handoff?} per line.")],
+    questions: Annotated[Path, typer.Argument(help="Scenarios (YAML, or JSON lines with turns) or a question set (JSON lines: {question, expect_passage?, keywords?, handoff?}).")],
+    judge_model: Annotated[str | None, typer.Option("--judge-model", help="Scenarios: a litellm model that grades the turns with a judge: criterion (at the server's NDOTO_AI_API_BASE or the provider's).")] = None,
     system: SystemOpt = False,
     account: AccountOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Score an AI agent on a question set: retrieval hit rate, answer rate, correct-by-keyword rate,
+    """Test an AI agent before customers do. Scenarios: simulated customers, turn by turn, through
+    the agent's real pipeline, each turn checked (must mention, must not mention, must call a tool
+    with given arguments, must or must not hand off, by turn N), a table and a score; exits 1 when
+    a scenario fails. A question set: retrieval hit rate, answer rate, correct-by-keyword rate,
     handoff accuracy.
 
-    Example: ndoto bots eval Helper examples/shop-help-questions.jsonl
+    Example: ndoto bots eval Helper examples/shop-scenarios.yaml
     """
     try:
-        cases = [json.loads(line) for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except (OSError, json.JSONDecodeError) as exc:
+        text = questions.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {questions}: {exc}")
+    from ndoto_cli.core.ai import scenarios
+
+    if scenarios.is_scenario_file(questions.name, text):
+        _eval_scenarios(bot, questions, text, judge_model, system, account, as_json)
+        return
+    try:
+        cases = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
         fail(f"cannot read {questions}: {exc}")
     if not all(isinstance(c, dict) and c.get("question") for c in cases):
         fail(f"{questions}: every line needs a \"question\"")
@@ -133,38 +147,91 @@ def eval_(
         console().print(f"{key.replace('_', ' ')}: {value if value is not None else '-'}")
 
 
+def _eval_scenarios(bot: str, path: Path, text: str, judge_model: str | None, system: bool, account: str | None, as_json: bool) -> None:
+    from ndoto_cli.core.ai import scenarios
+    from ndoto_cli.core.errors import NdotoError
+
+    try:
+        loaded = scenarios.load(path.name, text)
+    except NdotoError as exc:
+        fail(exc.message, code="invalid", as_json=as_json)
+    if judge_model:
+        from types import SimpleNamespace
+
+        from ndoto_cli.core.ai.rules import missing_provider_key
+        from ndoto_cli.core.settings import Settings
+
+        needed = missing_provider_key(SimpleNamespace(model=judge_model, api_base=None), Settings())
+        if needed:  # refused before any call: the provider would only answer 401
+            fail(f"the judge model {judge_model} needs {needed} (or NDOTO_AI_API_BASE for a local server)", code="config", as_json=as_json)
+
+    async def go(db: Any) -> Any:
+        from ndoto_cli.dispatch.ai import evaluate
+
+        found = await ai_bot(db, bot, account, system, "eval")
+        return await evaluate.run(db, db.settings, found, loaded, judge_model=judge_model)
+
+    results = run(go, as_json=as_json)
+    from ndoto_cli.dispatch.ai import evaluate
+
+    report = evaluate.as_json(results)
+    if as_json:
+        dump_json(report)
+    else:
+        def mark(c: Any) -> str:
+            if c.detail.startswith("skipped"):
+                return f"skipped {c.what} (no --judge-model)"
+            return ("ok " if c.ok else "FAIL ") + c.what + (f" ({c.detail})" if c.detail and not c.ok else "")
+
+        rows = []
+        for r in results:
+            for t in r.turns:
+                rows.append([r.name, t.number, t.customer[:60], t.action or "not reached", "; ".join(mark(c) for c in t.checks) or "-"])
+            for c in r.checks:
+                rows.append([r.name, "all", "", "", mark(c)])
+            if r.error:
+                rows.append([r.name, "", "", "error", r.error[:200]])
+        table(["scenario", "turn", "customer", "agent", "checks"], rows)
+        s = report
+        console().print(f"scenarios passed: {s['scenarios_passed']} of {s['scenarios']}; checks passed: {s['checks_passed']} of {s['checks']}; "
+                        f"score: {s['score'] if s['score'] is not None else '-'}")
+    if report["scenarios_passed"] < report["scenarios"]:
+        raise typer.Exit(1)
+
+
 def stats(
     bot: BotArg,
-    since: Annotated[str | None, typer.Option("--since", help="Only newer than: 30m, 2h, 7d or an ISO date.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="From: 30m, 2h, 7d ago or an ISO date.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Up to (not including): 1d ago or an ISO date.")] = None,
+    by_day: Annotated[bool, typer.Option("--by-day", help="Also the outcome figures per day (UTC).")] = False,
     system: SystemOpt = False,
     account: AccountOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """An AI agent's record: replies, handoffs by reason, latency percentiles, tokens, tool calls.
+    """A bot's record: the conversations it handled and how they ended (resolved without a human,
+    handed off and why, reopened within 7 days), its time to first answer, the customers' ratings
+    beside those of the humans in its inboxes; an AI agent's answers, latency, tokens and tool calls.
 
-    Example: ndoto bots stats Helper --since 7d
+    Example: ndoto bots stats Helper --since 7d --by-day
     """
+    from ndoto_cli.commands.bots import _find
     from ndoto_cli.commands.deliveries import parse_since
 
-    since_ts = parse_since(since)
+    since_ts, until_ts = parse_since(since), parse_since(until, "--until")
 
     async def go(db: Any) -> Any:
-        from ndoto_cli.core.ai import rules as ai_rules
+        from ndoto_cli.core.services import outcomes
 
-        found = await ai_bot(db, bot, account, system, "stats")
+        scope, found = await _find(db, bot, account, system)
         async with db.read() as s:
-            return await ai_rules.stats(s, bot_id=found.id, since=since_ts)
+            return await outcomes.bot_stats(s, found, since=since_ts, until=until_ts, by_day=by_day, account_id=scope)
 
-    result = run(go, as_json=as_json)
-    data = result.json()
+    data = run(go, as_json=as_json)
     if as_json:
         dump_json(data)
         return
-    table(["metric", "value"], [
-        ["replies", data["replies"]],
-        ["handoffs", ", ".join(f"{k}: {v}" for k, v in sorted(data["handoffs"].items())) or "0"],
-        ["latency p50 / p95 (ms)", f"{data['latency_ms']['p50']} / {data['latency_ms']['p95']}"],
-        ["tokens prompt / completion", f"{data['tokens']['prompt']} / {data['tokens']['completion']}"],
-        ["tool calls / failures", f"{data['tool_calls']['calls']} / {data['tool_calls']['failures']}"],
-        *[[f"  {name}", f"{c['calls']} / {c['failures']}"] for name, c in sorted(data["tool_calls"]["by_tool"].items())],
-    ])
+    from ndoto_cli.core.present import DAY_COLUMNS, stats_day_rows, stats_rows
+
+    table(["metric", "value"], [list(r) for r in stats_rows(data)])
+    if by_day:
+        table(list(DAY_COLUMNS), [list(r) for r in stats_day_rows(data)])

@@ -108,14 +108,15 @@ def show(conversation: ConvArg, account: AccountOpt = None, as_json: JsonOpt = F
     """
 
     async def go(db: Any) -> Any:
-        from ndoto_cli.core.services import conversations, messages
+        from ndoto_cli.core.services import conversations, messages, outcomes
         from ndoto_cli.core.views import load_sender, message_json, render_conversation
 
         account_id = await resolve_account(db, account)
         async with db.read() as s:
             bundle = await conversations.load(s, account_id=account_id, display_id=conversation)
             rows = await messages.list_messages(s, conversation_id=bundle.conversation.id, limit=200)
-            return await render_conversation(s, bundle), [
+            rating = await outcomes.conversation_rating(s, conversation_id=bundle.conversation.id)  # type: ignore[arg-type]
+            return {**await render_conversation(s, bundle), "csat": rating}, [
                 message_json(m, display_id=conversation, sender=await load_sender(s, m)) for m in rows
             ]
 
@@ -126,10 +127,13 @@ def show(conversation: ConvArg, account: AccountOpt = None, as_json: JsonOpt = F
     from rich.markup import escape
 
     from ndoto_cli.core.present import when as moment
-    from ndoto_cli.core.views import message_kind, owner_phrase
+    from ndoto_cli.core.views import message_kind, owner_phrase, rating_given
 
     out = console()
     out.print(f"[bold]#{conv['id']}[/bold] {escape(conv['meta']['sender']['name'])} - {conv['status']} - {escape(owner_phrase(conv))}", highlight=False)
+    if conv["csat"]:
+        said = f": {escape(conv['csat']['feedback_message'])}" if conv["csat"]["feedback_message"] else ""
+        out.print(f"Rated {conv['csat']['rating']}/5 by the customer{said}", highlight=False)
     for m in thread:
         when = moment(m["created_at"], compact=True)
         kind = message_kind(m)
@@ -137,6 +141,8 @@ def show(conversation: ConvArg, account: AccountOpt = None, as_json: JsonOpt = F
         text = escape(m["content"] or "")
         if kind == "activity":
             out.print(f"[dim]{when}   -- {text}[/dim]", highlight=False)
+        elif kind == "rating":
+            out.print(f"[dim]{when}   -- {text} {escape(rating_given(m) or '(not answered yet)')}[/dim]", highlight=False)
         elif kind == "note":
             out.print(f"{when} [yellow]\\[private note] {sender}:[/yellow] {text}", highlight=False)
         else:

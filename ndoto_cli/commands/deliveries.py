@@ -33,18 +33,33 @@ class DeliveryStatusChoice(str, Enum):
     failed = "failed"
 
 
-def parse_since(value: str | None) -> float | None:
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(value: str) -> float | None:
+    number, unit = (value[:-1], value[-1]) if value[-1:] in UNITS else (value, "s")
+    return float(number) * UNITS[unit] if number.replace(".", "", 1).isdigit() else None
+
+
+def parse_duration(value: str, option: str) -> float:
+    """``90``, ``90s``, ``30m``, ``2h``, ``7d``: seconds."""
+    seconds = _seconds(value.strip())
+    if seconds is None:
+        fail(f"{option} must look like 90s, 30m, 2h or 7d (0 for never), not {value!r}", exit_code=ExitCode.USAGE)
+    return seconds
+
+
+def parse_since(value: str | None, option: str = "--since") -> float | None:
     """``30m``, ``2h``, ``7d`` ago, or an ISO date/time."""
     if value is None:
         return None
     value = value.strip()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if value[-1:] in units and value[:-1].replace(".", "", 1).isdigit():
-        return (datetime.now() - timedelta(seconds=float(value[:-1]) * units[value[-1]])).timestamp()
     try:
+        if value[-1:] in UNITS and (seconds := _seconds(value)) is not None:
+            return (datetime.now() - timedelta(seconds=seconds)).timestamp()
         return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        fail(f"--since must look like 30m, 2h, 7d or 2026-11-25T10:00, not {value!r}", exit_code=ExitCode.USAGE)
+    except (ValueError, OverflowError):
+        fail(f"{option} must look like 30m, 2h, 7d or 2026-11-25T10:00, not {value!r}", exit_code=ExitCode.USAGE)
 
 
 BotOpt = Annotated[str | None, typer.Option("--bot", help="Bot id or name.", autocompletion=complete.bots)]

@@ -119,6 +119,7 @@ def show(inbox: InboxArg, account: AccountOpt = None, as_json: JsonOpt = False) 
         dump_json(data)
         return
     table(COLUMNS, _rows([data]))
+    console().print(f"Ratings at resolution: {'on' if data['csat_survey_enabled'] else 'off'}")
     if data.get("widget") is not None:
         _print_widget(data)
 
@@ -155,10 +156,15 @@ def update(
         bool | None,
         typer.Option("--require-identity/--no-require-identity", help="Refuse setUser calls without a right identifier_hash."),
     ] = None,
+    csat: Annotated[
+        bool | None,
+        typer.Option("--csat/--no-csat", help="Ask the customer to rate the conversation (1-5) each time it is resolved (any inbox)."),
+    ] = None,
     account: AccountOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Rename an inbox or change its website chat (only the settings given change).
+    """Rename an inbox, ask for ratings at resolution, or change its website chat (only the
+    settings given change).
 
     Example: ndoto inboxes update "Website Chat" --title "Ask us" --color "#0f766e" --allow-origin https://shop.example.com
     """
@@ -169,7 +175,7 @@ def update(
     origins = [] if any_origin else allow_origin
     changes = {"title": title, "greeting": greeting, "color": color, "position": position, "locale": locale,
                "allowed_origins": origins, "prechat_name": prechat_name, "prechat_email": prechat_email}
-    if name is None and require_identity is None and all(v is None for v in changes.values()):
+    if name is None and require_identity is None and csat is None and all(v is None for v in changes.values()):
         fail("nothing to change: give at least one option (see --help)", code="usage", as_json=as_json, exit_code=ExitCode.USAGE)
 
     async def go(db: Any) -> Any:
@@ -181,7 +187,7 @@ def update(
 
         async def change(s: Any) -> Any:
             done = await inboxes.update_inbox(s, account_id=account_id, inbox_id=found.id, name=name,
-                                              require_identity=require_identity, **changes)
+                                              require_identity=require_identity, csat_survey=csat, **changes)
             return await inboxes.describe(s, done)
 
         return await db.write(change)
@@ -190,7 +196,7 @@ def update(
     if as_json:
         dump_json(data)
         return
-    console().print(f"Updated inbox {data['id']} ({data['name']}).")
+    console().print(f"Updated inbox {data['id']} ({data['name']}); ratings at resolution: {'on' if data['csat_survey_enabled'] else 'off'}.")
     if data.get("widget") is not None:
         _print_widget(data)
 

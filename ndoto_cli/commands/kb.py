@@ -512,3 +512,14 @@ def show(
         out.print(f"\n[bold]{p['ordinal'] + 1}. {escape(p['title'])}[/bold]  [dim](passage {p['passage_id']}, {len(p['content'])} characters"
                   f"{'' if p['vectors'] else ', no vectors yet: ndoto kb reindex'})[/dim]")
         out.print(escape(p["content"]), highlight=False)
+
+
+def _learning_commands() -> None:
+    """Learning from humans (``kb_suggest``): drafts from resolved handoffs, and their review."""
+    from ndoto_cli.commands import kb_suggest
+
+    app.command("suggest")(kb_suggest.suggest)
+    app.add_typer(kb_suggest.app, name="suggestions")
+
+
+_learning_commands()

@@ -173,6 +173,8 @@ class Inbox(SQLModel, table=True):
     hmac_token: str | None = None  # identity verification: identifier_hash = HMAC-SHA256(hmac_token, identifier)
     hmac_mandatory: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     widget_key: str | None = None  # signs visitors' tokens; never shown
+    # Customer satisfaction: at each resolution the customer is asked to rate the conversation (1-5).
+    csat_survey: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
 
 
 class Contact(SQLModel, table=True):
@@ -222,6 +224,10 @@ class AgentBot(SQLModel, table=True):
     max_exchanges: int = 10
     handoff_keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     handoff_message: str = "Transferring you to a human agent who will follow up shortly."
+    # The customer's language (core.ai.language): detected among these (none: a default set), and
+    # the handoff message per language; a handoff keyword may start with "fr:" to apply to one.
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    handoff_messages: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # Customers often write in bursts ("hi" / "my order" / "4521 hasn't come"): the AI agent waits
     # this long after a message for the next one, and answers the burst once.
     batch_wait: float = 2.0
@@ -229,6 +235,10 @@ class AgentBot(SQLModel, table=True):
     # (0: no limit); answers past it are cut at a sentence (core.ai.rules.bounded).
     decline_topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     max_answer_chars: int = 1200
+    # An AI agent resolves a conversation it holds when the customer has not written for this long
+    # after its last answer (seconds; 0: never), as Captain does: a resolution that ``bots stats``
+    # can count, and that a later customer message reopens (counted as a reopen).
+    resolve_after: float = 3600.0
     kb_version: int = 0  # moves with every knowledge-base change: search caches its vectors by it
     created_at: float = Field(default_factory=now)
     updated_at: float = Field(default_factory=now)
@@ -409,6 +419,28 @@ class KbPassage(SQLModel, table=True):
     vector_model: str | None = None
 
 
+class KbSuggestion(SQLModel, table=True):
+    """An FAQ entry drafted by ``ndoto kb suggest`` from a conversation that humans resolved after
+    the bot handed it off. An admin edits, accepts (it joins the knowledge base as an FAQ entry)
+    or rejects it; ``personal_data`` lists what looks personal in the draft, for review."""
+
+    __tablename__ = "kb_suggestions"
+    __table_args__ = (UniqueConstraint("agent_bot_id", "conversation_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    agent_bot_id: int = Field(foreign_key="agent_bots.id", index=True, ondelete="CASCADE")
+    account_id: int = Field(foreign_key="accounts.id", ondelete="CASCADE")
+    conversation_id: int = Field(foreign_key="conversations.id", ondelete="CASCADE")
+    display_id: int  # the conversation's number in its account: the link an admin follows
+    question: str
+    answer: str
+    personal_data: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = "pending"  # pending | accepted | rejected
+    document_id: int | None = Field(default=None, foreign_key="kb_documents.id", ondelete="SET NULL")
+    model: str | None = None
+    created_at: float = Field(default_factory=now)
+    decided_at: float | None = None
+
+
 class BotTool(SQLModel, table=True):
     """An HTTP tool an AI agent may call (``ndoto bots tools add``): the model fills the declared
     parameters, Ndoto builds the request from the template (never the host), adds the auth and
@@ -447,6 +479,55 @@ class ToolCall(SQLModel, table=True):
     duration_ms: float = 0.0
     error: str | None = None
     created_at: float = Field(default_factory=now)
+
+
+class BotStint(SQLModel, table=True):
+    """One stretch of a conversation in a bot's hands: from the customer's first message of it to
+    the bot's handoff or resolution. What the outcome figures of ``bots stats`` are made of
+    (handled, resolved without a human, handed off and why, reopened, time to first answer),
+    written where the status changes (``core.services.outcomes``), so every front end agrees."""
+
+    __tablename__ = "bot_stints"
+    __table_args__ = (
+        Index("ix_bot_stints_bot_started", "agent_bot_id", "started_at"),
+        Index("ix_bot_stints_conversation", "conversation_id", "id"),
+        # The clock's idle check walks the stints still open, per bot.
+        Index("ix_bot_stints_open", "agent_bot_id", "last_answer_at",
+              sqlite_where=text("outcome IS NULL"), postgresql_where=text("outcome IS NULL")),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", ondelete="CASCADE")
+    inbox_id: int
+    conversation_id: int = Field(foreign_key="conversations.id", ondelete="CASCADE")
+    agent_bot_id: int = Field(foreign_key="agent_bots.id", ondelete="CASCADE")
+    started_at: float  # the customer's first message of the stint (or when the bot first acted)
+    first_answer_at: float | None = None
+    last_answer_at: float | None = None
+    ended_at: float | None = None
+    outcome: str | None = None  # None (the bot holds it) | resolved | handoff | closed (by a human, unanswered)
+    reason: str | None = None  # a handoff's reason ("keyword: ...", "human_took_over", ...)
+    resolved_by: str | None = None  # the actor kind that resolved it: agent_bot, contact, user, system
+    reopened_at: float | None = None  # a resolution's end: the conversation opened again
+
+
+class CsatResponse(SQLModel, table=True):
+    """A rating asked at a resolution (an inbox with ``csat_survey``) and, once the customer
+    answers, its 1-5 score. ``agent_bot_id`` is the bot whose stint ended in that resolution
+    (None: resolved with humans): what ``bots stats`` compares."""
+
+    __tablename__ = "csat_responses"
+    __table_args__ = (Index("ix_csat_inbox_asked", "inbox_id", "asked_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", ondelete="CASCADE")
+    inbox_id: int = Field(foreign_key="inboxes.id", ondelete="CASCADE")
+    conversation_id: int = Field(foreign_key="conversations.id", index=True, ondelete="CASCADE")
+    message_id: int = Field(unique=True)
+    agent_bot_id: int | None = None
+    assignee_id: int | None = None
+    rating: int | None = None
+    feedback: str | None = None
+    asked_at: float = Field(default_factory=now)
+    rated_at: float | None = None
 
 
 class AiReply(SQLModel, table=True):

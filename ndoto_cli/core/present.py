@@ -70,3 +70,55 @@ def parse_moment(text: str, *, now: float | None = None) -> float:
     except ValueError:
         raise ValueError(f"{text!r} is not a time: give a duration (30m, 2h, 1d, 1w), 'tomorrow' (9:00) "
                          "or a date-time (2026-12-24 09:00)") from None
+
+
+def _wait(seconds: float | None) -> str:
+    return "-" if seconds is None else (f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min")
+
+
+def _rating(side: dict[str, Any]) -> str:
+    if not side["asked"]:
+        return "not asked"
+    average = f"{side['average']:.2f}/5" if side["average"] is not None else "-"
+    return f"{average} from {side['rated']} of {side['asked']} asked"
+
+
+def stats_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """``bots stats`` as metric and value, the same in the CLI's table and the console's bot view."""
+    o = data["outcomes"]
+
+    decided = o["resolved_by_bot"] + o["handed_off"]
+
+    def share(part: int) -> str:  # of the stints the bot itself ended: resolved or handed off
+        return f"{part} ({round(100 * part / decided)}%)" if decided else str(part)
+
+    rows = [
+        ("conversations handled", str(o["conversations"])),
+        ("resolved without a human", share(o["resolved_by_bot"])),
+        ("  reopened within 7 days", str(o["reopened_within_7_days"])),
+        ("handed off", share(o["handed_off"])),
+        *[(f"  {reason}", str(count)) for reason, count in o["handoffs_by_reason"].items()],
+        ("closed by a human before an answer", str(o["closed_unanswered"])),
+        ("passed to another bot", str(o["passed_to_another_bot"])),
+        ("still with the bot", str(o["still_with_bot"])),
+        ("median time to first answer", _wait(o["median_first_answer_s"])),
+        ("rating, bot-resolved", _rating(o["csat"]["bot_resolved"])),
+        ("rating, human-resolved", _rating(o["csat"]["human_resolved"])),
+    ]
+    if "replies" in data:
+        rows += [
+            ("answers", str(data["replies"])),
+            ("model latency p50 / p95 (ms)", f"{data['latency_ms']['p50']} / {data['latency_ms']['p95']}"),
+            ("tokens prompt / completion", f"{data['tokens']['prompt']} / {data['tokens']['completion']}"),
+            ("tool calls / failures", f"{data['tool_calls']['calls']} / {data['tool_calls']['failures']}"),
+            *[(f"  {name}", f"{c['calls']} / {c['failures']}") for name, c in sorted(data["tool_calls"]["by_tool"].items())],
+        ]
+    return rows
+
+
+DAY_COLUMNS = ("day (UTC)", "handled", "resolved", "reopened", "handed off", "first answer")
+
+
+def stats_day_rows(data: dict[str, Any]) -> list[tuple[str, ...]]:
+    return [(d["date"], str(d["conversations"]), str(d["resolved_by_bot"]), str(d["reopened_within_7_days"]),
+             str(d["handed_off"]), _wait(d["median_first_answer_s"])) for d in data.get("days", [])]

@@ -156,6 +156,9 @@ def bot_json(
             "batch_wait": bot.batch_wait,
             "decline_topics": list(bot.decline_topics or []),
             "max_answer_chars": bot.max_answer_chars,
+            "resolve_after": bot.resolve_after,
+            "languages": list(bot.languages or []),
+            "handoff_messages": dict(bot.handoff_messages or {}),
         }
     if access_token is not None:
         data["access_token"] = access_token
@@ -178,6 +181,7 @@ def inbox_json(
         "identifier": inbox.identifier,
         "agent_bot_id": active_bot_of(link),
         "agent_bot": bot_push(bot) if bot is not None else None,
+        "csat_survey_enabled": bool(inbox.csat_survey),
         "created_at": ts(inbox.created_at),
     }
     if widget is not None:
@@ -300,16 +304,29 @@ def owner_phrase(conversation: dict[str, Any]) -> str:
 
 
 def message_kind(message: dict[str, Any]) -> str:
-    """What a message is to a reader: activity, note, customer, bot, agent or template."""
+    """What a message is to a reader: activity, note, customer, bot, agent, rating (the question
+    asked at resolution) or template."""
     if message["message_type"] == MessageType.activity:
         return "activity"
     if message["private"]:
         return "note"
     if message["message_type"] == MessageType.incoming:
         return "customer"
+    if message.get("content_type") == "input_csat":
+        return "rating"
     if message["message_type"] == MessageType.template:
         return "template"
     return "bot" if (message.get("sender") or {}).get("type") == "agent_bot" else "agent"
+
+
+def rating_given(message: dict[str, Any]) -> str:
+    """A rating question's answer as people read it ("rated 4/5: fast"), or "" (not answered)."""
+    values = (message.get("content_attributes") or {}).get("submitted_values") if isinstance(message.get("content_attributes"), dict) else None
+    answer = values.get("csat_survey_response") if isinstance(values, dict) else None
+    if message.get("content_type") != "input_csat" or not isinstance(answer, dict) or not isinstance(answer.get("rating"), int):
+        return ""
+    feedback = answer.get("feedback_message")
+    return f"the customer rated {answer['rating']}/5" + (f": {feedback}" if isinstance(feedback, str) and feedback else "")
 
 
 def conversation_json(

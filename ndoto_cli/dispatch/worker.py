@@ -345,8 +345,9 @@ class Dispatcher:
             await asyncio.sleep(PRUNE_EVERY)
 
     async def _clock_loop(self) -> None:
-        """Changes that come with time: snoozed conversations whose time has come reopen (with
-        their events, so bots and the console hear of it). With several workers, each may look;
+        """Changes that come with time: snoozed conversations whose time has come reopen, and AI
+        agents resolve the conversations whose customers went quiet (with their events, so bots and
+        the console hear of it). With several workers, each may look;
         the write is a no-op for a conversation another one already woke."""
         from ndoto_cli.core.services import conversations
 
@@ -355,15 +356,19 @@ class Dispatcher:
             try:
                 async with self.db.read() as session:
                     due = await conversations.snoozes_due(session)
+                    quiet = await conversations.idle_due(session)
                 woken = await self.db.write(lambda s: conversations.wake_snoozed(s)) if due else 0
                 if woken:
                     log.info("reopened %d snoozed conversations", woken)
+                resolved = await self.db.write(lambda s: conversations.resolve_idle(s)) if quiet else 0
+                if resolved:
+                    log.info("AI agents resolved %d conversations whose customers went quiet", resolved)
             except Exception as exc:  # the database is away: the whole story once, then a line a minute
                 failures += 1
                 if failures == 1:
-                    log.exception("reopening snoozed conversations failed")
+                    log.exception("the clock's changes (snoozes, quiet conversations) failed")
                 elif failures % 12 == 0:
-                    log.error("reopening snoozed conversations still fails: %s", exc)
+                    log.error("the clock's changes (snoozes, quiet conversations) still fail: %s", exc)
             else:
                 failures = 0
             await asyncio.sleep(WAKE_SNOOZED_EVERY)

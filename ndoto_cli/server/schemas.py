@@ -150,6 +150,11 @@ class InboxCreate(Body):
     channel: Attributes | Annotated[str, Field(max_length=40)] | None = None
 
 
+class InboxUpdate(Body):
+    name: Annotated[str, Field(min_length=1, max_length=limits.NAME)] | None = None
+    csat_survey_enabled: bool | None = None
+
+
 class SetAgentBot(Body):
     agent_bot: DbId | None
 
@@ -195,7 +200,7 @@ class WidgetEvent(Body):
 
 AI_CONFIG_KEYS = (
     "system_prompt", "model", "api_base", "api_key", "temperature", "max_exchanges", "handoff_keywords", "handoff_message",
-    "batch_wait", "decline_topics", "max_answer_chars",
+    "batch_wait", "decline_topics", "max_answer_chars", "resolve_after", "languages", "handoff_messages",
 )
 
 

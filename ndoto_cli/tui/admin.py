@@ -16,8 +16,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ndoto_cli.core.errors import NdotoError
+from ndoto_cli.core.present import DAY_COLUMNS, stats_day_rows, stats_rows
 from ndoto_cli.tui import data
-from ndoto_cli.tui.modals import BotForm, Confirm, Picker, TokenShown
+from ndoto_cli.tui.modals import BotForm, Confirm, Picker, SuggestionForm, TokenShown
 from ndoto_cli.tui.session import ConsoleSession
 from ndoto_cli.tui.widgets import when
 
@@ -35,6 +36,8 @@ class BotsScreen(Screen[None]):
         Binding("S", "reset_secret", "Reset secret", show=False),
         Binding("p", "ping", "Ping"),
         Binding("a", "assign", "Assign to inbox"),
+        Binding("o", "outcomes", "Outcomes"),
+        Binding("g", "suggestions", "Suggestions"),
     ]
 
     def __init__(self, session: ConsoleSession) -> None:
@@ -190,6 +193,20 @@ class BotsScreen(Screen[None]):
         else:
             self.app.notify(f"{bot.name}: {result.get('error')}", severity="error", title="Ping failed")
 
+    def action_outcomes(self) -> None:
+        bot = self._selected()
+        if bot is not None:
+            self.app.push_screen(BotStatsScreen(self.session, bot))
+
+    def action_suggestions(self) -> None:
+        bot = self._selected()
+        if bot is None:
+            return
+        if bot.bot_type != "ai_agent":
+            self.app.notify("Suggested FAQ entries are an AI agent's (drafted by: ndoto kb suggest BOT)", severity="warning")
+            return
+        self.app.push_screen(SuggestionsScreen(self.session, bot))
+
     @work(group="bots")
     async def action_assign(self) -> None:
         bot = self._selected()
@@ -210,6 +227,155 @@ class BotsScreen(Screen[None]):
 
         options = [(f"{name} (now: {current or 'no bot'})", str(iid)) for iid, name, current in rows]
         self.app.push_screen(Picker(f"Which inbox should {bot.name} answer?", options), chosen)
+
+
+class SuggestionsScreen(Screen[None]):
+    """An AI agent's drafted FAQ entries (``ndoto kb suggest``): read, edit, accept into the
+    knowledge base, reject. A draft that may hold personal data is accepted only on a second yes."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("e", "edit", "Edit"),
+        Binding("a", "accept", "Accept"),
+        Binding("x", "reject", "Reject"),
+    ]
+
+    def __init__(self, session: ConsoleSession, bot: Any) -> None:
+        super().__init__()
+        self.session = session
+        self.bot = bot
+        self._rows: dict[str, dict[str, Any]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="suggestions-empty", classes="empty")
+        table: DataTable[str] = DataTable(id="suggestions", cursor_type="row")
+        table.add_columns("id", "from", "question", "answer", "personal data")
+        yield table
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        await self.reload()
+        self.query_one("#suggestions", DataTable).focus()
+
+    async def reload(self) -> None:
+        rows = await self.session.guard(data.suggestion_rows(self.session.db, self.session.who, self.bot.id))
+        if rows is None:
+            return
+        table = self.query_one("#suggestions", DataTable)
+        table.clear()
+        self._rows = {str(r["id"]): r for r in rows}
+        for r in rows:
+            flags = ", ".join(f"{p['kind']}: {p['text']}" for p in r["personal_data"]) or "-"
+            table.add_row(str(r["id"]), f"#{r['conversation_id']}", r["question"], r["answer"][:80], flags, key=str(r["id"]))
+        empty = self.query_one("#suggestions-empty", Static)
+        empty.update("" if rows else f"No drafted FAQ entries for {self.bot.name}. Draft some from resolved handoffs: ndoto kb suggest {self.bot.name}")
+        empty.display = not rows
+
+    def _selected(self) -> dict[str, Any] | None:
+        table = self.query_one("#suggestions", DataTable)
+        if table.row_count == 0:
+            return None
+        return self._rows.get(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value or "")
+
+    async def _decide(self, row: dict[str, Any], action: str, **extra: Any) -> dict[str, Any] | None:
+        return await self.session.guard(data.decide_suggestion(self.session.db, self.session.who, self.bot.id, row["id"], action, **extra))
+
+    def action_edit(self) -> None:
+        row = self._selected()
+        if row is None:
+            return
+
+        async def save(values: dict[str, Any]) -> tuple[Any, str | None]:
+            try:
+                return await data.decide_suggestion(self.session.db, self.session.who, self.bot.id, row["id"], "edit", **values), None
+            except NdotoError as exc:
+                return None, exc.message
+
+        async def saved(result: Any) -> None:
+            if result:
+                self.app.notify(f"Suggestion {result['id']} changed.")
+                await self.reload()
+
+        self.app.push_screen(SuggestionForm(row, save=save), saved)
+
+    async def action_accept(self) -> None:
+        row = self._selected()
+        if row is None:
+            return
+        if not row["personal_data"]:
+            if await self._decide(row, "accept") is not None:
+                self.app.notify(f"In the knowledge base: {row['question']}")
+                await self.reload()
+            return
+
+        async def answered(yes: bool | None) -> None:
+            if yes and await self._decide(row, "accept", keep_personal_data=True) is not None:
+                self.app.notify(f"In the knowledge base: {row['question']}")
+                await self.reload()
+
+        flags = ", ".join(f"{p['kind']} {p['text']!r}" for p in row["personal_data"][:4])
+        self.app.push_screen(Confirm(f"This draft may hold personal data ({flags}).\nAccept it as it is? (e edits it first)",
+                                     action="Accept as it is"), answered)
+
+    async def action_reject(self) -> None:
+        row = self._selected()
+        if row is not None and await self._decide(row, "reject") is not None:
+            self.app.notify(f"Suggestion {row['id']} rejected.")
+            await self.reload()
+
+
+STATS_PERIODS = {"1": 7, "2": 30, "3": None}
+
+
+class BotStatsScreen(Screen[None]):
+    """One bot's outcomes (``bots stats``): how its conversations ended, its first answer, the
+    ratings, an AI agent's activity; over the last 7 or 30 days or all time, and per day."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        *[Binding(key, f"period('{key}')", f"{days} days" if days else "All time") for key, days in STATS_PERIODS.items()],
+    ]
+
+    def __init__(self, session: ConsoleSession, bot: Any) -> None:
+        super().__init__()
+        self.session = session
+        self.bot = bot
+        self.days: int | None = 7
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="stats-period", classes="empty")
+        figures: DataTable[str] = DataTable(id="stats", cursor_type="row")
+        figures.add_columns("metric", "value")
+        yield figures
+        per_day: DataTable[str] = DataTable(id="stats-days", cursor_type="row")
+        per_day.add_columns(*DAY_COLUMNS)
+        yield per_day
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        await self.reload()
+        self.query_one("#stats", DataTable).focus()
+
+    async def reload(self) -> None:
+        found = await self.session.guard(data.bot_stats(self.session.db, self.session.who, self.bot.id, days=self.days))
+        if found is None:
+            return
+        span = f"the last {self.days} days" if self.days else "all time"
+        self.query_one("#stats-period", Static).update(f"{self.bot.name}: {span} (1: 7 days, 2: 30 days, 3: all time)")
+        figures = self.query_one("#stats", DataTable)
+        figures.clear()
+        for metric, value in stats_rows(found):
+            figures.add_row(metric, value)
+        per_day = self.query_one("#stats-days", DataTable)
+        per_day.clear()
+        for row in reversed(stats_day_rows(found)):  # the latest day first
+            per_day.add_row(*row)
+
+    async def action_period(self, key: str) -> None:
+        self.days = STATS_PERIODS[key]
+        await self.reload()
 
 
 DELIVERY_FILTERS = {"1": None, "2": "pending", "3": "delivering", "4": "delivered", "5": "failed"}

@@ -193,6 +193,57 @@ async def bot_rows(db: Database, who: Who) -> list[dict[str, Any]]:
         return out
 
 
+async def bot_stats(db: Database, who: Who, bot_id: int, *, days: int | None) -> dict[str, Any]:
+    """A bot's figures over the last ``days`` (None: all time), per day too, as ``bots stats``."""
+    import time
+
+    from ndoto_cli.core.services import outcomes
+
+    async with db.read() as s:
+        bot = await bots.get_bot(s, account_id=who.account_id, bot_id=bot_id)
+        since = time.time() - days * 86400 if days else None
+        return await outcomes.bot_stats(s, bot, since=since, by_day=True, account_id=who.account_id)
+
+
+async def suggestion_rows(db: Database, who: Who, bot_id: int) -> list[dict[str, Any]]:
+    """A bot's pending drafted FAQ entries (``kb suggestions list``)."""
+    from ndoto_cli.core.ai import suggestions
+
+    async with db.read() as s:
+        bot = bots.require_ai(await bots.get_bot(s, account_id=who.account_id, bot_id=bot_id), "kb")
+        suggestions.check_reviewer(bot, as_system=False)
+        return [suggestions.suggestion_json(r) for r in await suggestions.list_suggestions(s, bot_id=bot_id)]
+
+
+async def decide_suggestion(
+    db: Database, who: Who, bot_id: int, suggestion_id: int, action: str, *, question: str | None = None,
+    answer: str | None = None, keep_personal_data: bool = False,
+) -> dict[str, Any]:
+    """edit, accept (into the knowledge base) or reject a draft: the CLI's rules, from core."""
+    import asyncio
+
+    from ndoto_cli.core.ai import store, suggestions
+
+    async with db.read() as s:
+        suggestions.check_reviewer(await bots.get_bot(s, account_id=who.account_id, bot_id=bot_id), as_system=False)
+        row = await suggestions.get(s, bot_id=bot_id, suggestion_id=suggestion_id)
+    vectors = None
+    if action == "accept":  # the entry's vectors, computed off the event loop before the write
+        vectors = await asyncio.to_thread(store.section_vectors, store.faq_entry(row.question, row.answer)[2])
+
+    async def change(s: Any) -> dict[str, Any]:
+        fresh = await suggestions.get(s, bot_id=bot_id, suggestion_id=suggestion_id)
+        if action == "edit":
+            done = await suggestions.edit(s, fresh, question=question, answer=answer)
+        elif action == "accept":
+            done = await suggestions.accept(s, fresh, keep_personal_data=keep_personal_data, vectors=vectors)
+        else:
+            done = await suggestions.reject(s, fresh)
+        return suggestions.suggestion_json(done)
+
+    return await db.write(change)
+
+
 def _scope(who: Who, bot: Any) -> int | None:
     return None if bot.account_id is None else who.account_id
 

@@ -86,18 +86,40 @@ class TokenShown(ModalScreen[None]):
         self.dismiss(None)
 
 
-class BotForm(ModalScreen[Any]):
-    """Create a bot, or change one (``bot`` given): every setting of the product document.
-
-    ``save(values)`` does the change and returns None, or core's refusal, which the form shows
-    (the form stays open with what was typed); it closes with what ``save`` made."""
+class SavingForm(ModalScreen[Any]):
+    """A form whose Save button hands ``values()`` to ``save(values)``, which does the change and
+    returns (what it made, None) or (None, core's refusal). A refusal is shown and the form stays
+    open with what was typed; otherwise it closes with what ``save`` made. Escape cancels."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, bot: Any | None = None, *, save: Any) -> None:
+    def __init__(self, *, save: Any) -> None:
         super().__init__()
-        self.bot = bot
         self.save = save
+
+    def values(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+            return
+        made, refusal = await self.save(self.values())
+        if refusal is not None:
+            self.query_one("#form-error", Static).update(f"Not saved: {refusal}")
+            return
+        self.dismiss(made)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class BotForm(SavingForm):
+    """Create a bot, or change one (``bot`` given): every setting of the product document."""
+
+    def __init__(self, bot: Any | None = None, *, save: Any) -> None:
+        super().__init__(save=save)
+        self.bot = bot
 
     def compose(self) -> ComposeResult:
         b = self.bot
@@ -149,19 +171,6 @@ class BotForm(ModalScreen[Any]):
                 if value or self.bot is not None:
                     out[field] = value if value or field in ("system_prompt", "api_base") else None
         return out  # core checks every value: its refusal is shown in the form
-
-    async def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "cancel":
-            self.dismiss(None)
-            return
-        made, refusal = await self.save(self.values())
-        if refusal is not None:
-            self.query_one("#form-error", Static).update(f"Not saved: {refusal}")
-            return
-        self.dismiss(made)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class SearchDialog(ModalScreen[dict[str, Any] | None]):
@@ -238,3 +247,24 @@ class Help(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class SuggestionForm(SavingForm):
+    """Change a drafted FAQ entry (``kb suggestions edit``): its question and its answer."""
+
+    def __init__(self, suggestion: dict[str, Any], *, save: Any) -> None:
+        super().__init__(save=save)
+        self.suggestion = suggestion
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog", id="suggestion-form"):
+            yield Label(f"Suggestion {self.suggestion['id']}, from conversation #{self.suggestion['conversation_id']}")
+            yield Input(self.suggestion["question"], placeholder="The question, as customers ask it", id="question")
+            yield TextArea(self.suggestion["answer"], id="answer")
+            yield Static("", id="form-error", classes="error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Save", id="save", variant="primary")
+
+    def values(self) -> dict[str, Any]:
+        return {"question": self.query_one("#question", Input).value, "answer": self.query_one("#answer", TextArea).text}

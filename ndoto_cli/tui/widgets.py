@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Input, Label, ListItem, ListView, Static
 
 from ndoto_cli.core import present
 from ndoto_cli.core.queries import Row
-from ndoto_cli.core.views import message_kind
+from ndoto_cli.core.views import message_kind, rating_given
 
 
 class InboxList(ListView):
@@ -153,6 +153,9 @@ def message_markup(m: dict[str, Any]) -> tuple[str, str]:
         return f"{stamp} [b]{name}[/b] (private note)\n{text}", "msg-note"
     if kind == "customer":
         return f"{stamp} [b]{name}[/b]\n{text}", "msg-in"
+    if kind == "rating":
+        given = rating_given(m)
+        return f"{stamp} · {text}" + (f"\n[b]{escape(given)}[/b]" if given else " [dim](not answered yet)[/dim]"), "msg-activity"
     sources = (m.get("content_attributes") or {}).get("sources") if isinstance(m.get("content_attributes"), dict) else None
     grounded = ""
     if isinstance(sources, list) and sources:  # what an AI answer was grounded on

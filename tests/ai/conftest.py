@@ -4,7 +4,7 @@ and a running dispatcher, all on a real SQLite file."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,9 @@ from ndoto_cli.core.models import Inbox
 from ndoto_cli.core.services import accounts, bots, customers, inboxes
 from ndoto_cli.core.settings import Settings
 from ndoto_cli.dispatch.worker import Dispatcher
-from tests.ai.fake_llm import FakeLLM
+from tests.ai.fake_llm import FakeLLM, Reply
+from tests.background import served
+from tests.commands.conftest import Cli
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -91,3 +93,29 @@ async def ai_bot(db: Any) -> int:
     boot = await db.write(lambda s: accounts.bootstrap(s))
     bot, _ = await db.write(lambda s: bots.create_bot(s, account_id=boot.account.id, name="Helper", bot_type="ai"))
     return bot.id
+
+
+@pytest.fixture
+def cli(ndoto_home: Path) -> Cli:
+    return Cli()
+
+
+@pytest.fixture
+def model_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLM]:
+    """The local model server as the CLI's model (NDOTO_AI_MODEL, NDOTO_AI_API_BASE): a few
+    scripted answers for the example shop; tests set their own ``script``."""
+    def answer(request: dict) -> Reply:
+        question = request["messages"][-1]["content"].lower()
+        system = request["messages"][0]["content"]
+        if "warranty" in question:
+            return Reply(handoff="not covered by the help centre")
+        if "Refund timing" in system:
+            return Reply("Refunds take 5 to 7 working days.")
+        if "Shipping costs" in system:
+            return Reply("Standard delivery costs K50; free over K1,000.")
+        return Reply("I'm not sure; shall I bring in a colleague?")
+
+    with served(FakeLLM(script=answer).start) as server:
+        monkeypatch.setenv("NDOTO_AI_MODEL", "openai/test-model")
+        monkeypatch.setenv("NDOTO_AI_API_BASE", server.base)
+        yield server

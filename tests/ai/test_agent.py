@@ -93,6 +93,30 @@ async def test_handoff_keyword_needs_no_model(ai: AiWorld) -> None:
     assert "keyword" in note.content and "Customer first asked: Please, SPEAK to Agent!!" in note.content
 
 
+async def test_the_outcome_figures_follow_the_agents_turns(ai: AiWorld) -> None:
+    """An answer starts the first-answer clock; a keyword handoff ends a stint with its reason
+    (its 'a colleague will follow up' is not an answer); a human's reply later changes nothing."""
+    from ndoto_cli.core.models import AgentBot
+    from ndoto_cli.core.services import outcomes
+
+    ai.llm.script = lambda request: Reply("Refunds take 5 to 7 working days.")
+    answered = (await customer_says(ai, "How long do refunds take?", name="Ada")).bundle.conversation.id
+    handed = (await customer_says(ai, "human please", name="Bo")).bundle.conversation.id
+
+    async def both() -> bool:
+        async with ai.db.read() as s:
+            return (len(bot_replies(await thread(ai, answered))) == 1
+                    and (await s.get(Conversation, handed)).status == "open")
+
+    await wait_for(both)
+    async with ai.db.read() as s:
+        data = await outcomes.bot_stats(s, await s.get(AgentBot, ai.bot_id))
+    o = data["outcomes"]
+    assert o["conversations"] == 2 and o["handoffs_by_reason"] == {"keyword": 1} and o["still_with_bot"] == 1
+    assert o["median_first_answer_s"] is not None and o["median_first_answer_s"] < 15  # one answer: the handoff message is not one
+    assert data["replies"] == 1 and data["handoffs"] == {"keyword": 1}
+
+
 async def test_handoff_by_tool_call_and_by_text_fallback(ai: AiWorld) -> None:
     def script(request: dict[str, Any]) -> Reply:
         if "ring" in request["messages"][-1]["content"]:

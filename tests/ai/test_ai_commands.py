@@ -3,39 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.ai.conftest import EXAMPLES
-from tests.ai.fake_llm import FakeLLM, Reply
+from tests.ai.fake_llm import FakeLLM
 from tests.background import served
 from tests.commands.conftest import Cli
-
-
-@pytest.fixture
-def cli(ndoto_home: Path) -> Cli:
-    return Cli()
-
-
-@pytest.fixture
-def model_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLM]:
-    def answer(request: dict) -> Reply:
-        question = request["messages"][-1]["content"].lower()
-        system = request["messages"][0]["content"]
-        if "warranty" in question:
-            return Reply(handoff="not covered by the help centre")
-        if "Refund timing" in system:
-            return Reply("Refunds take 5 to 7 working days.")
-        if "Shipping costs" in system:
-            return Reply("Standard delivery costs K50; free over K1,000.")
-        return Reply("I'm not sure; shall I bring in a colleague?")
-
-    with served(FakeLLM(script=answer).start) as server:
-        monkeypatch.setenv("NDOTO_AI_MODEL", "openai/test-model")
-        monkeypatch.setenv("NDOTO_AI_API_BASE", server.base)
-        yield server
 
 
 def test_kb_and_bot_commands(cli: Cli, model_server: FakeLLM, tmp_path: Path) -> None:

@@ -65,6 +65,7 @@ TABLE: dict[str, dict[str, Any]] = {
     f"DELETE {ACC}/agent_bots/{{bot_id}}": ADMINS,
     f"POST {ACC}/agent_bots/{{bot_id}}/reset_access_token": ADMINS,
     f"POST {ACC}/agent_bots/{{bot_id}}/reset_secret": ADMINS,
+    f"GET {ACC}/agent_bots/{{bot_id}}/stats": ADMINS,
     f"GET {ACC}/agent_bots/{{bot_id}}/tools": ADMINS,  # a tool's URL and headers describe internal APIs
     f"POST {ACC}/agent_bots/{{bot_id}}/tools": ADMINS,
     f"GET {ACC}/agent_bots/{{bot_id}}/tools/{{tool_id}}": ADMINS,
@@ -74,6 +75,7 @@ TABLE: dict[str, dict[str, Any]] = {
     f"GET {ACC}/inboxes": USERS,
     f"POST {ACC}/inboxes": ADMINS,
     f"GET {ACC}/inboxes/{{inbox_id}}": INBOX_READ,
+    f"PATCH {ACC}/inboxes/{{inbox_id}}": ADMINS,
     f"GET {ACC}/inboxes/{{inbox_id}}/agent_bot": USERS,
     f"POST {ACC}/inboxes/{{inbox_id}}/set_agent_bot": ADMINS,
     f"POST {ACC}/contacts": USERS,
@@ -104,11 +106,12 @@ TABLE: dict[str, dict[str, Any]] = {
     "GET /api/v1/widget/conversation": VISITORS_ONLY,
     "POST /api/v1/widget/messages": VISITORS_ONLY,
     "POST /api/v1/widget/typing": VISITORS_ONLY,
+    "PATCH /api/v1/widget/messages/{message_id}": VISITORS_ONLY,
     "PATCH /api/v1/widget/contact": VISITORS_ONLY,
     "POST /api/v1/widget/user": PUBLIC,  # setUser starts a visitor when there is none
     "GET /api/v1/widget/stream": VISITORS_ONLY,
 }
-WIDGET_BODIES = {"events": {"name": "webwidget.triggered", "event_info": {}}, "messages": {"content": "hello"}, "typing": {"on": True},
+WIDGET_BODIES = {"{message_id}": {"submitted_values": {}}, "events": {"name": "webwidget.triggered", "event_info": {}}, "messages": {"content": "hello"}, "typing": {"on": True},
                  "contact": {"name": "Jo"}, "user": {"identifier": "jo-1"}, "session": {}}
 
 _names = itertools.count()

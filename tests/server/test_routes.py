@@ -173,8 +173,16 @@ def test_public_api(client: TestClient, seed: Seed) -> None:
     assert msg["message_type"] == 0 and msg["echo_id"] == "e1"
     assert [m["content"] for m in client.get(f"{base}/contacts/{sid}/conversations/{conv['id']}/messages").json()] == ["hi"]
     assert len(client.get(f"{base}/contacts/{sid}/conversations").json()) == 1
-    r = client.patch(f"{base}/contacts/{sid}/conversations/{conv['id']}/messages/{msg['id']}", json={"submitted_values": [{"value": "a"}]})
+    # The customer answers a question put to them; never their own message, nor a private note.
+    bot = seed.h(seed.world.bot_token)
+    question = client.post(f"{A}/conversations/{conv['id']}/messages", headers=bot, json={
+        "content": "Pick one", "content_type": "input_select", "content_attributes": {"items": [{"title": "A", "value": "a"}]}}).json()
+    note = client.post(f"{A}/conversations/{conv['id']}/messages", headers=bot, json={"content": "VIP customer", "private": True}).json()
+    r = client.patch(f"{base}/contacts/{sid}/conversations/{conv['id']}/messages/{question['id']}", json={"submitted_values": [{"value": "a"}]})
     assert r.json()["content_attributes"]["submitted_values"] == [{"value": "a"}]
+    for other in (msg["id"], note["id"]):
+        r = client.patch(f"{base}/contacts/{sid}/conversations/{conv['id']}/messages/{other}", json={"submitted_values": {}})
+        assert r.status_code == 404 and "VIP" not in r.text
     assert client.post(f"{base}/contacts/{sid}/events", json={"name": "webwidget.triggered", "event_info": {"referer": "x"}}).status_code == 200
     assert client.post(f"{base}/contacts/nope/conversations").status_code == 404
     assert client.post("/public/api/v1/inboxes/nope/contacts", json={}).status_code == 404
@@ -236,3 +244,37 @@ def test_taken_names_are_409(client: TestClient, seed: Seed) -> None:
     assert again.status_code == 409 and "already exists" in again.json()["error"]
     bot = client.post(f"{A}/agent_bots", json={"name": "OrderBot", "outgoing_url": "https://127.0.0.1:9/h"}, headers=h)
     assert bot.status_code == 409
+
+
+def test_a_bots_outcomes_and_the_rating_through_the_api(client: TestClient, seed: Seed) -> None:
+    """The bot answers and resolves through the API; the inbox asks for a rating, which the
+    customer gives through the public API; the bot's stats show both."""
+    h, bot = admin(seed), seed.h(seed.world.bot_token)
+    inbox = client.patch(f"{A}/inboxes/{seed.world.web_inbox_id}", headers=h, json={"csat_survey_enabled": True})
+    assert inbox.status_code == 200 and inbox.json()["csat_survey_enabled"] is True
+    assert client.patch(f"{A}/inboxes/{seed.world.web_inbox_id}", headers=h, json={"csat_survey_enabled": "maybe"}).status_code == 422
+    # The customer's side is the public API.
+    pub = f"/public/api/v1/inboxes/{seed.web_identifier}"
+    source = client.post(f"{pub}/contacts", json={"name": "Rae"}).json()["source_id"]
+    conv = client.post(f"{pub}/contacts/{source}/conversations", json={}).json()["id"]
+    assert client.post(f"{pub}/contacts/{source}/conversations/{conv}/messages", json={"content": "Where is 4521?"}).status_code == 200
+    assert client.post(f"{A}/conversations/{conv}/messages", headers=bot, json={"content": "It ships today."}).status_code == 200
+    assert client.post(f"{A}/conversations/{conv}/toggle_status", headers=bot, json={"status": "resolved"}).status_code == 200
+    thread = client.get(f"{pub}/contacts/{source}/conversations/{conv}/messages").json()
+    (survey,) = [m for m in thread if m["content_type"] == "input_csat"]
+    bad = client.patch(f"{pub}/contacts/{source}/conversations/{conv}/messages/{survey['id']}",
+                       json={"submitted_values": {"csat_survey_response": {"rating": 9}}})
+    assert bad.status_code == 422 and bad.json()["field"] == "rating"
+    good = client.patch(f"{pub}/contacts/{source}/conversations/{conv}/messages/{survey['id']}",
+                        json={"submitted_values": {"csat_survey_response": {"rating": 5, "feedback_message": "fast"}}})
+    assert good.status_code == 200, good.text
+    stats = client.get(f"{A}/agent_bots/{seed.world.bot_id}/stats", headers=h, params={"by_day": "true"})
+    assert stats.status_code == 200, stats.text
+    o = stats.json()["outcomes"]
+    assert o["resolved_by_bot"] == 1 and o["conversations"] == 1 and o["median_first_answer_s"] is not None
+    assert o["csat"]["bot_resolved"]["average"] == 5.0 and len(stats.json()["days"]) == 1
+    assert client.get(f"{A}/agent_bots/{seed.world.bot_id}/stats", headers=h, params={"since": "nan"}).status_code == 422
+    assert client.get(f"{A}/agent_bots/{seed.world.bot_id}/stats", headers=h, params={"since": 100, "until": 50}).status_code == 422
+    assert client.get(f"{A}/agent_bots/{seed.world.bot_id}/stats", headers=seed.h(seed.world.agent_token)).status_code == 403
+    assert client.get(f"{A}/agent_bots/999/stats", headers=h).status_code == 404
+

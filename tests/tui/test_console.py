@@ -117,6 +117,94 @@ async def test_token_reset_from_the_bots_screen(seeded: World, ndoto_home: Path)
     assert after[0] == hashlib.sha256(modal.token.encode()).hexdigest()
 
 
+async def test_a_bots_outcomes_in_its_view(seeded: World, ndoto_home: Path) -> None:
+    """The admin takes over the conversation OrderBot answered; the bot's view (B, then o) counts
+    it as handed off, with the reason, over 7 days and all time, and per day."""
+    app = InboxApp(Settings(home=ndoto_home), poll_interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await open_conversation(pilot, app, 1)
+        await pilot.press("escape", "t")
+        await pilot.pause()
+        assert row(ndoto_home, "select outcome, reason from bot_stints") == ("handoff", "human_took_over")
+        await pilot.press("escape", "B")
+        await pilot.pause()
+        await pilot.press("o")
+        await pilot.pause()
+
+        def figures() -> dict[str, str]:
+            table = app.screen.query_one("#stats", DataTable)
+            return {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[1]) for i in range(table.row_count)}
+
+        shown = figures()
+        assert shown["conversations handled"] == "1" and shown["handed off"] == "1 (100%)"
+        assert shown["  human_took_over"] == "1" and shown["resolved without a human"] == "0 (0%)"
+        assert shown["rating, bot-resolved"] == "not asked"
+        assert "OrderBot: the last 7 days" in str(app.screen.query_one("#stats-period", Static).render())
+        await pilot.press("3")
+        await pilot.pause()
+        assert "all time" in str(app.screen.query_one("#stats-period", Static).render()) and figures()["handed off"] == "1 (100%)"
+        assert app.screen.query_one("#stats-days", DataTable).row_count == 1
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.query_one("#bots", DataTable).row_count >= 1
+
+
+async def test_drafted_faq_entries_are_reviewed_in_the_console(seeded: World, ndoto_home: Path) -> None:
+    """B, then g on an AI agent: its drafts; e edits one (its personal data gone), a accepts it
+    into the knowledge base; a flagged one asks before it is accepted; x rejects."""
+    from ndoto_cli.core.ai import suggestions
+    from ndoto_cli.core.db import Database
+    from ndoto_cli.core.services import bots
+
+    async def drafts() -> None:
+        db = await Database(Settings(home=ndoto_home)).open()
+        try:
+            helper, _ = await db.write(lambda s: bots.create_bot(s, account_id=seeded.account_id, name="Helper", bot_type="ai"))
+            for conv_id, question, answer in ((1, "Do you sell gift cards?", "Write to jane@acme.test for one."),
+                                              (2, "Do you ship to Malawi?", "Yes, in 5 days.")):
+                candidate = suggestions.Candidate(conv_id, conv_id, seeded.account_id, None, [])
+                await db.write(lambda s, c=candidate, q=question, a=answer: suggestions.record(
+                    s, bot_id=helper.id, candidate=c, draft=suggestions.Draft(q, a), model="test"))
+        finally:
+            await db.close()
+
+    await drafts()
+    app = InboxApp(Settings(home=ndoto_home), poll_interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("B")
+        await pilot.pause()
+        bots_table = app.screen.query_one("#bots", DataTable)
+        bots_table.move_cursor(row=bots_table.get_row_index(str(row(ndoto_home, "select id from agent_bots where name = 'Helper'")[0])))
+        await pilot.press("g")
+        await pilot.pause()
+        table = app.screen.query_one("#suggestions", DataTable)
+        assert table.row_count == 2 and "email: jane@acme.test" in str(table.get_row_at(0)[4])
+        await pilot.press("a")  # flagged: it asks first
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("n")
+        await pilot.pause()
+        assert row(ndoto_home, "select status from kb_suggestions where conversation_id = 1") == ("pending",)
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#answer", TextArea).text = "Yes: ask in any of our shops."
+        await pilot.click("#save")
+        await pilot.pause()
+        answer, flags = row(ndoto_home, "select answer, personal_data from kb_suggestions where conversation_id = 1")
+        assert answer == "Yes: ask in any of our shops." and flags in ("[]", [])
+        await pilot.press("a")
+        await pilot.pause()
+        assert row(ndoto_home, "select status from kb_suggestions where conversation_id = 1") == ("accepted",)
+        assert row(ndoto_home, "select title from kb_documents where source = 'faq: Do you sell gift cards?'") == ("Do you sell gift cards?",)
+        assert table.row_count == 1
+        await pilot.press("x")
+        await pilot.pause()
+        assert row(ndoto_home, "select status from kb_suggestions where conversation_id = 2") == ("rejected",)
+        assert "No drafted FAQ entries" in str(app.screen.query_one("#suggestions-empty", Static).render())
+
+
 async def test_changes_from_outside_appear_without_losing_the_composer(seeded: World, ndoto_home: Path) -> None:
     app = InboxApp(Settings(home=ndoto_home), poll_interval=0.2)
     async with app.run_test(size=(160, 40)) as pilot:
@@ -132,14 +220,14 @@ async def test_changes_from_outside_appear_without_losing_the_composer(seeded: W
 
 
 async def say_elsewhere_and_see(pilot: Any, app: InboxApp, seeded: World, home: Path, text: str) -> None:
-    """Another process (here: another connection) writes a customer message; wait (5 s at most)
-    for the open thread to show it."""
+    """Another process (here: another connection) writes a customer message; wait (10 s at most:
+    a loaded machine, the PostgreSQL pass) for the open thread to show it."""
     from ndoto_cli.core.db import Database
 
     other = await Database(Settings(home=home)).open()
     await other.write(lambda s: _say(s, seeded.web_inbox_id, "Jane Doe", text))
     await other.close()
-    for _ in range(50):
+    for _ in range(100):
         await asyncio.sleep(0.1)
         await pilot.pause()
         if any(text in str(w.content) for w in app.query("#thread Static")):

@@ -395,3 +395,33 @@ def test_a_shop_on_another_origin_chats_when_allowed_and_is_refused_when_not(sit
     finally:
         shop.shutdown()
         site.ndoto("inboxes", "update", "Website Chat", "--any-origin")
+
+
+def test_the_visitor_rates_the_conversation_when_it_is_resolved(site: Site) -> None:
+    """An inbox that asks for ratings: at resolution the visitor sees five buttons, picks one, and
+    the rating is the conversation's (the humans resolved this one: the bot's figures show it as
+    human-resolved)."""
+    page = site.page
+    page.goto(site.demo)
+    _open(site, page)
+    site.ndoto("inboxes", "update", "Website Chat", "--csat")
+    site.ndoto("conversations", "resolve", str(site.conversation))
+    buttons = page.locator(f"{LOG} .msg.them .rating button")
+    buttons.first.wait_for(timeout=20_000)
+    assert buttons.all_inner_texts() == ["1", "2", "3", "4", "5"]
+    assert buttons.nth(3).get_attribute("aria-label") == "4 out of 5"
+    buttons.nth(3).click()
+    page.locator(f"{LOG} .rated", has_text="You rated this conversation 4/5").wait_for()
+    assert "chosen" in (buttons.nth(3).get_attribute("class") or "")
+    site.shot(page, "rating")
+    ratings = site.ndoto("bots", "stats", "Flask bot")["outcomes"]["csat"]
+    assert ratings["human_resolved"]["rated"] == 1 and ratings["human_resolved"]["average"] == 4.0
+    assert ratings["bot_resolved"]["asked"] == 0
+    shown = site.ndoto("conversations", "show", str(site.conversation))
+    assert shown["csat"]["rating"] == 4 and shown["csat"]["resolved_by"] == "human"
+    # After a reload the answer is still there.
+    page.reload()
+    _open(site, page)
+    page.locator(f"{LOG} .rated", has_text="4/5").wait_for()
+    site.ndoto("inboxes", "update", "Website Chat", "--no-csat")
+    assert site.notes["errors"] == []

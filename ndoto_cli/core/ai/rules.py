@@ -212,7 +212,8 @@ async def bot_replies(session: AsyncSession, *, conversation_id: int, bot_id: in
 async def history(session: AsyncSession, *, conversation_id: int, limit: int = 12) -> list[dict[str, Any]]:
     """Recent public messages as chat roles (customer -> user, anyone answering -> assistant),
     with their ids, and on the agent's answers the last customer message that turn read
-    (``answered``): what ``customer_last`` needs to tell answered messages from new ones."""
+    (``answered``: what ``customer_last`` needs to tell answered messages from new ones) and the
+    customer's language it answered in."""
     rows = (
         await session.execute(
             select(Message).where(
@@ -224,9 +225,11 @@ async def history(session: AsyncSession, *, conversation_id: int, limit: int = 1
     out: list[dict[str, Any]] = []
     for m in reversed(rows):
         turn: dict[str, Any] = {"role": "user" if m.message_type == MessageType.incoming else "assistant", "content": m.content or "", "id": m.id}
-        answered = ((m.additional_attributes or {}).get("ai") or {}).get("answered")
-        if isinstance(answered, int):
-            turn["answered"] = answered
+        ai = (m.additional_attributes or {}).get("ai") or {}
+        if isinstance(ai.get("answered"), int):
+            turn["answered"] = ai["answered"]
+        if isinstance(ai.get("language"), str):
+            turn["language"] = ai["language"]
         out.append(turn)
     return out
 
@@ -281,12 +284,18 @@ def _cut(text: str, size: int = 140) -> str:
     return text if len(text) <= size else text[: size - 3] + "..."
 
 
-def handoff_note(bot_name: str, reason: str, turns: list[dict[str, Any]], tool_lines: list[str] | None = None) -> str:
+def handoff_note(
+    bot_name: str, reason: str, turns: list[dict[str, Any]], tool_lines: list[str] | None = None, language: str | None = None,
+) -> str:
     """The private note a human reads at handoff: why, what the customer asked (first and last),
-    what the agent last answered, and the tools it called in this turn."""
+    what the agent last answered, the tools it called in this turn, and the customer's language."""
+    from ndoto_cli.core.ai.language import NAMES
+
     asked = [t["content"] for t in turns if t["role"] == "user"]
     answered = [t["content"] for t in turns if t["role"] == "assistant"]
     lines = [f"Handed off by {bot_name}: {reason}"]
+    if language:
+        lines.append(f"The customer writes in {NAMES.get(language, language)}.")
     if not asked:
         lines.append("No customer message yet.")
     else:
@@ -325,10 +334,12 @@ class Stats:
         }
 
 
-async def stats(session: AsyncSession, *, bot_id: int, since: float | None = None) -> Stats:
+async def stats(session: AsyncSession, *, bot_id: int, since: float | None = None, until: float | None = None) -> Stats:
     query = select(AiReply).where(AiReply.agent_bot_id == bot_id)
     if since is not None:
         query = query.where(AiReply.created_at >= since)
+    if until is not None:
+        query = query.where(AiReply.created_at < until)
     from ndoto_cli.core.ai.tool_calls import call_counts
 
     rows = (await session.execute(query)).scalars().all()
@@ -348,5 +359,5 @@ async def stats(session: AsyncSession, *, bot_id: int, since: float | None = Non
         replies=sum(1 for r in rows if r.kind == "reply"), handoffs=handoffs,
         p50_ms=round(statistics.median(latencies), 1) if latencies else None, p95_ms=pct(0.95),
         prompt_tokens=sum(r.prompt_tokens for r in rows), completion_tokens=sum(r.completion_tokens for r in rows),
-        tools=await call_counts(session, bot_id=bot_id, since=since),
+        tools=await call_counts(session, bot_id=bot_id, since=since, until=until),
     )

@@ -180,11 +180,15 @@ async def record_call(session: AsyncSession, **values: Any) -> None:
     await session.flush()
 
 
-async def call_counts(session: AsyncSession, *, bot_id: int, since: float | None = None) -> dict[str, dict[str, int]]:
+async def call_counts(
+    session: AsyncSession, *, bot_id: int, since: float | None = None, until: float | None = None
+) -> dict[str, dict[str, int]]:
     """Per tool: calls and failures."""
     query = select(ToolCall.tool, ToolCall.ok, func.count()).where(ToolCall.agent_bot_id == bot_id)
     if since is not None:
         query = query.where(ToolCall.created_at >= since)
+    if until is not None:
+        query = query.where(ToolCall.created_at < until)
     out: dict[str, dict[str, int]] = {}
     for name, ok, count in (await session.execute(query.group_by(ToolCall.tool, ToolCall.ok))).all():
         entry = out.setdefault(name, {"calls": 0, "failures": 0})

@@ -326,6 +326,7 @@ async def handoff_if_stuck(
     await hand_to_humans(
         session, bundle=bundle, actor=SYSTEM,
         activity=f"Conversation was handed to a human: bot {bot.name} could not be reached ({reason})",
+        reason=f"unreachable: {reason}",
     )
     return True
 

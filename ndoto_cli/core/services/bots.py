@@ -24,6 +24,8 @@ MAX_EXCHANGES = 1000
 MAX_TIMEOUT = 300.0
 MAX_ANSWER_CHARS = 20_000
 MAX_BATCH_WAIT = 30.0  # seconds an AI agent waits for a customer's next message before it answers
+MAX_RESOLVE_AFTER = 30 * 86400.0  # an AI agent resolves a quiet conversation after at most 30 days
+MIN_RESOLVE_AFTER = 60.0  # and not sooner than a minute: a customer reading the answer is not gone
 
 
 def parse_bot_type(value: str | int) -> str:
@@ -72,7 +74,7 @@ async def _check_name(session: AsyncSession, *, account_id: int | None, name: st
 
 AI_FIELDS = (
     "system_prompt", "model", "api_base", "api_key", "temperature", "max_exchanges", "handoff_keywords", "handoff_message",
-    "batch_wait", "decline_topics", "max_answer_chars",
+    "batch_wait", "decline_topics", "max_answer_chars", "resolve_after", "languages", "handoff_messages",
 )
 COMMON_FIELDS = ("name", "description", "outgoing_url", "timeout", "keep_pending_on_failure")
 
@@ -96,6 +98,35 @@ def _clean_keywords(keywords: Any, field: str = "handoff_keywords") -> list[str]
     if len(cleaned) > MAX_KEYWORDS:
         raise Invalid(f"at most {MAX_KEYWORDS} {what}", field=field)
     return cleaned
+
+
+def _languages(value: Any) -> list[str]:
+    from ndoto_cli.core.ai.language import check_code
+
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise Invalid("languages must be a list of language codes, like [\"en\", \"fr\", \"sw\"]", field="languages")
+    codes = list(dict.fromkeys(check_code(v) for v in value if v.strip()))
+    if len(codes) > MAX_KEYWORDS:
+        raise Invalid(f"at most {MAX_KEYWORDS} languages", field="languages")
+    return codes
+
+
+def _handoff_messages(value: Any) -> dict[str, str]:
+    """``{"fr": "Je vous passe un collègue."}``: the handoff message in each language given."""
+    from ndoto_cli.core.ai.language import check_code
+
+    if not isinstance(value, dict):
+        raise Invalid("handoff_messages maps a language code to its message, like {\"fr\": \"...\"}", field="handoff_messages")
+    out = {}
+    for code, message in value.items():
+        if not isinstance(message, str):
+            raise Invalid("each handoff message must be text", field="handoff_messages")
+        text = (limits.text(message, field="handoff_messages", max_length=limits.SHORT_TEXT) or "").strip()
+        if text:
+            out[check_code(code, "handoff_messages")] = text
+    return out
 
 
 def _clean(session: AsyncSession, settings: dict[str, Any]) -> dict[str, Any]:
@@ -126,6 +157,10 @@ def _clean(session: AsyncSession, settings: dict[str, Any]) -> dict[str, Any]:
             value = limits.number(value, field=key, minimum=0.0, maximum=1.0)
         elif key == "batch_wait":
             value = limits.number(value, field=key, minimum=0.0, maximum=MAX_BATCH_WAIT)
+        elif key == "resolve_after":
+            value = limits.number(value, field=key, minimum=0.0, maximum=MAX_RESOLVE_AFTER)
+            if 0 < value < MIN_RESOLVE_AFTER:
+                raise Invalid(f"resolve_after is 0 (never) or at least {MIN_RESOLVE_AFTER:g} seconds", field=key)
         elif key == "max_exchanges":
             value = limits.integer(value, field=key, minimum=1, maximum=MAX_EXCHANGES, label="max exchanges")
         elif key == "timeout":
@@ -135,6 +170,10 @@ def _clean(session: AsyncSession, settings: dict[str, Any]) -> dict[str, Any]:
                 raise Invalid(f"{key} must be true or false", field=key)
         elif key in ("handoff_keywords", "decline_topics"):
             value = _clean_keywords(value, key)
+        elif key == "languages":
+            value = _languages(value)
+        elif key == "handoff_messages":
+            value = _handoff_messages(value)
         elif key == "max_answer_chars":
             value = limits.integer(value, field=key, minimum=0, maximum=MAX_ANSWER_CHARS, label="max answer chars")
         out[key] = value
@@ -182,7 +221,6 @@ AI_ONLY = {
     "try": "`bots try` runs an AI agent's turn; send a webhook bot a test event with `ndoto bots ping {name}`",
     "eval": "`bots eval` scores an AI agent's answers; a webhook bot answers from its own server",
     "tools": "HTTP tools are called by AI agents (--type ai); a webhook bot calls your APIs from its own server",
-    "stats": "`bots stats` counts an AI agent's answers; a webhook bot's record is `ndoto deliveries list --bot {name}`",
 }
 
 

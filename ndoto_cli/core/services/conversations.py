@@ -16,6 +16,7 @@ from ndoto_cli.core.errors import Forbidden, Invalid, NotFound, Unauthorized
 from ndoto_cli.core.models import Account, AgentBot, BotType, Channel, Conversation, Message, MessageType, Status, User
 from ndoto_cli.core.outbox.events import emit
 from ndoto_cli.core.outbox.payloads import conversation_payload, message_payload
+from ndoto_cli.core.services import outcomes
 from ndoto_cli.core.services.bots import get_bot
 from ndoto_cli.core.services.contacts import get_contact, get_contact_inbox, link_contact
 from ndoto_cli.core.services.inboxes import get_inbox, inbox_bot
@@ -73,14 +74,24 @@ async def emit_conversation_event(
 
 async def add_activity(session: AsyncSession, bundle: Bundle, text: str, *, actor: Actor) -> None:
     """An activity line in the thread ("Conversation was resolved by Ann"). Never sent to bots."""
+    await _system_message(session, bundle, text, actor=actor)
+
+
+async def _system_message(
+    session: AsyncSession, bundle: Bundle, text: str, *, actor: Actor, kind: MessageType = MessageType.activity,
+    content_type: str = "text",
+) -> Message:
+    """A message without a sender (an activity line, the rating question): its row and its event,
+    which feeds the live views (console, widget) and goes to no bot."""
     conv = bundle.conversation
     now = time.time()
     message = Message(
         account_id=conv.account_id,
         inbox_id=conv.inbox_id,
         conversation_id=conv.id,  # type: ignore[arg-type]
-        message_type=MessageType.activity,
+        message_type=kind,
         content=text,
+        content_type=content_type,
         created_at=now,
         updated_at=now,
     )
@@ -92,6 +103,7 @@ async def add_activity(session: AsyncSession, bundle: Bundle, text: str, *, acto
     await emit(
         session, name="message_created", account_id=conv.account_id, conversation_id=conv.id, payload=payload, recipients=[]
     )
+    return message
 
 
 _STATUS_WORDS = {"open": "reopened", "resolved": "resolved", "pending": "returned to the bot", "snoozed": "snoozed"}
@@ -106,12 +118,15 @@ async def apply_status(
     owner_before: int | None,
     snoozed_until: float | None = None,
     activity: str | None = None,
+    reason: str | None = None,
 ) -> bool:
     """Set the status and fire its events; returns False when nothing changed.
 
     ``owner_before``: the bot that owned the conversation before the whole change this status
     change belongs to (``routing.owner_bot_id`` read by the caller first), so a bot hears the
-    change that ended or started its turn even when an assignment came first.
+    change that ended or started its turn even when an assignment came first. ``reason``: why a
+    bot lets go (a handoff's reason, for its stint: ``core.services.outcomes``). A resolution in an
+    inbox that asks for ratings adds the rating question.
     """
     conv = bundle.conversation
     previous = conv.status
@@ -127,6 +142,14 @@ async def apply_status(
         else:
             activity = f"Conversation was {_STATUS_WORDS[status]} by {actor.name}"
     await add_activity(session, bundle, activity, actor=actor)
+    ended = await outcomes.status_changed(
+        session, bundle, previous=previous, status=status, actor=actor, owner_before=owner_before, reason=reason,
+    )
+    if status == Status.resolved and bundle.inbox.csat_survey:
+        survey = await _system_message(
+            session, bundle, outcomes.CSAT_QUESTION, actor=actor, kind=MessageType.template, content_type="input_csat",
+        )
+        await outcomes.survey_asked(session, bundle, message_id=survey.id, bot_id=ended.agent_bot_id if ended else None)  # type: ignore[arg-type]
     if status == Status.resolved:
         await emit_conversation_event(session, bundle, "conversation_resolved", actor=actor, owner_before=owner_before)
     elif status == Status.open and previous in (Status.resolved, Status.snoozed, Status.pending):
@@ -348,6 +371,58 @@ async def wake_snoozed(session: AsyncSession, *, now: float | None = None, limit
     return len(due)
 
 
+async def _quiet_ai_bots(session: AsyncSession) -> list[AgentBot]:
+    return list((await session.execute(
+        select(AgentBot).where(AgentBot.bot_type == BotType.ai_agent, AgentBot.resolve_after > 0)
+    )).scalars().all())
+
+
+async def idle_due(session: AsyncSession, *, now: float | None = None) -> bool:
+    """Has an AI agent a conversation to resolve for the customer's silence? (A read, as ``snoozes_due``.)"""
+    moment = time.time() if now is None else now
+    for bot in await _quiet_ai_bots(session):
+        if await outcomes.idle_stints(session, bot_id=bot.id, quiet_since=moment - bot.resolve_after, limit=1):  # type: ignore[arg-type]
+            return True
+    return False
+
+
+async def resolve_idle(session: AsyncSession, *, now: float | None = None, limit: int = 200) -> int:
+    """Resolve, as its AI agent, each conversation the agent holds whose customer has not written
+    for the bot's ``resolve_after`` since its last answer (Captain does the same): the customer
+    went away satisfied or not at all, and a later message reopens it, back to the bot (counted
+    as a reopen). Returns how many."""
+    moment = time.time() if now is None else now
+    done = 0
+    for bot in await _quiet_ai_bots(session):
+        for stint in await outcomes.idle_stints(session, bot_id=bot.id, quiet_since=moment - bot.resolve_after, limit=limit - done):  # type: ignore[arg-type]
+            conv = await session.get(Conversation, stint.conversation_id)
+            bundle = await load_bundle(session, conv) if conv is not None else None
+            if bundle is None:
+                continue
+            await session.refresh(stint)  # read again under the conversation's lock: another server may have ended it
+            if stint.outcome is not None:
+                continue
+            if routing.owner_bot_id(bundle) != bot.id:
+                await outcomes.close_stale(session, stint)
+                continue
+            await apply_status(
+                session, bundle, Status.resolved, actor=Actor.of_bot(bot), owner_before=bot.id,
+                activity=f"Conversation was resolved by {bot.name}: no reply from the customer for {_span(bot.resolve_after)}",
+            )
+            done += 1
+        if done >= limit:
+            break
+    return done
+
+
+def _span(seconds: float) -> str:
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size and seconds % size == 0:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds:g} seconds"
+
+
 async def assign_user(
     session: AsyncSession,
     *,
@@ -428,6 +503,7 @@ async def assign_bot(
     conv.updated_at = time.time()
     await session.flush()
     await refresh_bundle(session, bundle)
+    await outcomes.owner_changed(session, bundle, before=owner_before)
     text = f"Assigned to bot {bot.name} by {actor.name}" if bot else f"Conversation bot removed by {actor.name}"
     await add_activity(session, bundle, text, actor=actor)
     await emit_conversation_event(session, bundle, "conversation_updated", actor=actor, owner_before=owner_before, changed=changed)

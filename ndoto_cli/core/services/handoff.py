@@ -15,7 +15,7 @@ from ndoto_cli.core import routing
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.bundle import Bundle
 from ndoto_cli.core.models import Status
-from ndoto_cli.core.services import conversations, messages
+from ndoto_cli.core.services import conversations, messages, outcomes
 
 
 async def hand_to_humans(
@@ -26,19 +26,23 @@ async def hand_to_humans(
     customer_message: str | None = None,
     note: str | None = None,
     activity: str | None = None,
+    reason: str | None = None,
 ) -> Bundle:
     """Hand ``bundle``'s conversation to humans; returns it reloaded, status ``open``."""
     conv = bundle.conversation
     owner_before = routing.owner_bot_id(bundle)
     if customer_message:
-        await messages.create_message(
+        said = await messages.create_message(
             session, account_id=conv.account_id, display_id=conv.display_id, actor=actor, content=customer_message,
             bundle=bundle,
         )
+        if owner_before is not None:  # "a colleague will follow up" is not the bot's answer
+            await outcomes.not_an_answer(session, bundle, bot_id=owner_before, at=said.message.created_at)
     if note:
         await messages.create_message(
             session, account_id=conv.account_id, display_id=conv.display_id, actor=actor, content=note, private=True,
         )
     bundle = await conversations.load(session, account_id=conv.account_id, display_id=conv.display_id)
-    await conversations.apply_status(session, bundle, Status.open, actor=actor, owner_before=owner_before, activity=activity)
+    await conversations.apply_status(session, bundle, Status.open, actor=actor, owner_before=owner_before, activity=activity,
+                                       reason=reason)
     return bundle

@@ -143,6 +143,7 @@ async def set_inbox_bot(
     inbox = await get_inbox(session, account_id=account_id, inbox_id=inbox_id)
     link = await inbox_link(session, inbox_id=inbox_id)
     previous = await session.get(AgentBot, link.agent_bot_id) if link is not None else None
+    before = link.agent_bot_id if link is not None and link.status == LinkStatus.active else None
     bot = None
     if bot_id is None:
         if link is not None:
@@ -155,6 +156,9 @@ async def set_inbox_bot(
             link.agent_bot_id = bot.id  # type: ignore[assignment]
             link.status = LinkStatus.active
     await session.flush()
+    from ndoto_cli.core.services import outcomes
+
+    await outcomes.inbox_bot_changed(session, inbox_id=inbox_id, before=before, after=bot.id if bot else None)
     return Assignment(inbox, bot, previous)
 
 
@@ -212,11 +216,12 @@ def _origin(value: str) -> str:
 
 async def update_inbox(
     session: AsyncSession, *, account_id: int, inbox_id: int, name: str | None = None, require_identity: bool | None = None,
-    **changes: Any,
+    csat_survey: bool | None = None, **changes: Any,
 ) -> Inbox:
-    """Rename an inbox, or change a web-widget inbox's widget: title, greeting, colour, position,
-    locale, allowed origins, the pre-chat form's fields, and whether identity verification is
-    required. ``None`` leaves a setting as it is; nothing changes unless every value is valid."""
+    """Rename an inbox, turn its rating question at resolution on or off (any inbox), or change
+    a web-widget inbox's widget: title, greeting, colour, position, locale, allowed origins, the
+    pre-chat form's fields, and whether identity verification is required. ``None`` leaves a
+    setting as it is; nothing changes unless every value is valid."""
     inbox = await get_inbox(session, account_id=account_id, inbox_id=inbox_id)
     if name is not None:
         name = await _check_name(session, account_id=account_id, name=name, exclude=inbox.id)
@@ -228,6 +233,10 @@ async def update_inbox(
         inbox.name = name
     if require_identity is not None:
         inbox.hmac_mandatory = bool(require_identity)
+    if csat_survey is not None:
+        if not isinstance(csat_survey, bool):
+            raise Invalid("csat_survey_enabled must be true or false", field="csat_survey_enabled")
+        inbox.csat_survey = csat_survey
     await session.flush()
     return inbox
 

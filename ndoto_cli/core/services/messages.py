@@ -31,6 +31,7 @@ from ndoto_cli.core.models import (
 from ndoto_cli.core.outbox.events import emit
 from ndoto_cli.core.outbox.payloads import message_payload
 from ndoto_cli.core.services import conversations as convs
+from ndoto_cli.core.services import outcomes
 from ndoto_cli.core.views import load_sender, message_json
 
 MAX_CONTENT = limits.CONTENT
@@ -39,6 +40,9 @@ CONTENT_TYPES = (
     "incoming_email", "input_csat", "integrations", "sticker", "voice_call",
 )
 MESSAGE_STATUSES = ("sent", "delivered", "read", "failed")
+# What a customer may answer (submitted values): the questions bots and agents ask, shown to them.
+ANSWERABLE = ("input_text", "input_textarea", "input_email", "input_select", "form", "cards", "input_csat")
+ASKING_TYPES = (MessageType.outgoing, MessageType.template)
 
 
 def parse_message_type(value: Any) -> int:
@@ -141,6 +145,8 @@ def _validate(
     if content_type not in CONTENT_TYPES:
         raise Invalid(f"unknown content_type {str(content_type)[:40]!r}", field="content_type")
     attributes = parse_attributes(bounds, content_attributes)
+    if "submitted_values" in attributes and kind != MessageType.incoming:
+        raise Invalid("submitted_values are the customer's answer: a new question has none", field="content_attributes")
     if additional_attributes is not None:
         limits.json_object(bounds, additional_attributes, field="additional_attributes")
     if not (content and content.strip()) and not attributes:
@@ -245,6 +251,8 @@ async def create_message(
     bundle = await _hand_over(session, bundle, actor, draft)
     owner = routing.owner_bot_id(bundle)
     message = await _insert(session, bundle, actor, draft)
+    if actor.is_bot and owner == actor.id and draft.kind == MessageType.outgoing and not draft.private:
+        await outcomes.bot_answered(session, bundle, bot_id=actor.id, at=message.created_at)  # type: ignore[arg-type]
     sender = await _sender_obj(session, bundle, message.sender_type, message.sender_id)
     await _emit_message(session, "message_created", message, bundle=bundle, sender=sender, actor=actor, owner=owner)
     return MessageResult(message, bundle, sender)
@@ -326,7 +334,10 @@ async def update_message(
                 external_error = limits.text(external_error, field="external_error", max_length=limits.SHORT_TEXT)
                 change("content_attributes", {**(message.content_attributes or {}), "external_error": external_error})
         if content_attributes is not None:
-            merged = {**(message.content_attributes or {}), **parse_attributes(limits.of(session), content_attributes)}
+            given = parse_attributes(limits.of(session), content_attributes)
+            if "submitted_values" in given and message.content_type == "input_csat" and actor.kind != ActorKind.contact:
+                raise Forbidden("a rating is the customer's: only the customer answers a rating question")
+            merged = {**(message.content_attributes or {}), **given}
             change("content_attributes", limits.json_object(limits.of(session), merged, field="content_attributes"))
         if not changed and content is None and status is None and content_attributes is None:
             raise Invalid("nothing to update: give content, status or content_attributes")
@@ -344,10 +355,19 @@ async def update_message(
 async def submit_values(
     session: AsyncSession, *, bundle: Bundle, message_id: int, submitted_values: Any, actor: Actor
 ) -> MessageResult:
-    """A customer answers an input_select or form: stored in content_attributes.submitted_values."""
+    """A customer answers an input_select or form, or rates the conversation (input_csat: the
+    rating is also booked for the figures): stored in content_attributes.submitted_values."""
     if not isinstance(submitted_values, (list, dict)):
         raise Invalid("submitted_values must be a list or an object", field="submitted_values")
     limits.json_value(limits.of(session), submitted_values, field="submitted_values")
+    message = await get_message(session, bundle=bundle, message_id=message_id)
+    if message.private or message.message_type not in ASKING_TYPES or message.content_type not in ANSWERABLE:
+        # Only a question the customer was shown takes an answer; a note's existence stays hidden.
+        raise NotFound(f"message {message_id} not found, or it asks for no answer")
+    if message.content_type == "input_csat":
+        rating, feedback = outcomes.parse_rating(submitted_values)
+        await outcomes.rate(session, message=message, rating=rating, feedback=feedback)
+        submitted_values = {"csat_survey_response": {"rating": rating, "feedback_message": feedback}}
     return await update_message(
         session,
         account_id=bundle.conversation.account_id,

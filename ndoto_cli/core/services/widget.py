@@ -26,7 +26,7 @@ from ndoto_cli.core import limits
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.bundle import load_bundle
 from ndoto_cli.core.errors import Invalid, NotFound, Unauthorized
-from ndoto_cli.core.models import Channel, Contact, ContactInbox, Conversation, Inbox
+from ndoto_cli.core.models import Channel, Contact, ContactInbox, Conversation, Inbox, Message
 from ndoto_cli.core.services import contacts as contact_svc
 from ndoto_cli.core.services import conversations as convs
 from ndoto_cli.core.services import customers, messages
@@ -195,6 +195,17 @@ async def says(
         session, account_id=who.inbox.account_id, display_id=bundle.conversation.display_id, actor=who.actor, content=content,
         message_type="incoming", bundle=bundle,
     )
+
+
+async def answers(session: AsyncSession, *, who: Visitor, message_id: int, submitted_values: Any) -> messages.MessageResult:
+    """A visitor answers a message of one of its conversations: the rating asked at resolution,
+    or a choice. Another visitor's message is not found."""
+    message = await session.get(Message, limits.row_id(message_id, what="message"))
+    conv = await session.get(Conversation, message.conversation_id) if message is not None else None
+    if conv is None or conv.contact_inbox_id != who.link.id:
+        raise NotFound(f"message {message_id} not found")
+    bundle = await load_bundle(session, conv)
+    return await messages.submit_values(session, bundle=bundle, message_id=message_id, submitted_values=submitted_values, actor=who.actor)
 
 
 async def thread(session: AsyncSession, *, who: Visitor) -> tuple[Conversation | None, list[Any]]:

@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from ndoto_cli.core.ai import language, tool_calls
 from ndoto_cli.core.ai import search as kb_search
-from ndoto_cli.core.ai import tool_calls
 from ndoto_cli.core.ai import tools as core_tools
 from ndoto_cli.core.ai.rules import (
     DATA_RULES,
@@ -43,14 +43,15 @@ class Turn:
     answer: llm.Answer | None = None
     error: str | None = None  # the model could not be called: why, whole (``reason`` keeps 300 characters)
     tool_results: list[ToolResult] = field(default_factory=list)
+    language: str | None = None  # the customer's, as detected (core.ai.language)
 
 
 def clients_for(settings: Settings) -> llm.Clients:
     return llm.Clients(allow_private=settings.allow_private_addresses, allowlist=tuple(settings.private_allowlist))
 
 
-def runner_for(settings: Settings) -> ToolRunner:
-    return ToolRunner(allow_private=settings.allow_private_addresses, allowlist=tuple(settings.private_allowlist))
+def runner_for(settings: Settings, doubles: dict[str, dict[str, Any]] | None = None) -> ToolRunner:
+    return ToolRunner(allow_private=settings.allow_private_addresses, allowlist=tuple(settings.private_allowlist), doubles=doubles)
 
 
 def _secrets(bot: AgentBot) -> list[str | None]:
@@ -74,11 +75,14 @@ async def _retrieve(db: Any, settings: Settings, bot: AgentBot, question: str, l
         return hits, tools
 
 
-def prompt(bot: AgentBot, passages: list[kb_search.Hit], turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The system message (the admin's prompt, the grounding and data rules, the passages), then
-    the conversation, each customer message fenced as data (``rules.customer_data``)."""
+def prompt(
+    bot: AgentBot, passages: list[kb_search.Hit], turns: list[dict[str, Any]], speaks: language.Language | None = None,
+) -> list[dict[str, Any]]:
+    """The system message (the admin's prompt, the grounding and data rules, the customer's
+    language, the passages), then the conversation, each customer message fenced as data
+    (``rules.customer_data``)."""
     context = "\n\n".join(f"[{i + 1}] {p.title}\n{p.content}" for i, p in enumerate(passages)) or "(no passage matched the question)"
-    rules = "\n\n".join(x for x in (GROUNDING, DATA_RULES, guardrails(bot)) if x)
+    rules = "\n\n".join(x for x in (GROUNDING, DATA_RULES, guardrails(bot), language.instruction(speaks)) if x)
     system = f"{bot.system_prompt.strip()}\n\n{rules}\n\nKnowledge base passages:\n{context}".strip()
     conversation = [
         {"role": t["role"], "content": customer_data(t["content"]) if t["role"] == "user" else t["content"]} for t in turns
@@ -91,19 +95,25 @@ async def think(
     clients: llm.Clients | None = None, runner: ToolRunner | None = None,
 ) -> Turn:
     """Decide: hand off by rule (keyword, exchange limit), else ask the model, which may call the
-    bot's tools (their answers go back to it, within the turn's budget) and may hand off."""
-    keyword = matched_keyword(question, list(bot.handoff_keywords or []))
+    bot's tools (their answers go back to it, within the turn's budget) and may hand off. The
+    customer's language is found first: it picks the keywords and tells the model what to write."""
+    earlier = [t["content"] for t in turns if t["role"] == "user" and t["content"] != question][-4:]
+    known = next((t["language"] for t in reversed(turns) if t["role"] == "assistant" and t.get("language")), None)
+    speaks = await asyncio.to_thread(language.of_conversation, question, earlier, list(bot.languages or []) or None, known)
+    code = speaks.code if speaks else None
+    keyword = matched_keyword(question, language.keywords_for(list(bot.handoff_keywords or []), code))
     if keyword is not None:
-        return Turn("handoff", reason=f"keyword: the customer wrote {keyword!r}")
+        return Turn("handoff", reason=f"keyword: the customer wrote {keyword!r}", language=code)
     if replies_so_far >= bot.max_exchanges:
-        return Turn("handoff", reason=f"max_exchanges: {bot.max_exchanges} answers given")
+        return Turn("handoff", reason=f"max_exchanges: {bot.max_exchanges} answers given", language=code)
     passages, listed = await _retrieve(db, settings, bot, question)
     tools = {t.name: t for t in listed}
     own_clients, own_runner = clients is None, runner is None
     clients = clients or clients_for(settings)
     runner = runner or (runner_for(settings) if tools else None)
     try:
-        return await _converse(bot, settings, Turn("handoff", passages=passages), prompt(bot, passages, turns), tools, clients, runner)
+        return await _converse(bot, settings, Turn("handoff", passages=passages, language=code),
+                               prompt(bot, passages, turns, speaks), tools, clients, runner)
     finally:
         if own_clients:
             await clients.close()

@@ -108,18 +108,21 @@ class ToolCallAsked:
 
 async def complete(
     *, endpoint: Endpoint, clients: Clients, messages: list[dict[str, Any]], temperature: float, timeout: float = 60.0,
-    tools: list[dict[str, Any]] | None = None,
+    tools: list[dict[str, Any]] | None = None, offer_handoff: bool = True,
 ) -> Answer:
     """One chat completion with the handoff tool (and the bot's own ``tools``) offered; raises when
-    the model fails after retries."""
+    the model fails after retries. ``offer_handoff`` False: a plain completion (``bots eval``'s judge)."""
     litellm = _litellm()
     started = time.perf_counter()
     if endpoint.own:
         kwargs: dict[str, Any] = {"client": clients.get(endpoint, timeout)}
     else:
         kwargs = _server_call(litellm, endpoint, allow_private=clients.allow_private)
+    offered = [HANDOFF_TOOL, *(tools or [])] if offer_handoff else list(tools or [])
+    if offered:
+        kwargs["tools"] = offered
     response = await litellm.acompletion(
-        model=endpoint.model, messages=messages, temperature=temperature, tools=[HANDOFF_TOOL, *(tools or [])], timeout=timeout,
+        model=endpoint.model, messages=messages, temperature=temperature, timeout=timeout,
         num_retries=2, drop_params=True, **kwargs,
     )
     latency = (time.perf_counter() - started) * 1000

@@ -62,7 +62,12 @@ class ToolResult:
 
 
 class ToolRunner:
-    def __init__(self, *, allow_private: bool, allowlist: tuple[str, ...]) -> None:
+    """Calls tools. ``doubles`` (``bots eval``): tools answered by a canned ``{status, body}``
+    instead of their endpoint; the model's arguments are still checked and the request built, so
+    a call the real tool would refuse for its arguments fails the same way (nothing is sent)."""
+
+    def __init__(self, *, allow_private: bool, allowlist: tuple[str, ...], doubles: dict[str, dict[str, Any]] | None = None) -> None:
+        self.doubles = doubles or {}
         self.backend = GuardedBackend(allow_private=allow_private, allowlist=allowlist)
         self._client = httpx.AsyncClient(transport=GuardedTransport(self.backend), trust_env=False, follow_redirects=False)
 
@@ -82,7 +87,7 @@ class ToolRunner:
             return ToolResult(tool.name, args, False, error=f"bad arguments: {exc.message}", call_id=call_id)
         result = ToolResult(tool.name, args, False, request=request.shown(), call_id=call_id)
         try:
-            status, body = await asyncio.wait_for(self._send(request), tool.timeout)
+            status, body = await asyncio.wait_for(self._answer(tool, request), tool.timeout)
         except TimeoutError:
             result.error = f"no answer within {tool.timeout:g} s"
         except httpx.HTTPError as exc:
@@ -115,6 +120,13 @@ class ToolRunner:
         if result.error:
             result.error = redact(result.error, secrets)
         return result
+
+    async def _answer(self, tool: BotTool, request: tool_calls.Request) -> tuple[int, bytes]:
+        double = self.doubles.get(tool.name)
+        if double is None:
+            return await self._send(request)
+        body = double["body"]
+        return double["status"], (body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)).encode()
 
     async def _send(self, request: tool_calls.Request) -> tuple[int, bytes]:
         async with self._client.stream(

@@ -15,9 +15,9 @@ from typing import Any
 
 from ndoto_cli.core import routing
 from ndoto_cli.core.actors import Actor
+from ndoto_cli.core.ai import language, tool_calls
 from ndoto_cli.core.ai import rules as ai_rules
 from ndoto_cli.core.ai import search as kb_search
-from ndoto_cli.core.ai import tool_calls
 from ndoto_cli.core.errors import NdotoError
 from ndoto_cli.core.models import AgentBot
 from ndoto_cli.core.outbox.queue import Claimed, Outcome
@@ -120,14 +120,15 @@ class AITransport:
                 additional_attributes={"ai": {
                     "model": usage["model"], "passages": [p.passage_id for p in turn.passages],
                     "answered": max((t["id"] for t in turns if t["role"] == "user" and "id" in t), default=None),
+                    "language": turn.language,
                 }},
             )
             await ai_rules.record(s, agent_bot_id=bot.id, conversation_id=conv_id, message_id=result.message.id, kind="reply", **usage)
             return f"replied with message {result.message.id}"
         reason = turn.reason or "handoff"
         await handoff.hand_to_humans(
-            s, bundle=bundle, actor=actor, customer_message=bot.handoff_message,
-            note=ai_rules.handoff_note(bot.name, reason, turns, tool_lines),
+            s, bundle=bundle, actor=actor, customer_message=language.handoff_message(bot, turn.language),
+            note=ai_rules.handoff_note(bot.name, reason, turns, tool_lines, turn.language), reason=reason,
         )
         await ai_rules.record(s, agent_bot_id=bot.id, conversation_id=conv_id, kind="handoff", reason=reason, **usage)
         return f"handed off: {reason}"

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
+from ndoto_cli.core import limits
 from ndoto_cli.core.errors import Invalid, Unauthorized
-from ndoto_cli.core.services import bots, contacts, inboxes
+from ndoto_cli.core.services import bots, contacts, inboxes, outcomes
 from ndoto_cli.core.views import bot_json, contact_json
 from ndoto_cli.server.auth import Caller
 from ndoto_cli.server.deps import JSON, AdminCaller, AnyCaller, Db, UserCaller
 from ndoto_cli.server.responses import BotOut, ContactCreated, Deleted, InboxBotOut, InboxList, InboxOut, doc
 from ndoto_cli.server.route import AccountRoute
-from ndoto_cli.server.schemas import BotCreate, BotUpdate, ContactCreate, Id, InboxCreate, SetAgentBot, bot_changes
+from ndoto_cli.server.schemas import BotCreate, BotUpdate, ContactCreate, Id, InboxCreate, InboxUpdate, SetAgentBot, bot_changes
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}", route_class=AccountRoute)
+Since = Annotated[float | None, Query(ge=0, le=limits.MAX_TIMESTAMP, description="Unix seconds")]
 
 
 def render_bot(bot: Any, caller: Caller, token: str | None = None) -> JSON:
@@ -43,6 +45,15 @@ async def show_bot(db: Db, caller: UserCaller, account_id: Id, bot_id: Id) -> JS
     async with db.read() as s:
         bot = await bots.get_bot(s, account_id=account_id, bot_id=bot_id)
     return render_bot(bot, caller)
+
+
+@router.get("/agent_bots/{bot_id}/stats", responses=doc(dict), tags=["agent bots"],
+            summary="A bot's outcomes (handled, resolved without a human, handed off by reason, reopened, first answer, ratings) and an AI agent's activity")
+async def bot_stats(db: Db, caller: AdminCaller, account_id: Id, bot_id: Id, since: Since = None, until: Since = None,
+                    by_day: bool = False) -> JSON:
+    async with db.read() as s:
+        bot = await bots.get_bot(s, account_id=account_id, bot_id=bot_id)
+        return await outcomes.bot_stats(s, bot, since=since, until=until, by_day=by_day, account_id=account_id)
 
 
 async def _update_bot(db: Any, caller: Caller, bot_id: int, body: BotUpdate) -> JSON:
@@ -109,6 +120,16 @@ async def show_inbox(db: Db, caller: AnyCaller, account_id: Id, inbox_id: Id) ->
         if caller.is_bot and not await inboxes.bot_serves_inbox(s, bot_id=caller.bot_id, inbox_id=inbox_id):  # type: ignore[arg-type]
             raise Unauthorized("bots may read only the inboxes they serve")
         return await inboxes.describe(s, inbox)
+
+
+@router.patch("/inboxes/{inbox_id}", responses=doc(InboxOut), tags=["inboxes"], summary="Rename an inbox or turn its rating at resolution on or off ({name?, csat_survey_enabled?})")
+async def update_inbox(db: Db, caller: AdminCaller, account_id: Id, inbox_id: Id, body: InboxUpdate) -> JSON:
+    async def go(s: Any) -> JSON:
+        inbox = await inboxes.update_inbox(s, account_id=account_id, inbox_id=inbox_id, name=body.name,
+                                           csat_survey=body.csat_survey_enabled)
+        return await inboxes.describe(s, inbox)
+
+    return await db.write(go)
 
 
 @router.get("/inboxes/{inbox_id}/agent_bot", responses=doc(InboxBotOut), tags=["inboxes"], summary="The inbox's bot ({} when none)")

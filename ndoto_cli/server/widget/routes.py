@@ -30,7 +30,7 @@ from ndoto_cli.server.auth import client_key
 from ndoto_cli.server.deps import JSON, Db
 from ndoto_cli.server.responses import doc
 from ndoto_cli.server.route import WidgetRoute
-from ndoto_cli.server.schemas import Body, Ident, Name
+from ndoto_cli.server.schemas import Body, Id, Ident, Name, SubmittedValues
 from ndoto_cli.server.widget import STATIC, live, own_origin
 from ndoto_cli.server.widget.live import PING, RECONNECT
 
@@ -207,6 +207,21 @@ async def post_message(request: Request, db: Db, website_token: WebsiteToken, bo
         who = await _visitor(request, s, website_token, visitor)
         result = await widget.says(s, who=who, content=body.content, browser=_browser(request))
         return {**_public(result.message, result.bundle.conversation.display_id, result.sender), "echo_id": body.echo_id}
+
+    return await db.write(go)
+
+
+@router.patch("/messages/{message_id}", responses=doc(dict), summary="The visitor answers a message: the rating asked at resolution, or a choice")
+async def answer(request: Request, db: Db, website_token: WebsiteToken, message_id: Id, body: SubmittedValues,
+                 visitor: VisitorHeader = None) -> JSON:
+    wait = request.app.state.public_contacts.hit(f"widget/{website_token}/{(visitor or '')[-24:]}")
+    if wait is not None:
+        raise TooManyRequests("too many answers: wait a little", retry_after=wait)
+
+    async def go(s: Any) -> JSON:
+        who = await _visitor(request, s, website_token, visitor)
+        result = await widget.answers(s, who=who, message_id=message_id, submitted_values=body.submitted_values)
+        return _public(result.message, result.bundle.conversation.display_id, result.sender)
 
     return await db.write(go)
 

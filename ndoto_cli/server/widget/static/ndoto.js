@@ -185,6 +185,7 @@
       });
       el.appendChild(options);
     }
+    if (msg.content_type === "input_csat") rating(el, msg);
     // The pages an AI answer was grounded on (the server sends only those with a web address).
     var sources = msg.content_attributes && msg.content_attributes.sources;
     if (!mine(msg) && Array.isArray(sources) && sources.length) {
@@ -196,6 +197,26 @@
       });
       if (links.childNodes.length) el.appendChild(links);
     }
+  }
+
+  /** The rating question asked at resolution: five buttons, then the visitor's answer (it may change it). */
+  function rating(el, msg) {
+    var sv = msg.content_attributes && msg.content_attributes.submitted_values;
+    var given = sv && sv.csat_survey_response && sv.csat_survey_response.rating;
+    var row = h("div", { class: "options rating", role: "group", "aria-label": t("rate") });
+    [1, 2, 3, 4, 5].forEach(function (n) {
+      var b = h("button", { type: "button", text: String(n), "aria-label": t("rate_n").replace("{n}", String(n)) });
+      if (given === n) b.classList.add("chosen");
+      b.addEventListener("click", function () {
+        row.querySelectorAll("button").forEach(function (x) { x.disabled = true; });
+        call("PATCH", "/messages/" + msg.id, { submitted_values: { csat_survey_response: { rating: n } } })
+          .then(function (updated) { show(updated, false); })
+          .catch(function () { row.querySelectorAll("button").forEach(function (x) { x.disabled = false; }); note(t("failed"), "failed"); });
+      });
+      row.appendChild(b);
+    });
+    el.appendChild(row);
+    if (given) el.appendChild(h("div", { class: "rated", text: t("rated").replace("{n}", String(given)) }));
   }
 
   /** Show a message once, in id order, whatever path it came by (POST answer, stream, refetch). */
