@@ -516,7 +516,8 @@ class CsatResponse(SQLModel, table=True):
     (None: resolved with humans): what ``bots stats`` compares."""
 
     __tablename__ = "csat_responses"
-    __table_args__ = (Index("ix_csat_inbox_asked", "inbox_id", "asked_at"),)
+    # A bot's figures read its own ratings and its inboxes' human ones, by time.
+    __table_args__ = (Index("ix_csat_inbox_asked", "inbox_id", "asked_at"), Index("ix_csat_bot_asked", "agent_bot_id", "asked_at"))
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", ondelete="CASCADE")
     inbox_id: int = Field(foreign_key="inboxes.id", ondelete="CASCADE")

@@ -408,6 +408,7 @@ def test_the_visitor_rates_the_conversation_when_it_is_resolved(site: Site) -> N
     site.ndoto("conversations", "resolve", str(site.conversation))
     buttons = page.locator(f"{LOG} .msg.them .rating button")
     buttons.first.wait_for(timeout=20_000)
+    page.locator(f"{LOG} .msg.them", has_text="How would you rate this conversation?").wait_for()  # in the visitor's language
     assert buttons.all_inner_texts() == ["1", "2", "3", "4", "5"]
     assert buttons.nth(3).get_attribute("aria-label") == "4 out of 5"
     buttons.nth(3).click()

@@ -75,6 +75,7 @@ def _csat() -> None:
         sa.Column("rated_at", sa.Float(), nullable=True),
     )
     op.create_index("ix_csat_inbox_asked", "csat_responses", ["inbox_id", "asked_at"])
+    op.create_index("ix_csat_bot_asked", "csat_responses", ["agent_bot_id", "asked_at"])
     op.create_index("ix_csat_responses_conversation_id", "csat_responses", ["conversation_id"])
 
 
@@ -84,6 +85,7 @@ def downgrade() -> None:
     with op.batch_alter_table("inboxes") as batch:
         batch.drop_column("csat_survey")
     op.drop_index("ix_csat_responses_conversation_id", table_name="csat_responses")
+    op.drop_index("ix_csat_bot_asked", table_name="csat_responses")
     op.drop_index("ix_csat_inbox_asked", table_name="csat_responses")
     op.drop_table("csat_responses")
     op.drop_index("ix_bot_stints_open", table_name="bot_stints")

@@ -172,7 +172,8 @@
   function fill(el, msg) {
     el.textContent = "";
     if (!mine(msg) && msg.sender && msg.sender.name) el.appendChild(h("span", { class: "who", text: msg.sender.name }));
-    richText(el, msg.content);
+    // The rating question reads in the visitor's language (the server's text is English).
+    richText(el, msg.content_type === "input_csat" && S.rate_question ? S.rate_question : msg.content);
     var items = msg.content_type === "input_select" && msg.content_attributes && msg.content_attributes.items;
     if (Array.isArray(items) && items.length) {
       var options = h("div", { class: "options" });
