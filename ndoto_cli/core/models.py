@@ -17,6 +17,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 OPEN_DELIVERY = text("status IN ('pending', 'delivering')")
+SNOOZED = text("snoozed_until IS NOT NULL")
 
 
 def now() -> float:
@@ -260,20 +261,30 @@ class Conversation(SQLModel, table=True):
     __tablename__ = "conversations"
     __table_args__ = (
         UniqueConstraint("account_id", "display_id"),
+        # The listings, newest activity first, one index per way of narrowing them (status, inbox,
+        # assignee, none), each ending in the listing's order so a page reads its own rows only.
+        # id ends them for PostgreSQL (SQLite's rowid ends every index anyway). The inbox one
+        # names the account too: with one equality fewer, SQLite would pick the account's.
         Index("ix_conversations_account_status_activity", "account_id", "status", "last_activity_at"),
-        Index("ix_conversations_inbox_activity", "inbox_id", "last_activity_at"),
+        Index("ix_conversations_account_activity", "account_id", "last_activity_at", "id"),
+        Index("ix_conversations_inbox_account_activity", "inbox_id", "account_id", "last_activity_at", "id"),
+        Index("ix_conversations_assignee_activity", "assignee_id", "last_activity_at", "id"),
         Index("ix_conversations_contact_inbox", "contact_inbox_id", "id"),  # a widget visitor's conversations
+        Index("ix_conversations_contact", "contact_id", "inbox_id", "id"),  # a contact's latest, per inbox
+        # The clock's reopen check: only snoozed conversations keep a time (apply_status clears it).
+        Index("ix_conversations_snoozed", "snoozed_until", sqlite_where=SNOOZED, postgresql_where=SNOOZED),
     )
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", ondelete="CASCADE")
     display_id: int
     uuid: str
     inbox_id: int = Field(foreign_key="inboxes.id", ondelete="CASCADE")
-    contact_id: int = Field(foreign_key="contacts.id", index=True, ondelete="CASCADE")
+    contact_id: int = Field(foreign_key="contacts.id", ondelete="CASCADE")
     contact_inbox_id: int = Field(foreign_key="contact_inboxes.id", ondelete="CASCADE")
     status: Status = enum_field(Status, Status.open)
-    assignee_id: int | None = Field(default=None, foreign_key="users.id", index=True, ondelete="SET NULL")
-    assignee_agent_bot_id: int | None = Field(default=None, foreign_key="agent_bots.id", ondelete="SET NULL")
+    assignee_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    # Indexed for the bot's deletion (SET NULL finds its conversations without a full scan).
+    assignee_agent_bot_id: int | None = Field(default=None, foreign_key="agent_bots.id", index=True, ondelete="SET NULL")
     snoozed_until: float | None = None
     priority: str | None = None
     additional_attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -330,8 +341,12 @@ class Delivery(SQLModel, table=True):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        Index("ix_deliveries_due", "status", "next_attempt_at"),
-        Index("ix_deliveries_bot_conversation", "agent_bot_id", "conversation_id", "id"),
+        # The operators' listings, newest first (``services.deliveries``): by account, by bot, by
+        # status (and the prune of old delivered ones), each in created order so ``--since``
+        # is a range of the index and a page stops at its limit.
+        Index("ix_deliveries_account_created", "account_id", "created_at", "id"),
+        Index("ix_deliveries_bot_created", "agent_bot_id", "created_at", "id"),
+        Index("ix_deliveries_status_created", "status", "created_at", "id"),
         # The dispatcher's claim walks open deliveries in id order (queue.claim names this index);
         # delivered rows, most of the table, never enter these two.
         Index("ix_deliveries_open_id", "id", sqlite_where=OPEN_DELIVERY, postgresql_where=OPEN_DELIVERY),

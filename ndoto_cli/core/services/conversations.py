@@ -339,19 +339,14 @@ async def change_status(
 
 
 async def _due_snoozed(session: AsyncSession, moment: float, limit: int) -> list[Conversation]:
-    """Snoozed conversations whose time has come, oldest first; read per account so the lookup
-    stays on the (account, status) index."""
-    found: list[Conversation] = []
-    for account_id in (await session.execute(select(Account.id))).scalars().all():
-        found += (await session.execute(
-            select(Conversation).where(
-                Conversation.account_id == account_id, Conversation.status == Status.snoozed,
-                Conversation.snoozed_until.is_not(None), Conversation.snoozed_until <= moment,  # type: ignore[union-attr, operator]
-            ).order_by(Conversation.snoozed_until).limit(limit - len(found))  # type: ignore[arg-type]
-        )).scalars().all()
-        if len(found) >= limit:
-            break
-    return found
+    """Snoozed conversations whose time has come, oldest first, every account's at once: on the
+    partial index of snoozed times (only snoozed conversations keep one, ``apply_status``)."""
+    return list((await session.execute(
+        select(Conversation).where(
+            Conversation.snoozed_until.is_not(None), Conversation.snoozed_until <= moment,  # type: ignore[union-attr, operator]
+            Conversation.status == Status.snoozed,
+        ).order_by(Conversation.snoozed_until).limit(limit)  # type: ignore[arg-type]
+    )).scalars().all())
 
 
 async def snoozes_due(session: AsyncSession, *, now: float | None = None) -> bool:

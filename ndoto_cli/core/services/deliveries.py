@@ -32,21 +32,25 @@ async def list_deliveries(
     since: float | None = None,
     limit: int = 50,
 ) -> list[tuple[Delivery, str]]:
-    """Newest first, with the event name."""
+    """Newest first (created time, then id: the order of the listing indexes), with the event name."""
     query = select(Delivery, Event.name).join(Event, Event.id == Delivery.event_id)
     if status is not None:
         if status not in {s.value for s in DeliveryStatus}:
             raise Invalid("status must be pending, delivering, delivered or failed", field="status")
         query = query.where(Delivery.status == status)
     query = _narrowed(query, account_id=account_id, bot_id=bot_id, since=since)
-    rows = (await session.execute(query.order_by(Delivery.id.desc()).limit(limit))).all()  # type: ignore[union-attr]
+    rows = (await session.execute(query.order_by(*NEWEST_FIRST).limit(limit))).all()
     return [(d, name) for d, name in rows]
 
 
+NEWEST_FIRST = (Delivery.created_at.desc(), Delivery.id.desc())  # type: ignore[attr-defined,union-attr]
+
+
 def _narrowed(query: Any, *, account_id: int | None, bot_id: int | None, since: float | None) -> Any:
-    """An account's deliveries (system bots' included), of one bot, since a time: for every listing."""
+    """An account's deliveries (to its bots and to system bots alike: every delivery carries its
+    conversation's account), of one bot, since a time: for every listing."""
     if account_id is not None:
-        query = query.where((Delivery.account_id == account_id) | Delivery.account_id.is_(None))  # type: ignore[union-attr]
+        query = query.where(Delivery.account_id == account_id)
     if bot_id is not None:
         query = query.where(Delivery.agent_bot_id == bot_id)
     if since is not None:
@@ -56,7 +60,7 @@ def _narrowed(query: Any, *, account_id: int | None, bot_id: int | None, since: 
 
 async def get_delivery(session: AsyncSession, *, delivery_id: int, account_id: int | None = None) -> tuple[Delivery, Event, list[DeliveryAttempt]]:
     delivery = await session.get(Delivery, row_id(delivery_id, what="delivery"))
-    if delivery is None or (account_id is not None and delivery.account_id not in (None, account_id)):
+    if delivery is None or (account_id is not None and delivery.account_id != account_id):
         raise NotFound(f"delivery {delivery_id} not found")
     event = await session.get(Event, delivery.event_id)
     assert event is not None
@@ -95,7 +99,7 @@ async def failed_ids(
     session: AsyncSession, *, account_id: int | None = None, bot_id: int | None = None, since: float | None = None
 ) -> list[int]:
     query = _narrowed(select(Delivery.id).where(Delivery.status == DeliveryStatus.failed), account_id=account_id, bot_id=bot_id, since=since)
-    return [int(i) for i in (await session.execute(query.order_by(Delivery.id))).scalars()]
+    return [int(i) for i in (await session.execute(query.order_by(Delivery.created_at, Delivery.id))).scalars()]  # the status index's order
 
 
 RETRY_CHUNK = 200  # deliveries per transaction: a big retry never holds the write lock for long
@@ -140,7 +144,7 @@ async def health(session: AsyncSession, *, bot_id: int, last: int = 20) -> dict[
     """Statuses of a bot's most recent deliveries (for bot lists)."""
     rows = (
         await session.execute(
-            select(Delivery.status).where(Delivery.agent_bot_id == bot_id).order_by(Delivery.id.desc()).limit(last)  # type: ignore[union-attr]
+            select(Delivery.status).where(Delivery.agent_bot_id == bot_id).order_by(*NEWEST_FIRST).limit(last)
         )
     ).scalars().all()
     out: dict[str, int] = {}

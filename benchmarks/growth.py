@@ -1,0 +1,214 @@
+"""Does Ndoto slow down as its database grows? The same figures on a nearly empty database and
+on one already holding 100,000 conversations and 1,000,000 messages (with their events and
+delivered deliveries), in one run, each seeded one beside its empty one (ceiling: 1.5x).
+
+* listings: the REST API's conversation listing (first page, a later page, by status), the
+  console's tabs, the deliveries listing (all, last hour), one conversation's messages: the
+  median of repeated reads, in ms;
+* ingest: bot replies through the core (message + event + delivery, committed), 32 callers;
+* dispatch: those replies' deliveries, signed and durably logged, to a receiver on 127.0.0.1.
+
+Seeding uses raw inserts shaped like what the core writes (as ``benchmarks/tui.py``). SQLite (the
+embedded default). Run: ``.venv/bin/python benchmarks/growth.py [--conversations N] [--messages N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+CEILING = 1.5
+REPLIES = 4000
+EMPTY_CONVERSATIONS = 1000  # and 10 messages each: the "empty" database the grown one is compared with
+
+
+async def _world(home: Path, url: str) -> None:
+    from ndoto_cli.core.db import Database
+    from ndoto_cli.core.services import accounts, bots, inboxes
+    from ndoto_cli.core.settings import Settings
+
+    db = await Database(Settings(home=home)).open()
+    boot = await db.write(lambda s: accounts.bootstrap(s))
+    inbox = await db.write(lambda s: inboxes.create_inbox(s, account_id=boot.account.id, name="Web", channel="web_widget"))
+    bot, _ = await db.write(lambda s: bots.create_bot(s, account_id=1, name="Bot", outgoing_url=url))
+    await db.write(lambda s: inboxes.set_inbox_bot(s, account_id=1, inbox_id=inbox.id, bot_id=bot.id))
+    await db.close()
+
+
+def seed(home: Path, url: str, conversations: int, messages: int) -> None:
+    """An account, a web inbox with a webhook bot, and ``conversations`` conversations holding
+    ``messages`` messages between them, each message with its event and a delivered delivery."""
+    asyncio.run(_world(home, url))
+    now = time.time() - 30 * 86400
+    statuses = ["pending", "open", "resolved", "pending", "resolved", "snoozed", "resolved", "resolved"]
+    per = max(1, messages // conversations)
+    with sqlite3.connect(home / "ndoto.db") as conn:
+        conn.executemany(
+            "INSERT INTO contacts (id, account_id, name, additional_attributes, custom_attributes, created_at) VALUES (?, 1, ?, '{}', '{}', ?)",
+            [(i, f"Customer {i}", now) for i in range(1, conversations + 1)],
+        )
+        conn.executemany(
+            "INSERT INTO contact_inboxes (id, contact_id, inbox_id, source_id, created_at) VALUES (?, ?, 1, ?, ?)",
+            [(i, i, f"src-{i}", now) for i in range(1, conversations + 1)],
+        )
+        conn.executemany(
+            "INSERT INTO conversations (id, account_id, display_id, uuid, inbox_id, contact_id, contact_inbox_id, status, "
+            "assignee_id, snoozed_until, additional_attributes, custom_attributes, created_at, updated_at, last_activity_at) "
+            "VALUES (?, 1, ?, ?, 1, ?, ?, ?, ?, ?, '{}', '{}', ?, ?, ?)",
+            [(i, i, f"u-{i}", i, i, statuses[i % 8], 1 if statuses[i % 8] in ("open", "resolved") and i % 3 else None,
+              now + 86400 * 60 if statuses[i % 8] == "snoozed" else None, now, now + i, now + i)
+             for i in range(1, conversations + 1)],
+        )
+        message_id = 0
+        for start in range(1, conversations + 1, 10_000):
+            batch = range(start, min(start + 10_000, conversations + 1))
+            rows, events, deliveries = [], [], []
+            for c in batch:
+                for k in range(per):
+                    message_id += 1
+                    at = now + c + k / per
+                    incoming = k % 2 == 0
+                    rows.append((message_id, c, 0 if incoming else 1, f"message {k} in conversation {c}: " + "lorem ipsum " * 4,
+                                 "contact" if incoming else "agent_bot", c if incoming else 1, at, at))
+                    events.append((message_id, c, '{"event":"message_created"}', at))
+                    deliveries.append((message_id, message_id, c, f"msg_seed{message_id}", at, at, at, at))
+            conn.executemany(
+                "INSERT INTO messages (id, account_id, inbox_id, conversation_id, message_type, content, content_type, content_attributes, "
+                "additional_attributes, private, status, sender_type, sender_id, created_at, updated_at) "
+                "VALUES (?, 1, 1, ?, ?, ?, 'text', '{}', '{}', 0, 'sent', ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT INTO events (id, account_id, conversation_id, name, payload, created_at) "
+                             "VALUES (?, 1, ?, 'message_created', ?, ?)", events)
+            conn.executemany(
+                "INSERT INTO deliveries (id, event_id, agent_bot_id, account_id, conversation_id, webhook_id, status, attempts, "
+                "next_attempt_at, handed_off, created_at, updated_at, delivered_at) "
+                "VALUES (?, ?, 1, 1, ?, ?, 'delivered', 1, ?, 0, ?, ?, ?)", deliveries)
+
+
+async def _median_ms(fn: Any, runs: int = 15) -> float:
+    await fn()  # warm: the first read pays for opening connections and the page cache
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        await fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(samples)
+
+
+async def measure(home: Path, sink: Any) -> dict[str, float]:
+    from sqlalchemy import text
+
+    from ndoto_cli.core import queries
+    from ndoto_cli.core.actors import Actor
+    from ndoto_cli.core.db import Database
+    from ndoto_cli.core.services import deliveries, messages
+    from ndoto_cli.core.settings import Settings
+    from ndoto_cli.dispatch.worker import Dispatcher
+
+    settings = Settings(home=home, allow_private_addresses=True, conversation_messages_per_minute=100_000)
+    db = await Database(settings).open()
+    figures: dict[str, float] = {}
+    async with db.read() as s:
+        newest = (await s.execute(text("SELECT id FROM conversations ORDER BY last_activity_at DESC LIMIT 1"))).scalar_one()
+
+    def read(fn: Any) -> Any:
+        async def go() -> None:
+            async with db.read() as s:
+                await fn(s)
+        return go
+
+    listings = {
+        "API: conversations, all, page 1": lambda s: queries.list_conversations(s, account_id=1, status="all", user_id=1),
+        "API: conversations, open, page 1": lambda s: queries.list_conversations(s, account_id=1, status="open", user_id=1),
+        "API: conversations, all, page 20": lambda s: queries.list_conversations(s, account_id=1, status="all", user_id=1, page=20),
+        "console: tab all, 100 rows": lambda s: queries.conversation_rows(s, account_id=1, tab="all", user_id=1),
+        "console: tab mine, 100 rows": lambda s: queries.conversation_rows(s, account_id=1, tab="mine", user_id=1),
+        "deliveries, newest 50": lambda s: deliveries.list_deliveries(s, account_id=1),
+        "deliveries, last hour": lambda s: deliveries.list_deliveries(s, account_id=1, since=time.time() - 3600),
+        "a conversation's messages": lambda s: messages.list_messages(s, conversation_id=newest),
+    }
+    for label, fn in listings.items():
+        figures[label] = await _median_ms(read(fn))
+
+    bot = Actor("agent_bot", 1, "Bot")
+    async with db.read() as s:  # the bot answers the newest of the conversations it holds
+        targets = list((await s.execute(text(
+            "SELECT display_id FROM conversations WHERE status = 'pending' AND assignee_id IS NULL ORDER BY id DESC LIMIT :n"),
+            {"n": EMPTY_CONVERSATIONS // 4})).scalars())
+    left = REPLIES
+
+    async def writer(w: int) -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            display_id = targets[(left * 7 + w) % len(targets)]
+            await db.write(lambda s, d=display_id: messages.create_message(s, account_id=1, display_id=d, actor=bot, content="On its way"))
+
+    start = time.perf_counter()
+    await asyncio.gather(*[writer(w) for w in range(32)])
+    figures["ingest"] = REPLIES / (time.perf_counter() - start)
+    async with db.read() as s:
+        queued = (await s.execute(text("SELECT count(*) FROM deliveries WHERE status != 'delivered'"))).scalar_one()
+    dispatcher = Dispatcher(db, settings)
+    start = time.perf_counter()
+    await dispatcher.start()
+    deadline = time.monotonic() + 300
+    while dispatcher.delivered < queued and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
+    figures["dispatch"] = dispatcher.delivered / (time.perf_counter() - start)
+    await dispatcher.stop()
+    if dispatcher.delivered < queued:
+        raise SystemExit(f"benchmark broken: {dispatcher.delivered} of {queued} deliveries delivered")
+    await db.close()
+    return figures
+
+
+def run(conversations: int, messages: int, sink: Any, url: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        t0 = time.perf_counter()
+        seed(home, url, conversations, messages)
+        size = (home / "ndoto.db").stat().st_size / 1e6
+        print(f"seeded {conversations:,} conversations, {messages:,} messages in {time.perf_counter() - t0:.0f} s ({size:,.0f} MB)", flush=True)
+        return asyncio.run(measure(home, sink))
+
+
+def main() -> int:
+    from dispatch import Sink
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    args = parser.parse_args()
+    sink = Sink()
+    url = asyncio.run(sink.start())
+    try:
+        empty = run(EMPTY_CONVERSATIONS, EMPTY_CONVERSATIONS * 10, sink, url)
+        grown = run(args.conversations, args.messages, sink, url)
+    finally:
+        sink.stop()
+    misses = 0
+    print(f"{'':36} {'empty':>10} {'grown':>10}  ratio (ceiling {CEILING}x)")
+    for label in empty:
+        rate = label in ("ingest", "dispatch")
+        ratio = empty[label] / grown[label] if rate else grown[label] / empty[label]
+        unit = "/s" if rate else " ms"
+        name = {"ingest": "ingest: bot replies, 32 callers", "dispatch": "dispatch: signed, logged deliveries"}.get(label, label)
+        verdict = "ok" if ratio <= CEILING else "MISSES"
+        misses += ratio > CEILING
+        fmt = "{:10.0f}" if rate else "{:10.2f}"
+        print(f"{name:36} {fmt.format(empty[label])}{unit:3} {fmt.format(grown[label])}{unit:3} {ratio:5.2f}x {verdict}")
+    return 1 if misses else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
