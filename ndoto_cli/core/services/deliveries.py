@@ -22,6 +22,8 @@ from ndoto_cli.core.models import (
     Event,
 )
 
+NEWEST_FIRST = (Delivery.created_at.desc(), Delivery.id.desc())  # type: ignore[attr-defined,union-attr]
+
 
 async def list_deliveries(
     session: AsyncSession,
@@ -41,9 +43,6 @@ async def list_deliveries(
     query = _narrowed(query, account_id=account_id, bot_id=bot_id, since=since)
     rows = (await session.execute(query.order_by(*NEWEST_FIRST).limit(limit))).all()
     return [(d, name) for d, name in rows]
-
-
-NEWEST_FIRST = (Delivery.created_at.desc(), Delivery.id.desc())  # type: ignore[attr-defined,union-attr]
 
 
 def _narrowed(query: Any, *, account_id: int | None, bot_id: int | None, since: float | None) -> Any:
