@@ -90,8 +90,18 @@ async def _fetch(session: AsyncSession, where: Any) -> Bundle | None:
         return None
     if locking:
         session.info.setdefault(HELD, set()).add(row[0].id)
+    return _bundle(row)
+
+
+def _bundle(row: Any) -> Bundle:
     conv, inbox, contact, contact_inbox, account, link, assignee, conv_bot, inbox_bot = row
     return Bundle(conv, inbox, contact, contact_inbox, account, link, assignee, conv_bot, inbox_bot=inbox_bot)
+
+
+async def load_bundles(session: AsyncSession, *where: Any, order_by: Any, limit: int, offset: int = 0) -> list[Bundle]:
+    """A page of conversations with their neighbours in one statement (a listing, never locked)."""
+    query = _bundle_query().where(*where).order_by(*order_by).limit(limit).offset(offset)
+    return [_bundle(row) for row in (await session.execute(query)).all()]
 
 
 async def load_bundle(session: AsyncSession, conversation: Conversation) -> Bundle:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ndoto_cli.core.bundle import load_bundle
+from ndoto_cli.core.bundle import load_bundles
 from ndoto_cli.core.errors import Invalid
 from ndoto_cli.core.models import Conversation, Status
-from ndoto_cli.core.views import owner_label, render_conversation
+from ndoto_cli.core.views import owner_label, render_conversations
 
 PAGE_SIZE = 25
 ASSIGNEE_TYPES = ("me", "unassigned", "assigned", "all")
@@ -57,38 +57,62 @@ async def list_conversations(
         raise Invalid("assignee_type must be me, unassigned, assigned or all", field="assignee_type")
     if page < 1:
         raise Invalid("page must be 1 or more", field="page")
-    base = select(Conversation).where(Conversation.account_id == account_id)
+    where: list[Any] = [Conversation.account_id == account_id]
+    counted = []  # the same filters on the counts' rows
     if status != "all":
-        base = base.where(Conversation.status == status)
+        where.append(Conversation.status == status)
+        counted.append("c.status = :status")
     if inbox_id is not None:
-        base = base.where(Conversation.inbox_id == inbox_id)
+        where.append(Conversation.inbox_id == inbox_id)
+        counted.append("c.inbox_id = :inbox_id")
     if assignee_id is not None:
-        base = base.where(Conversation.assignee_id == assignee_id)
-
-    async def count(query: Any) -> int:
-        return int((await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one())
-
-    mine = base.where(Conversation.assignee_id == user_id) if user_id is not None else None
-    assigned = base.where(Conversation.assignee_id.is_not(None))  # type: ignore[union-attr]
-    unassigned = base.where(Conversation.assignee_id.is_(None))  # type: ignore[union-attr]
-    counts = {
-        "mine": await count(mine) if mine is not None else 0,
-        "assigned": await count(assigned),
-        "unassigned": await count(unassigned),
-        "all": await count(base),
-    }
-    chosen = {"me": mine if mine is not None else base.where(False), "assigned": assigned, "unassigned": unassigned, "all": base}[assignee_type]
-    rows = (
-        await session.execute(
-            chosen.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())  # type: ignore[attr-defined]
-            .limit(page_size)
-            .offset((page - 1) * page_size)
-        )
-    ).scalars().all()
-    bundles = [await load_bundle(session, conv) for conv in rows]
-    items = [await render_conversation(session, bundle) for bundle in bundles]
+        where.append(Conversation.assignee_id == assignee_id)
+        counted.append("c.assignee_id = :assignee_id")
+    counts = await _counted(
+        session, COUNT_WHERE, account_id=account_id, where=counted,
+        params={"status": status, "inbox_id": inbox_id, "assignee_id": assignee_id, "user_id": user_id},
+    )
+    chosen = {
+        "me": Conversation.assignee_id == user_id if user_id is not None else false(),
+        "assigned": Conversation.assignee_id.is_not(None),  # type: ignore[union-attr]
+        "unassigned": Conversation.assignee_id.is_(None),  # type: ignore[union-attr]
+        "all": true(),
+    }[assignee_type]
+    bundles = await load_bundles(
+        session, *where, chosen,
+        order_by=(Conversation.last_activity_at.desc(), Conversation.id.desc()),  # type: ignore[attr-defined]
+        limit=page_size, offset=(page - 1) * page_size,
+    )
+    items = await render_conversations(session, bundles)
     names = {int(b.inbox.id): b.inbox.name for b in bundles}  # type: ignore[arg-type]
     return ConversationPage(items, counts["mine"], counts["assigned"], counts["unassigned"], counts["all"], names)
+
+
+# The counts read the rows migration 0018's triggers keep per account, inbox, status and assignee
+# (a few rows, whatever the size of the account), presented with the conversations' own column
+# names so that the tabs' rules below are written once and serve the listing and the counts.
+COUNTS = (
+    "(SELECT account_id, inbox_id, status, CASE WHEN assignee_id = 0 THEN NULL ELSE assignee_id END AS assignee_id, n"
+    " FROM conversation_counts) c"
+)
+COUNT_WHERE = {
+    "mine": "c.assignee_id = :user_id",
+    "assigned": "c.assignee_id IS NOT NULL",
+    "unassigned": "c.assignee_id IS NULL",
+    "all": "1 = 1",
+}
+
+
+async def _counted(
+    session: AsyncSession, cases: dict[str, str], *, account_id: int, where: list[str], params: dict[str, Any],
+) -> dict[str, int]:
+    """How many conversations of the account match each of ``cases`` (SQL over a conversation
+    ``c``), within ``where``."""
+    sums = ", ".join(f"SUM(CASE WHEN {case} THEN c.n ELSE 0 END)" for case in cases.values())
+    filters = "".join(f" AND {w}" for w in where)
+    sql = f"SELECT {sums} FROM {COUNTS} WHERE c.account_id = :account_id{filters}"
+    row = (await session.execute(text(sql), {**params, "account_id": account_id})).one()
+    return {name: int(value or 0) for name, value in zip(cases, row, strict=True)}
 
 
 TAB_WHERE = {
@@ -109,13 +133,10 @@ def _tab_filter(tab: str) -> str:
 
 
 async def tab_counts(session: AsyncSession, *, account_id: int, user_id: int | None, inbox_id: int | None = None) -> dict[str, int]:
-    from sqlalchemy import text
-
-    inbox = " AND c.inbox_id = :inbox_id" if inbox_id is not None else ""
-    sums = ", ".join(f"SUM(CASE WHEN {where} THEN 1 ELSE 0 END)" for where in TAB_WHERE.values())
-    sql = f"SELECT {sums} FROM conversations c WHERE c.account_id = :account_id{inbox}"
-    row = (await session.execute(text(sql), {"account_id": account_id, "user_id": user_id, "inbox_id": inbox_id})).one()
-    return {tab: int(value or 0) for tab, value in zip(TABS, row, strict=True)}
+    return await _counted(
+        session, TAB_WHERE, account_id=account_id, where=["c.inbox_id = :inbox_id"] if inbox_id is not None else [],
+        params={"user_id": user_id, "inbox_id": inbox_id},
+    )
 
 
 @dataclass
@@ -153,8 +174,6 @@ async def conversation_rows(
 
     ``search`` finds a contact's name or email or any message's text (notes included: agents
     search their own notes too); ``status``, ``inbox_id``, ``assignee_id`` / ``unassigned`` narrow it."""
-    from sqlalchemy import text
-
     where = _tab_filter(tab)
     if search:
         where += f" AND {SEARCH_WHERE}"

@@ -31,8 +31,9 @@ FULL_TEXT = {("column", "search"), ("index", "ix_kb_passages_search"), ("column"
 def include_object(obj: Any, name: str | None, kind: str, reflected: bool, compare_to: Any) -> bool:
     """What autogenerate compares: everything but what the migrations make in raw SQL because no
     model can declare it (SQLite: the FTS5 virtual table and its shadow tables, 0002; PostgreSQL:
-    the generated tsvector column and its GIN index, 0008; the events' ``txid``, 0009)."""
-    if kind == "table" and (name or "").startswith("kb_fts"):
+    the generated tsvector column and its GIN index, 0008; the events' ``txid``, 0009; both: the
+    conversation counts that triggers keep, 0018)."""
+    if kind == "table" and ((name or "").startswith("kb_fts") or name == "conversation_counts"):
         return False
     return (kind, name) not in FULL_TEXT
 
