@@ -389,7 +389,7 @@ async def render_conversation(session: AsyncSession, bundle: Bundle) -> dict[str
 
 
 async def render_conversations(session: AsyncSession, bundles: list[Bundle]) -> list[dict[str, Any]]:
-    """Conversation JSON for a page: every last public message in one statement and their senders
+    """Conversation JSON for a page: the last public messages in two statements and their senders
     in one per kind (a page of 25 was 75 statements, one query per row and per sender)."""
     if not bundles:
         return []
@@ -407,8 +407,11 @@ async def render_conversations(session: AsyncSession, bundles: list[Bundle]) -> 
         .scalar_subquery()
     )
     ids = [b.conversation.id for b in bundles]
-    wanted = select(latest).where(Conversation.id.in_(ids))  # type: ignore[union-attr]
-    last = {m.conversation_id: m for m in (await session.execute(select(Message).where(Message.id.in_(wanted)))).scalars()}  # type: ignore[union-attr]
+    # The ids first, then the rows by their ids: given the ids as a subquery, PostgreSQL may
+    # plan a merge join that walks the whole primary key of messages.
+    wanted = [i for i in (await session.execute(select(latest).where(Conversation.id.in_(ids)))).scalars() if i is not None]  # type: ignore[union-attr]
+    rows = (await session.execute(select(Message).where(Message.id.in_(wanted)))).scalars() if wanted else []  # type: ignore[union-attr]
+    last = {m.conversation_id: m for m in rows}
     senders: dict[tuple[str, int], Contact | User | AgentBot] = {}
     for kind, model in _SENDER_MODEL.items():
         wanted_ids = {m.sender_id for m in last.values() if m.sender_type == kind and m.sender_id is not None}
