@@ -162,9 +162,13 @@ def worker(
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stopping.set)
             console().print(f"Dispatcher running on {db.display_url}. Press Ctrl-C to stop.", highlight=False)
+            from ndoto_cli.core import heap
+
+            heap.set_aside()  # started: what it holds now lives as long as it (core.heap says why)
             try:
                 await stopping.wait()
             finally:
+                heap.give_back()
                 await dispatcher.stop()
         console().print("Stopped.", style="dim")
 

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from ndoto_cli import __version__
+from ndoto_cli.core import heap
 from ndoto_cli.core.db import Database
 from ndoto_cli.core.settings import Settings
 
@@ -71,9 +72,11 @@ def create_app(settings: Settings, *, db: Database | None = None, start_dispatch
 
             app.state.dispatcher = Dispatcher(database, settings)
             await app.state.dispatcher.start()
+        heap.set_aside()  # started: what it holds now lives as long as it (core.heap says why)
         try:
             yield
         finally:
+            heap.give_back()
             if app.state.dispatcher is not None:
                 await app.state.dispatcher.stop()
             if own_db:

@@ -3,7 +3,6 @@ the inbox view; the screens do the rest (``tui.screens``, ``tui.admin``), each w
 
 from __future__ import annotations
 
-import gc
 from functools import partial
 from typing import Any
 
@@ -11,6 +10,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from ndoto_cli.core import heap
 from ndoto_cli.core.db import Database
 from ndoto_cli.core.errors import NdotoError
 from ndoto_cli.core.settings import Settings
@@ -88,17 +88,7 @@ class InboxApp(App[None]):
         self.sub_title = f"{who.user.name} <{who.user.email}>"
         self.session = ConsoleSession(self.db, who, self.notify)
         await self.inbox.start(self.session)
-        self.call_after_refresh(self._freeze)
-
-    def _freeze(self) -> None:
-        """Set aside what the console holds for its whole life from the garbage collector.
-
-        Its modules, widgets and first screen are some 160,000 objects; a full collection walked
-        them all (50-60 ms) whenever enough new objects had piled up, which landed in the middle
-        of a keypress now and then and cost three or four frames. Collected once and frozen after
-        the first paint, later collections walk only what came since; ``on_unmount`` gives them back."""
-        gc.collect()
-        gc.freeze()
+        self.call_after_refresh(heap.set_aside)  # after the first paint (core.heap says why)
 
     def _fail(self, message: str) -> None:
         """Exit, once the first screen has finished mounting (exiting in the middle of its mount
@@ -107,7 +97,7 @@ class InboxApp(App[None]):
         self.call_after_refresh(self.exit, return_code=1)
 
     async def on_unmount(self) -> None:
-        gc.unfreeze()  # collectable again once the app is gone (a process may run another)
+        heap.give_back()
         if self.db is not None:
             await self.db.close()
 
