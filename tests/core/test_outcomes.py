@@ -237,3 +237,31 @@ async def test_a_conversation_given_to_another_bot_is_passed_on_not_handed_off(w
     # Other's clock starts when it got them: its answer now is not an answer to an old wait.
     await write(world, two, Actor("agent_bot", other.id, "Other"), "Other here.")
     assert (await stats(world, other.id))["outcomes"]["median_first_answer_s"] < 5
+
+
+async def test_a_bots_answers_move_its_stint_first_once_then_the_last(world: World) -> None:
+    """The later answers take the one-statement path (``outcomes.ANSWERED_AGAIN``): the stint's
+    first answer stays, its last moves, and a new stint after a hand-back starts over."""
+    bot = Actor("agent_bot", world.bot_id, "OrderBot")
+    c = (await say(world, "Cy", "Is my parcel lost?", ago=20)).bundle.conversation.display_id
+
+    async def stints() -> list[BotStint]:
+        async with world.db.read() as s:
+            rows = (await s.execute(text("SELECT id FROM bot_stints ORDER BY id"))).scalars().all()
+            return [await s.get(BotStint, i) for i in rows]
+
+    first = await write(world, c, bot, "Let me look.")
+    again = await write(world, c, bot, "Found it: it is at the depot.")
+    last = await write(world, c, bot, "It leaves today.")
+    (stint,) = await stints()
+    assert stint.first_answer_at == first.message.created_at
+    assert stint.last_answer_at == last.message.created_at > again.message.created_at
+    assert stint.outcome is None and stint.started_at < first.message.created_at  # began at the customer's question
+    await status(world, c, "open", ANN)  # a human takes it: the stint ends
+    await status(world, c, "pending", ANN)  # handed back: the bot's next answer opens another
+    await say(world, "Cy", "Still there?")
+    back = await write(world, c, bot, "Yes.")
+    later = await write(world, c, bot, "Anything else?")
+    ended, current = await stints()
+    assert ended.outcome is not None and ended.last_answer_at == last.message.created_at
+    assert (current.first_answer_at, current.last_answer_at) == (back.message.created_at, later.message.created_at)

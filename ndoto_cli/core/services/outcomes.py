@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ndoto_cli.core import limits
 from ndoto_cli.core.actors import Actor
 from ndoto_cli.core.bundle import Bundle
+from ndoto_cli.core.db import statements
 from ndoto_cli.core.errors import Invalid
 from ndoto_cli.core.models import BotStint, Conversation, CsatResponse, Message, MessageType, Status
 
@@ -69,10 +70,25 @@ async def _start(session: AsyncSession, bundle: Bundle, *, bot_id: int, at: floa
     return stint
 
 
+# A bot's later answers in a stint it has already answered in move only its last answer time:
+# one statement on the driver. Through the ORM (read the stint, then flush it) it cost as much
+# as the rest of the message's write: REST ingest of bot replies went 600 -> 1,200-1,400/s.
+ANSWERED_AGAIN = (
+    "UPDATE bot_stints SET last_answer_at = :at WHERE id = (SELECT max(id) FROM bot_stints"
+    " WHERE conversation_id = :conversation_id AND agent_bot_id = :bot_id AND outcome IS NULL)"
+    " AND first_answer_at IS NOT NULL"
+)
+
+
 async def bot_answered(session: AsyncSession, bundle: Bundle, *, bot_id: int, at: float) -> None:
     """The owning bot wrote a public answer: its stint's first and last answer times. A stint
     begun when the bot got the conversation (a hand-back, a reopen) starts at the customer's
     first message since then."""
+    in_session = any(isinstance(o, BotStint) for o in (*session.new, *session.identity_map.values()))
+    if not in_session:  # else the ORM's copy would not see the change: the path below
+        params = {"at": at, "conversation_id": bundle.conversation.id, "bot_id": bot_id}
+        if await (await statements.raw(session)).run(ANSWERED_AGAIN, params) == 1:
+            return
     stint = await _open_stint(session, conversation_id=bundle.conversation.id, bot_id=bot_id)  # type: ignore[arg-type]
     if stint is None:
         stint = await _start(session, bundle, bot_id=bot_id, at=at)
