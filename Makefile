@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: serve test test-sqlite test-postgresql bench clean
+.PHONY: serve test test-sqlite test-postgresql bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test-postgresql: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/run.py
+
+# Ten minutes of mixed load on one `ndoto serve`, a restart halfway, then an exact reconciliation.
+soak: $(STAMP)
+	$(VENV)/bin/python benchmarks/soak.py
 
 clean:
 	rm -rf $(VENV)

@@ -32,10 +32,11 @@ class Served:
         return self.process.returncode
 
 
-def start_serve(home: Path, *, extra_env: dict[str, str] | None = None, args: list[str] | None = None) -> Served:
+def start_serve(home: Path, *, extra_env: dict[str, str] | None = None, args: list[str] | None = None, port: int = 0) -> Served:
+    """``port``: 0 picks a free one; a fixed one lets a restarted server keep its address."""
     env = {**os.environ, "NDOTO_HOME": str(home), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ndoto_cli", "serve", "--port", "0", *(args or [])],
+        [sys.executable, "-m", "ndoto_cli", "serve", "--port", str(port), *(args or [])],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, stdin=subprocess.DEVNULL,
     )
     lines: list[str] = []
