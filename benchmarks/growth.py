@@ -8,8 +8,9 @@ delivered deliveries), in one run, each seeded one beside its empty one (ceiling
 * ingest: bot replies through the core (message + event + delivery, committed), 32 callers;
 * dispatch: those replies' deliveries, signed and durably logged, to a receiver on 127.0.0.1.
 
-Seeding: ``benchmarks/_seed.py`` (raw inserts shaped like what the core writes). SQLite (the
-embedded default). Run: ``.venv/bin/python benchmarks/growth.py [--conversations N] [--messages N]``.
+Seeding: ``benchmarks/_seed.py`` (bulk inserts shaped like what the core writes). SQLite (the
+embedded default), or with ``--postgresql`` a throwaway PostgreSQL cluster (Debian's server).
+Run: ``.venv/bin/python benchmarks/growth.py [--conversations N] [--messages N] [--postgresql]``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _seed import seed
+from _seed import seed, seed_postgresql, size_mb
 
 CEILING = 1.5
 REPLIES = 4000
@@ -43,7 +44,7 @@ async def _median_ms(fn: Any, runs: int = 15) -> float:
     return statistics.median(samples)
 
 
-async def measure(home: Path, sink: Any) -> dict[str, float]:
+async def measure(home: Path, sink: Any, database_url: str | None = None) -> dict[str, float]:
     from sqlalchemy import text
 
     from ndoto_cli.core import queries
@@ -53,7 +54,8 @@ async def measure(home: Path, sink: Any) -> dict[str, float]:
     from ndoto_cli.core.settings import Settings
     from ndoto_cli.dispatch.worker import Dispatcher
 
-    settings = Settings(home=home, allow_private_addresses=True, conversation_messages_per_minute=100_000)
+    settings = Settings(home=home, allow_private_addresses=True, conversation_messages_per_minute=100_000,
+                        database_url=database_url)
     db = await Database(settings).open()
     figures: dict[str, float] = {}
     async with db.read() as s:
@@ -111,14 +113,22 @@ async def measure(home: Path, sink: Any) -> dict[str, float]:
     return figures
 
 
-def run(conversations: int, messages: int, sink: Any, url: str) -> dict[str, float]:
+def run(conversations: int, messages: int, sink: Any, url: str, cluster: Any = None) -> dict[str, float]:
+    """Seed a fresh database (a SQLite file, or a new database on ``cluster``) and measure it."""
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         t0 = time.perf_counter()
-        seed(home, conversations, messages, url=url)
-        size = (home / "ndoto.db").stat().st_size / 1e6
+        database_url = None
+        if cluster is not None:
+            from tests.postgres import empty_database
+
+            database_url = empty_database(cluster)
+            seed_postgresql(home, database_url, conversations, messages, url=url)
+        else:
+            seed(home, conversations, messages, url=url)
+        size = size_mb(home, database_url)
         print(f"seeded {conversations:,} conversations, {messages:,} messages in {time.perf_counter() - t0:.0f} s ({size:,.0f} MB)", flush=True)
-        return asyncio.run(measure(home, sink))
+        return asyncio.run(measure(home, sink, database_url))
 
 
 def main() -> int:
@@ -127,14 +137,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--postgresql", action="store_true",
+                        help="on a throwaway PostgreSQL (Debian's server, its default durability) instead of SQLite files")
     args = parser.parse_args()
+    cluster = None
+    if args.postgresql:
+        from tests.postgres import Cluster
+
+        cluster = Cluster(durable=True)
+        cluster.start()
+        print("PostgreSQL: a throwaway cluster with its default durability (fsync, synchronous commit)")
     sink = Sink()
     url = asyncio.run(sink.start())
     try:
-        empty = run(EMPTY_CONVERSATIONS, EMPTY_CONVERSATIONS * 10, sink, url)
-        grown = run(args.conversations, args.messages, sink, url)
+        empty = run(EMPTY_CONVERSATIONS, EMPTY_CONVERSATIONS * 10, sink, url, cluster)
+        grown = run(args.conversations, args.messages, sink, url, cluster)
     finally:
         sink.stop()
+        if cluster is not None:
+            cluster.stop()
     misses = 0
     print(f"{'':36} {'empty':>10} {'grown':>10}  ratio (ceiling {CEILING}x)")
     for label in empty:

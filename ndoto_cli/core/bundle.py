@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from ndoto_cli.core.db.database import WRITING
+from ndoto_cli.core.db.database import WRITING, in_written_order
 from ndoto_cli.core.errors import NotFound
 from ndoto_cli.core.limits import row_id
 from ndoto_cli.core.models import (
@@ -79,13 +79,17 @@ def _bundle_query() -> Any:
     )
 
 
+def _on_postgresql(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
 async def _fetch(session: AsyncSession, where: Any) -> Bundle | None:
     query = _bundle_query().where(where)
-    locking = session.info.get(WRITING) and session.bind is not None and session.bind.dialect.name == "postgresql"
+    locking = session.info.get(WRITING) and _on_postgresql(session)
     if locking:
         # The conversation is held to the commit: see ``statements.PostgreSQL.conversation_lock``.
         query = query.with_for_update(of=Conversation, key_share=True)
-    row = (await session.execute(query)).first()
+    row = (await in_written_order(session, query)).first()
     if row is None:
         return None
     if locking:
@@ -101,7 +105,7 @@ def _bundle(row: Any) -> Bundle:
 async def load_bundles(session: AsyncSession, *where: Any, order_by: Any, limit: int, offset: int = 0) -> list[Bundle]:
     """A page of conversations with their neighbours in one statement (a listing, never locked)."""
     query = _bundle_query().where(*where).order_by(*order_by).limit(limit).offset(offset)
-    return [_bundle(row) for row in (await session.execute(query)).all()]
+    return [_bundle(row) for row in (await in_written_order(session, query)).all()]
 
 
 async def load_bundle(session: AsyncSession, conversation: Conversation) -> Bundle:

@@ -9,6 +9,7 @@ from sqlalchemy import false, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ndoto_cli.core.bundle import load_bundles
+from ndoto_cli.core.db.database import in_written_order
 from ndoto_cli.core.errors import Invalid
 from ndoto_cli.core.models import Conversation, Status
 from ndoto_cli.core.views import owner_label, render_conversations
@@ -195,8 +196,8 @@ async def conversation_rows(
         "ORDER BY c.last_activity_at DESC, c.id DESC LIMIT :limit OFFSET :offset"
     )
     rows = (
-        await session.execute(
-            text(sql), {
+        await in_written_order(
+            session, text(sql), {
                 "account_id": account_id, "inbox_id": inbox_id, "limit": limit, "offset": offset, "user_id": user_id,
                 "q": like_pattern(search.lower()) if search else None, "status": status, "assignee_id": assignee_id,
             }

@@ -136,6 +136,24 @@ CommitHook = Callable[[], None]
 NEW_DELIVERIES = "ndoto_new_deliveries"  # session.info flag set by core.events.emit
 NEW_EVENTS = "ndoto_new_events"  # session.info flag set by core.events.emit for every event
 WRITING = "ndoto_writing"  # session.info flag: this session is a write transaction (Database.write)
+
+
+async def in_written_order(session: AsyncSession, statement: Any, params: dict[str, Any] | None = None) -> Any:
+    """Run a many-join statement with its joins taken in the written order on PostgreSQL.
+
+    Why: choosing an order for the nine relations of a conversation's bundle took PostgreSQL's
+    planner 19-25 ms, against 0.3-0.6 ms to run the plan (EXPLAIN ANALYZE, 5,000 conversations),
+    and the console's rows (seven relations) 4-6 ms against 1; listings with a LIMIT and OFFSET
+    are planned again on every call. The statements given here are written in the right order:
+    the conversations first, through their indexes, then each neighbour by its key. Planned
+    that way: 0.5-0.9 ms. SQLite plans them in microseconds: nothing to do there."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return await session.execute(statement, params)
+    await session.execute(text("SET LOCAL join_collapse_limit = 1"))
+    try:
+        return await session.execute(statement, params)
+    finally:
+        await session.execute(text("SET LOCAL join_collapse_limit TO DEFAULT"))
 CHANNEL = "ndoto_changes"  # PostgreSQL NOTIFY channel: "deliveries" or "events" committed (sent by events.emit)
 log = logging.getLogger("ndoto.db")
 
